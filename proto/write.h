@@ -1,0 +1,49 @@
+/* write.h - reply, offer, answer, scrape and error writers.
+ *
+ * Owns:   the byte layout of every frame the tracker sends (PROTOCOL.md 3-5).
+ * Thread: pure functions, any thread; write into caller buffers only.
+ * Why:    frames are built once, directly into the buffer that is sent, around
+ *         the offer/answer bytes copied as received.
+ *
+ * Every writer takes (buf, cap) and returns the bytes written, or -1 when the
+ * output would not fit; the *_MAX macros give the worst case.
+ */
+#ifndef WSTRACKER_PROTO_WRITE_H
+#define WSTRACKER_PROTO_WRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "id.h"
+#include "scan.h"
+
+#define PROTO_ID_FIELD_MAX  (PROTO_ID_JSON_MAX + 16) /* ,"to_peer_id":"<id>" */
+#define PROTO_RESPONSE_MAX  (64 + PROTO_ID_FIELD_MAX + 3 * 20)
+#define PROTO_FORWARD_MAX(payload_len) (48 + 3 * PROTO_ID_FIELD_MAX + (size_t)(payload_len))
+#define PROTO_ERROR_MAX     (96 + PROTO_ID_FIELD_MAX)
+#define PROTO_SCRAPE_OPEN_MAX  32
+#define PROTO_SCRAPE_ENTRY_MAX (PROTO_ID_JSON_MAX + 96)
+#define PROTO_SCRAPE_CLOSE_MAX 2
+
+/* {"action":"announce","info_hash":…,"complete":c,"incomplete":i,"interval":n} */
+int proto_write_response(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID_LEN],
+                         uint32_t complete, uint32_t incomplete, uint32_t interval);
+
+/* {"action":"announce","info_hash":…,"peer_id":…,"offer_id":…,"offer":<payload>}
+ * or with "answer" when is_answer; payload is copied byte for byte. */
+int proto_write_forward(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID_LEN],
+                        const uint8_t peer_id[PROTO_ID_LEN], const uint8_t offer_id[PROTO_ID_LEN],
+                        int is_answer, const char *payload, size_t payload_len);
+
+/* {"action":<action>,"failure reason":<reason>[,"info_hash":…]}; info_hash may be NULL. */
+int proto_write_error(char *buf, size_t cap, enum proto_action action, enum proto_status st,
+                      const uint8_t *info_hash);
+
+/* {"action":"scrape","files":{ … }} written in three steps; entry writes a
+ * leading comma unless first. */
+int proto_write_scrape_open(char *buf, size_t cap);
+int proto_write_scrape_entry(char *buf, size_t cap, int first, const uint8_t info_hash[PROTO_ID_LEN],
+                             uint32_t complete, uint32_t incomplete, uint32_t downloaded);
+int proto_write_scrape_close(char *buf, size_t cap);
+
+#endif

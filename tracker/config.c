@@ -1,0 +1,257 @@
+/* config.c - the tracker's settings: embedded defaults < environment < flags.
+ *
+ * Owns:   the settings table, --help and --version.
+ * Thread: main thread, before workers start.
+ * Why:    every flag has an environment variable (WSTRACKER_<FLAG>) so a Docker
+ *         user configures the tracker without a config file.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "../proto/scan.h"
+
+#ifndef WSTRACKER_VERSION
+#define WSTRACKER_VERSION "0.0.0"
+#endif
+
+enum opt_type { OPT_UINT, OPT_BOOL, OPT_LISTEN };
+
+struct opt {
+    const char *flag; /* without the leading "--" */
+    const char *env;
+    enum opt_type type;
+    size_t offset; /* into struct config */
+    unsigned min, max;
+    const char *help;
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct opt opts[] = {
+    {"listen", "WSTRACKER_LISTEN", OPT_LISTEN, 0, 0, 0,
+     "HOST:PORT to serve (repeatable; [::1]:8000 for IPv6; default 127.0.0.1:8000)"},
+    {"threads", "WSTRACKER_THREADS", OPT_UINT, OFF(threads), 0, 64,
+     "worker threads (default: number of cores)"},
+    {"interval", "WSTRACKER_INTERVAL", OPT_UINT, OFF(interval), 1, 86400,
+     "announce interval in seconds sent to clients (default 120)"},
+    {"max-offers", "WSTRACKER_MAX_OFFERS", OPT_UINT, OFF(max_offers), 0, PROTO_OFFERS_MAX,
+     "offers forwarded per announce (default 10)"},
+    {"max-peers-per-swarm", "WSTRACKER_MAX_PEERS_PER_SWARM", OPT_UINT, OFF(max_peers_per_swarm),
+     1, 1000000, "peers kept per swarm, most recent first (default 1000)"},
+    {"peer-timeout", "WSTRACKER_PEER_TIMEOUT", OPT_UINT, OFF(peer_timeout), 1, 86400,
+     "seconds without an announce before a peer expires (default 180)"},
+    {"max-message-size", "WSTRACKER_MAX_MESSAGE_SIZE", OPT_UINT, OFF(max_message_size), 256,
+     16u << 20, "largest accepted message in bytes; larger closes with 1009 (default 65536)"},
+    {"max-scrape-hashes", "WSTRACKER_MAX_SCRAPE_HASHES", OPT_UINT, OFF(max_scrape_hashes), 1,
+     PROTO_SCRAPE_HASHES_MAX, "info hashes per scrape (default 256)"},
+    {"max-torrents-per-conn", "WSTRACKER_MAX_TORRENTS_PER_CONN", OPT_UINT,
+     OFF(max_torrents_per_conn), 1, 1000000,
+     "(info_hash, peer_id) pairs one connection may hold (default 4096)"},
+    {"max-connections", "WSTRACKER_MAX_CONNECTIONS", OPT_UINT, OFF(max_connections), 0,
+     100000000, "connection cap (default 0: from the open-file limit)"},
+    {"outq-soft-kib", "WSTRACKER_OUTQ_SOFT_KIB", OPT_UINT, OFF(outq_soft_kib), 1, 1u << 20,
+     "KiB queued to one connection before offers to it are dropped (default 256)"},
+    {"outq-hard-kib", "WSTRACKER_OUTQ_HARD_KIB", OPT_UINT, OFF(outq_hard_kib), 1, 1u << 20,
+     "KiB queued to one connection before it is closed with 1008 (default 1024)"},
+    {"no-full-scrape", "WSTRACKER_NO_FULL_SCRAPE", OPT_BOOL, OFF(no_full_scrape), 0, 1,
+     "refuse scrapes without info_hash"},
+};
+
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+static void defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->interval = 120;
+    cfg->max_offers = 10;
+    cfg->max_peers_per_swarm = 1000;
+    cfg->peer_timeout = 180;
+    cfg->max_message_size = 65536;
+    cfg->max_scrape_hashes = 256;
+    cfg->max_torrents_per_conn = 4096;
+    cfg->outq_soft_kib = 256;
+    cfg->outq_hard_kib = 1024;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: wstracker [options]\n\n"
+               "A WebTorrent WebSocket tracker. With no options it serves ws://127.0.0.1:8000.\n"
+               "Every option can also be set with its environment variable.\n\n");
+    for (size_t k = 0; k < N_OPTS; k++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s", opts[k].flag,
+                 opts[k].type == OPT_BOOL     ? ""
+                 : opts[k].type == OPT_LISTEN ? " HOST:PORT"
+                                              : " N");
+        fprintf(f, "  %-30s %s\n  %-30s   env %s\n", left, opts[k].help, "", opts[k].env);
+    }
+    fprintf(f, "  %-30s %s\n  %-30s %s\n", "--help", "show this help", "--version",
+            "show the version");
+}
+
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+    char *end;
+    unsigned long v;
+    if (!s || !*s || !isdigit((unsigned char)*s))
+        return -1;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    if (!s || !strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")) {
+        *out = true;
+        return 0;
+    }
+    if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")) {
+        *out = false;
+        return 0;
+    }
+    return -1;
+}
+
+/* "HOST:PORT", "[V6]:PORT" or ":PORT" (all IPv4 interfaces). */
+static int parse_listen(const char *s, struct config_listen *l)
+{
+    const char *colon;
+    size_t hl;
+    unsigned port;
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb[1] != ':')
+            return -1;
+        hl = (size_t)(rb - s - 1);
+        if (hl == 0 || hl >= sizeof l->host)
+            return -1;
+        memcpy(l->host, s + 1, hl);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return -1;
+        hl = (size_t)(colon - s);
+        if (hl >= sizeof l->host)
+            return -1;
+        memcpy(l->host, s, hl);
+        if (hl == 0)
+            strcpy(l->host, "0.0.0.0"), hl = 7;
+    }
+    l->host[hl] = '\0';
+    if (parse_uint(colon + 1, 0, 65535, &port) != 0)
+        return -1;
+    l->port = (uint16_t)port;
+    return 0;
+}
+
+static int add_listen(struct config *cfg, const char *value, char *err)
+{
+    char buf[512];
+    char *save = NULL;
+    snprintf(buf, sizeof buf, "%s", value);
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (cfg->n_listen >= CONFIG_LISTEN_MAX) {
+            snprintf(err, CONFIG_ERR_LEN, "at most %d listen addresses", CONFIG_LISTEN_MAX);
+            return -1;
+        }
+        if (parse_listen(tok, &cfg->listen[cfg->n_listen]) != 0) {
+            snprintf(err, CONFIG_ERR_LEN, "bad listen address '%s' (want HOST:PORT or [V6]:PORT)",
+                     tok);
+            return -1;
+        }
+        cfg->n_listen++;
+    }
+    return 0;
+}
+
+static int apply(struct config *cfg, const struct opt *o, const char *value, const char *origin,
+                 char *err)
+{
+    char *base = (char *)cfg;
+    switch (o->type) {
+    case OPT_LISTEN: return add_listen(cfg, value, err);
+    case OPT_BOOL:
+        if (parse_bool(value, (bool *)(void *)(base + o->offset)) == 0)
+            return 0;
+        break;
+    case OPT_UINT:
+        if (parse_uint(value, o->min, o->max, (unsigned *)(void *)(base + o->offset)) == 0)
+            return 0;
+        snprintf(err, CONFIG_ERR_LEN, "%s %s: '%s' is not a number in %u..%u", origin, o->flag,
+                 value ? value : "", o->min, o->max);
+        return -1;
+    }
+    snprintf(err, CONFIG_ERR_LEN, "%s %s: bad value '%s'", origin, o->flag, value ? value : "");
+    return -1;
+}
+
+enum config_result config_load(struct config *cfg, int argc, char **argv, char *err)
+{
+    bool listen_from_flags = false;
+    defaults(cfg);
+
+    for (size_t k = 0; k < N_OPTS; k++) {
+        const char *v = getenv(opts[k].env);
+        if (v && *v && apply(cfg, &opts[k], v, "environment", err) != 0)
+            return CONFIG_EXIT_ERR;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *value = NULL;
+        const struct opt *o = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return CONFIG_EXIT_OK;
+        }
+        if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+            printf("wstracker %s\n", WSTRACKER_VERSION);
+            return CONFIG_EXIT_OK;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, CONFIG_ERR_LEN, "unexpected argument '%s' (see --help)", a);
+            return CONFIG_EXIT_ERR;
+        }
+        const char *eq = strchr(a, '=');
+        size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        for (size_t k = 0; k < N_OPTS; k++)
+            if (strlen(opts[k].flag) == nl && !strncmp(a + 2, opts[k].flag, nl))
+                o = &opts[k];
+        if (!o) {
+            snprintf(err, CONFIG_ERR_LEN, "unknown option '%s' (see --help)", a);
+            return CONFIG_EXIT_ERR;
+        }
+        if (eq) {
+            value = eq + 1;
+        } else if (o->type != OPT_BOOL) {
+            if (i + 1 >= argc) {
+                snprintf(err, CONFIG_ERR_LEN, "option --%s needs a value", o->flag);
+                return CONFIG_EXIT_ERR;
+            }
+            value = argv[++i];
+        }
+        if (o->type == OPT_LISTEN && !listen_from_flags) {
+            cfg->n_listen = 0; /* flags replace the environment's list */
+            listen_from_flags = true;
+        }
+        if (apply(cfg, o, value, "option", err) != 0)
+            return CONFIG_EXIT_ERR;
+    }
+    if (cfg->n_listen == 0) {
+        strcpy(cfg->listen[0].host, "127.0.0.1");
+        cfg->listen[0].port = 8000;
+        cfg->n_listen = 1;
+    }
+    if (cfg->outq_hard_kib < cfg->outq_soft_kib)
+        cfg->outq_hard_kib = cfg->outq_soft_kib;
+    return CONFIG_RUN;
+}

@@ -1,0 +1,47 @@
+/* config.h - the tracker's settings: embedded defaults < environment < flags.
+ *
+ * Owns:   struct config and its parsing.
+ * Thread: filled by main before any worker starts; read-only afterwards.
+ * Why:    one table lists every setting with its flag, its environment variable
+ *         (for Docker), its bounds and its help text, so the three stay in step.
+ */
+#ifndef WSTRACKER_CONFIG_H
+#define WSTRACKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_LISTEN_MAX 8   /* --listen may repeat up to this many times */
+#define CONFIG_ERR_LEN    256 /* size of the caller's error buffer */
+
+struct config_listen {
+    char host[64]; /* as given, without brackets: "127.0.0.1", "::1", "0.0.0.0" */
+    uint16_t port; /* 0 = let the kernel choose (tests) */
+};
+
+/* One per process, owned by main. */
+struct config {
+    struct config_listen listen[CONFIG_LISTEN_MAX];
+    unsigned n_listen;
+    unsigned threads;               /* worker threads, 1..64; 0 = number of cores */
+    unsigned interval;              /* s, announce interval sent to clients */
+    unsigned max_offers;            /* <= PROTO_OFFERS_MAX */
+    unsigned max_peers_per_swarm;   /* peers kept per swarm ("last N") */
+    unsigned peer_timeout;          /* s without announce before a peer expires */
+    unsigned max_message_size;      /* bytes; larger messages close with 1009 */
+    unsigned max_scrape_hashes;     /* <= PROTO_SCRAPE_HASHES_MAX */
+    unsigned max_torrents_per_conn; /* (info_hash, peer_id) pairs per connection */
+    unsigned max_connections;       /* 0 = from RLIMIT_NOFILE */
+    unsigned outq_soft_kib;         /* KiB queued per connection before offers drop */
+    unsigned outq_hard_kib;         /* KiB queued per connection before it is closed */
+    bool no_full_scrape;
+};
+
+enum config_result { CONFIG_RUN = 0, CONFIG_EXIT_OK = 1, CONFIG_EXIT_ERR = 2 };
+
+/* Fill cfg from defaults, the environment and argv. Prints --help/--version
+ * output itself; on an error fills err (CONFIG_ERR_LEN bytes). */
+enum config_result config_load(struct config *cfg, int argc, char **argv, char *err);
+
+#endif

@@ -1,0 +1,36 @@
+/* handle.h - what the tracker does with a message: scan, route, apply, reply.
+ *
+ * Owns:   the request flow of docs/ARCHITECTURE.md "A message's way through":
+ *         a connection's registrations, routing to the owning shard, frame
+ *         building around forwarded bytes, scrape travel, close cleanup.
+ * Thread: the worker passed in; it touches only its own shard and connections
+ *         and reaches others through worker_send/worker_deliver.
+ * Why:    handlers compute, loops send (aquatic): net.c stays a dispatcher.
+ */
+#ifndef WSTRACKER_HANDLE_H
+#define WSTRACKER_HANDLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net.h"
+#include "worker.h"
+
+/* One complete message from connection c. */
+void handle_message(struct worker *w, struct conn *c, const char *msg, size_t len);
+
+/* An announce for a swarm this worker owns (from a local connection or a mail). */
+void handle_announce(struct worker *w, const struct proto_announce *a, const char *msg,
+                     uint64_t conn, bool ipv6);
+
+/* A scrape arriving at this worker: fill in, forward or answer. Takes ownership. */
+void handle_scrape(struct worker *w, struct mail_scrape *s);
+
+/* A closed connection's peers owned by this worker. Takes ownership. */
+void handle_remove(struct worker *w, struct mail_remove *m);
+
+/* Connection c is closing: drop its peers everywhere, free its registrations. */
+void handle_conn_closed(struct worker *w, struct conn *c);
+
+#endif

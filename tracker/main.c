@@ -1,0 +1,201 @@
+/* main.c - flags, config, start/stop workers, signals.
+ *
+ * Owns:   struct tracker, the listening sockets, the process's signal handling.
+ * Thread: main; it starts the workers, then waits for SIGINT/SIGTERM.
+ * Why:    every listening socket is made here (SO_REUSEPORT, one per worker and
+ *         address) so a port chosen by the kernel (port 0) is shared by all
+ *         workers, and startup errors surface before "listening on".
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+#include <sodium.h>
+
+#include "config.h"
+#include "route.h"
+#include "worker.h"
+
+#define LISTEN_BACKLOG 1024
+#define FD_RESERVE     64 /* descriptors kept for listeners, pipes, logs */
+
+pthread_barrier_t worker_start_barrier;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Raise the soft open-file limit to the hard one (as nginx does) and derive the
+ * connection capacity from it. */
+static uint64_t connection_capacity(const struct config *cfg)
+{
+    struct rlimit rl;
+    uint64_t cap;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    cap = rl.rlim_cur > FD_RESERVE * 2 ? (uint64_t)rl.rlim_cur - FD_RESERVE : FD_RESERVE;
+    if (cfg->max_connections && cfg->max_connections < cap)
+        cap = cfg->max_connections;
+    fprintf(stderr, "wstracker: open-file limit %llu, connection capacity %llu\n",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)cap);
+    return cap;
+}
+
+/* One listening socket; *port is filled in when it was 0. */
+static int open_listener(const struct config_listen *l, uint16_t *port, char *err, size_t errlen)
+{
+    struct addrinfo hints, *ai = NULL;
+    char ports[8];
+    int fd = -1, one = 1, rc;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(ports, sizeof ports, "%u", *port);
+    if ((rc = getaddrinfo(l->host, ports, &hints, &ai)) != 0) {
+        snprintf(err, errlen, "%s: %s", l->host, gai_strerror(rc));
+        return -1;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        goto fail;
+    if (ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
+        goto fail;
+    if (*port == 0) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    }
+    freeaddrinfo(ai);
+    return fd;
+fail:
+    snprintf(err, errlen, "%s:%u: %s", l->host, *port, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return -1;
+}
+
+static unsigned default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > WORKER_MAX ? WORKER_MAX : (unsigned)n;
+}
+
+int main(int argc, char **argv)
+{
+    static struct tracker t;
+    char err[CONFIG_ERR_LEN];
+    uint16_t ports[CONFIG_LISTEN_MAX];
+    sigset_t sigs;
+    int sig = 0, rc = 1;
+    unsigned started = 0;
+
+    switch (config_load(&t.cfg, argc, argv, err)) {
+    case CONFIG_EXIT_OK: return 0;
+    case CONFIG_EXIT_ERR: fprintf(stderr, "wstracker: %s\n", err); return 2;
+    case CONFIG_RUN: break;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "wstracker: libsodium failed to initialise\n");
+        return 1;
+    }
+    /* Workers inherit this mask; main takes the signals with sigwait. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    lws_set_log_level(LLL_ERR, NULL);
+
+    t.n_workers = t.cfg.threads ? t.cfg.threads : default_threads();
+    t.max_connections = connection_capacity(&t.cfg);
+    t.started_ms = now_ms();
+    atomic_init(&t.connections, 0);
+    atomic_init(&t.down, false);
+    route_create(&t.route, t.n_workers);
+    t.workers = calloc(t.n_workers, sizeof *t.workers);
+    if (!t.workers)
+        return 1;
+    for (unsigned k = 0; k < t.n_workers; k++) {
+        if (worker_create(&t.workers[k], &t, k) != 0) {
+            fprintf(stderr, "wstracker: out of memory\n");
+            return 1;
+        }
+    }
+    for (unsigned l = 0; l < t.cfg.n_listen; l++) {
+        ports[l] = t.cfg.listen[l].port;
+        for (unsigned k = 0; k < t.n_workers; k++) {
+            char e[256];
+            int fd = open_listener(&t.cfg.listen[l], &ports[l], e, sizeof e);
+            if (fd < 0) {
+                fprintf(stderr, "wstracker: cannot listen on %s\n", e);
+                return 1;
+            }
+            t.workers[k].listen_fds[t.workers[k].n_listen++] = fd;
+        }
+    }
+
+    pthread_barrier_init(&worker_start_barrier, NULL, t.n_workers + 1);
+    for (; started < t.n_workers; started++) {
+        if (pthread_create(&t.workers[started].thread, NULL, worker_main, &t.workers[started])) {
+            fprintf(stderr, "wstracker: cannot start worker %u\n", started);
+            return 1;
+        }
+    }
+    pthread_barrier_wait(&worker_start_barrier);
+    rc = 0;
+    for (unsigned k = 0; k < t.n_workers; k++)
+        if (t.workers[k].start_err)
+            rc = 1;
+    if (rc) {
+        fprintf(stderr, "wstracker: a worker failed to start\n");
+    } else {
+        for (unsigned l = 0; l < t.cfg.n_listen; l++) {
+            const char *h = t.cfg.listen[l].host;
+            fprintf(stderr, strchr(h, ':') ? "listening on ws://[%s]:%u\n"
+                                           : "listening on ws://%s:%u\n",
+                    h, ports[l]);
+        }
+        fprintf(stderr, "wstracker: %u worker threads\n", t.n_workers);
+        while (sigwait(&sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM)
+            ;
+        fprintf(stderr, "wstracker: signal %d, closing connections\n", sig);
+    }
+    worker_stop_all(&t);
+    for (unsigned k = 0; k < started; k++)
+        pthread_join(t.workers[k].thread, NULL);
+    atomic_store(&t.down, true);
+    for (unsigned k = 0; k < t.n_workers; k++)
+        if (t.workers[k].ctx)
+            lws_context_destroy(t.workers[k].ctx);
+    for (unsigned k = 0; k < t.n_workers; k++)
+        worker_destroy(&t.workers[k]);
+    free(t.workers);
+    pthread_barrier_destroy(&worker_start_barrier);
+    return rc;
+}

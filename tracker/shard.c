@@ -1,0 +1,426 @@
+/* shard.c - swarms and peers owned by one worker; see shard.h.
+ *
+ * Owns:   every struct shard_swarm and struct shard_peer of one worker.
+ * Thread: the owning worker only.
+ * Why:    each peer sits on two recency lists (its swarm's and the shard's), so
+ *         the per-swarm cap evicts the least recently announced peer in O(1), a
+ *         swarm drops its expired peers before choosing offer targets, and the
+ *         incremental sweep always finds the globally oldest peer at the head.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "shard.h"
+
+#define SWARM_ARR_MIN 4 /* first allocation of a swarm's peer array */
+
+uint64_t shard_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static unsigned table_hash(const struct shard *s, const uint8_t id[PROTO_ID_LEN])
+{
+    return (unsigned)route_hash(s->key, id, PROTO_ID_LEN);
+}
+
+void shard_create(struct shard *s, const uint8_t *key, const struct shard_limits *lim)
+{
+    memset(s, 0, sizeof *s);
+    s->key = key;
+    s->lim = *lim;
+}
+
+static struct shard_swarm *find_swarm(struct shard *s, const uint8_t ih[PROTO_ID_LEN])
+{
+    struct shard_swarm *sw = NULL;
+    HASH_FIND_BYHASHVALUE(hh, s->swarms, ih, PROTO_ID_LEN, table_hash(s, ih), sw);
+    return sw;
+}
+
+static struct shard_peer *find_peer(struct shard *s, struct shard_swarm *sw,
+                                    const uint8_t pid[PROTO_ID_LEN])
+{
+    struct shard_peer *p = NULL;
+    HASH_FIND_BYHASHVALUE(hh, sw->peers, pid, PROTO_ID_LEN, table_hash(s, pid), p);
+    return p;
+}
+
+/* ---- the two peer recency lists and the empty-swarm list ---- */
+
+static void swarm_list_unlink(struct shard_swarm *sw, struct shard_peer *p)
+{
+    if (p->sw_older)
+        p->sw_older->sw_newer = p->sw_newer;
+    else
+        sw->oldest = p->sw_newer;
+    if (p->sw_newer)
+        p->sw_newer->sw_older = p->sw_older;
+    else
+        sw->newest = p->sw_older;
+    p->sw_older = p->sw_newer = NULL;
+}
+
+static void swarm_list_append(struct shard_swarm *sw, struct shard_peer *p)
+{
+    p->sw_older = sw->newest;
+    p->sw_newer = NULL;
+    if (sw->newest)
+        sw->newest->sw_newer = p;
+    else
+        sw->oldest = p;
+    sw->newest = p;
+}
+
+static void shard_list_unlink(struct shard *s, struct shard_peer *p)
+{
+    if (p->sh_older)
+        p->sh_older->sh_newer = p->sh_newer;
+    else
+        s->oldest = p->sh_newer;
+    if (p->sh_newer)
+        p->sh_newer->sh_older = p->sh_older;
+    else
+        s->newest = p->sh_older;
+    p->sh_older = p->sh_newer = NULL;
+}
+
+static void shard_list_append(struct shard *s, struct shard_peer *p)
+{
+    p->sh_older = s->newest;
+    p->sh_newer = NULL;
+    if (s->newest)
+        s->newest->sh_newer = p;
+    else
+        s->oldest = p;
+    s->newest = p;
+}
+
+static void empty_list_unlink(struct shard *s, struct shard_swarm *sw)
+{
+    if (sw->e_older)
+        sw->e_older->e_newer = sw->e_newer;
+    else
+        s->empty_oldest = sw->e_newer;
+    if (sw->e_newer)
+        sw->e_newer->e_older = sw->e_older;
+    else
+        s->empty_newest = sw->e_older;
+    sw->e_older = sw->e_newer = NULL;
+}
+
+static void empty_list_append(struct shard *s, struct shard_swarm *sw)
+{
+    sw->e_older = s->empty_newest;
+    sw->e_newer = NULL;
+    if (s->empty_newest)
+        s->empty_newest->e_newer = sw;
+    else
+        s->empty_oldest = sw;
+    s->empty_newest = sw;
+}
+
+/* ---- swarms ---- */
+
+static struct shard_swarm *create_swarm(struct shard *s, const uint8_t ih[PROTO_ID_LEN],
+                                        int64_t now_ms)
+{
+    struct shard_swarm *sw = calloc(1, sizeof *sw);
+    if (!sw)
+        return NULL;
+    memcpy(sw->info_hash, ih, PROTO_ID_LEN);
+    HASH_ADD_BYHASHVALUE(hh, s->swarms, info_hash, PROTO_ID_LEN, table_hash(s, ih), sw);
+    s->counts.swarms++;
+    sw->emptied_ms = now_ms;
+    empty_list_append(s, sw); /* empty until its first peer arrives */
+    return sw;
+}
+
+static void free_swarm(struct shard *s, struct shard_swarm *sw)
+{
+    /* Only empty swarms are freed. */
+    empty_list_unlink(s, sw);
+    HASH_DELETE(hh, s->swarms, sw);
+    s->counts.swarms--;
+    free(sw->arr);
+    free(sw);
+}
+
+static int swarm_reserve(struct shard_swarm *sw)
+{
+    if (sw->n < sw->cap)
+        return 0;
+    uint32_t cap = sw->cap ? sw->cap * 2 : SWARM_ARR_MIN;
+    struct shard_peer **arr = realloc(sw->arr, cap * sizeof *arr);
+    if (!arr)
+        return -1;
+    sw->arr = arr;
+    sw->cap = cap;
+    return 0;
+}
+
+static void swarm_maybe_shrink(struct shard_swarm *sw)
+{
+    if (sw->cap > 4 * SWARM_ARR_MIN && sw->n < sw->cap / 4) {
+        struct shard_peer **arr = realloc(sw->arr, (sw->cap / 2) * sizeof *arr);
+        if (arr) {
+            sw->arr = arr;
+            sw->cap /= 2;
+        }
+    }
+}
+
+/* ---- peers ---- */
+
+static void count_peer(struct shard *s, struct shard_swarm *sw, const struct shard_peer *p, int d)
+{
+    if (p->seeder) {
+        sw->complete = (uint32_t)((int64_t)sw->complete + d);
+        s->counts.seeders = (uint64_t)((int64_t)s->counts.seeders + d);
+    } else {
+        sw->incomplete = (uint32_t)((int64_t)sw->incomplete + d);
+        s->counts.leechers = (uint64_t)((int64_t)s->counts.leechers + d);
+    }
+    if (p->ipv6)
+        s->counts.ipv6 = (uint64_t)((int64_t)s->counts.ipv6 + d);
+}
+
+static void remove_peer(struct shard *s, struct shard_peer *p, int64_t now_ms)
+{
+    struct shard_swarm *sw = p->swarm;
+    HASH_DELETE(hh, sw->peers, p);
+    uint32_t last = sw->n - 1;
+    if (p->idx != last) {
+        sw->arr[p->idx] = sw->arr[last];
+        sw->arr[p->idx]->idx = p->idx;
+    }
+    sw->n--;
+    swarm_list_unlink(sw, p);
+    shard_list_unlink(s, p);
+    count_peer(s, sw, p, -1);
+    s->counts.peers--;
+    free(p);
+    if (sw->n == 0) {
+        s->counts.active_swarms--;
+        sw->emptied_ms = now_ms;
+        empty_list_append(s, sw);
+    }
+    swarm_maybe_shrink(sw);
+}
+
+static struct shard_peer *add_peer(struct shard *s, struct shard_swarm *sw,
+                                   const uint8_t pid[PROTO_ID_LEN], uint64_t conn, bool ipv6)
+{
+    struct shard_peer *p;
+    if (swarm_reserve(sw) != 0 || !(p = calloc(1, sizeof *p)))
+        return NULL;
+    memcpy(p->peer_id, pid, PROTO_ID_LEN);
+    p->swarm = sw;
+    p->conn = conn;
+    p->ipv6 = ipv6;
+    HASH_ADD_BYHASHVALUE(hh, sw->peers, peer_id, PROTO_ID_LEN, table_hash(s, pid), p);
+    p->idx = sw->n;
+    sw->arr[sw->n++] = p;
+    if (sw->n == 1) {
+        empty_list_unlink(s, sw);
+        s->counts.active_swarms++;
+    }
+    swarm_list_append(sw, p);
+    shard_list_append(s, p);
+    count_peer(s, sw, p, +1);
+    s->counts.peers++;
+    return p;
+}
+
+static bool expired(const struct shard *s, const struct shard_peer *p, int64_t now_ms)
+{
+    return now_ms - p->last_ms >= s->lim.peer_timeout_ms;
+}
+
+/* Drop the swarm's expired peers; the swarm itself stays (maybe empty). */
+static void expire_swarm(struct shard *s, struct shard_swarm *sw, int64_t now_ms)
+{
+    while (sw->oldest && expired(s, sw->oldest, now_ms)) {
+        remove_peer(s, sw->oldest, now_ms);
+        s->counts.expired++;
+    }
+}
+
+/* Pick k distinct peers other than self (which may be NULL) uniformly at random:
+ * Robert Floyd's sampling over the n-1 candidates, O(k^2) with k <= 32. */
+static uint32_t pick_targets(struct shard_swarm *sw, const struct shard_peer *self, uint32_t k,
+                             uint64_t *rng, uint32_t *out)
+{
+    uint32_t m = sw->n - (self ? 1u : 0u);
+    uint32_t got = 0;
+    if (k > m)
+        k = m;
+    for (uint32_t j = m - k; j < m; j++) {
+        uint32_t t = (uint32_t)(shard_rand(rng) % ((uint64_t)j + 1));
+        for (uint32_t q = 0; q < got; q++) {
+            if (out[q] == t) {
+                t = j;
+                break;
+            }
+        }
+        out[got++] = t;
+    }
+    if (self)
+        for (uint32_t q = 0; q < got; q++)
+            if (out[q] >= self->idx)
+                out[q]++;
+    return got;
+}
+
+void shard_announce(struct shard *s, const struct proto_announce *a, uint64_t conn, bool ipv6,
+                    int64_t now_ms, uint64_t *rng, struct shard_result *out)
+{
+    struct shard_swarm *sw = find_swarm(s, a->info_hash);
+    struct shard_peer *p = NULL;
+
+    out->respond = !a->has_answer;
+    out->answer_dropped = false;
+    out->n = 0;
+    out->complete = out->incomplete = 0;
+
+    if (a->event == PROTO_EVENT_STOPPED) {
+        if (sw) {
+            expire_swarm(s, sw, now_ms);
+            p = find_peer(s, sw, a->peer_id);
+            if (p && p->conn == conn)
+                remove_peer(s, p, now_ms);
+            out->complete = sw->complete;
+            out->incomplete = sw->incomplete;
+        }
+        return;
+    }
+
+    if (!sw && !(sw = create_swarm(s, a->info_hash, now_ms)))
+        return;
+    expire_swarm(s, sw, now_ms);
+    p = find_peer(s, sw, a->peer_id);
+    if (p) {
+        p->conn = conn; /* a known peer_id on a new connection moves there */
+        swarm_list_unlink(sw, p);
+        swarm_list_append(sw, p);
+        shard_list_unlink(s, p);
+        shard_list_append(s, p);
+        if (p->ipv6 != ipv6) {
+            count_peer(s, sw, p, -1);
+            p->ipv6 = ipv6;
+            count_peer(s, sw, p, +1);
+        }
+    } else {
+        if (sw->n >= s->lim.max_peers_per_swarm && sw->oldest) {
+            remove_peer(s, sw->oldest, now_ms);
+            s->counts.evicted++;
+        }
+        p = add_peer(s, sw, a->peer_id, conn, ipv6);
+    }
+    if (p) {
+        bool seeder = p->seeder;
+        p->last_ms = now_ms;
+        if (a->left == PROTO_LEFT_ZERO || a->event == PROTO_EVENT_COMPLETED)
+            seeder = true;
+        else if (a->left == PROTO_LEFT_NONZERO)
+            seeder = false;
+        if (seeder != p->seeder) {
+            count_peer(s, sw, p, -1);
+            p->seeder = seeder;
+            count_peer(s, sw, p, +1);
+        }
+        if (a->event == PROTO_EVENT_COMPLETED && !p->completed) {
+            p->completed = true;
+            sw->downloaded++;
+        }
+    }
+    out->complete = sw->complete;
+    out->incomplete = sw->incomplete;
+
+    if (a->n_offers > 0 && p) {
+        uint32_t idx[PROTO_OFFERS_MAX];
+        uint32_t k = a->n_offers < s->lim.max_offers ? a->n_offers : s->lim.max_offers;
+        uint32_t got = pick_targets(sw, p, k, rng, idx);
+        for (uint32_t q = 0; q < got; q++) {
+            out->d[out->n].conn = sw->arr[idx[q]]->conn;
+            out->d[out->n].kind = SHARD_OFFER;
+            out->d[out->n].offer = (uint8_t)q;
+            out->n++;
+        }
+    }
+    if (a->has_answer) {
+        struct shard_peer *t = find_peer(s, sw, a->to_peer_id);
+        if (t && t != p) {
+            out->d[out->n].conn = t->conn;
+            out->d[out->n].kind = SHARD_ANSWER;
+            out->d[out->n].offer = 0;
+            out->n++;
+        } else {
+            out->answer_dropped = true;
+        }
+    }
+}
+
+void shard_remove(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN],
+                  const uint8_t peer_id[PROTO_ID_LEN], uint64_t conn, int64_t now_ms)
+{
+    struct shard_swarm *sw = find_swarm(s, info_hash);
+    struct shard_peer *p;
+    if (!sw)
+        return;
+    p = find_peer(s, sw, peer_id);
+    if (p && p->conn == conn)
+        remove_peer(s, p, now_ms);
+}
+
+void shard_scrape(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN], int64_t now_ms,
+                  uint32_t *complete, uint32_t *incomplete, uint32_t *downloaded)
+{
+    struct shard_swarm *sw = find_swarm(s, info_hash);
+    *complete = *incomplete = *downloaded = 0;
+    if (!sw)
+        return;
+    expire_swarm(s, sw, now_ms);
+    *complete = sw->complete;
+    *incomplete = sw->incomplete;
+    *downloaded = sw->downloaded;
+}
+
+size_t shard_expire_step(struct shard *s, int64_t now_ms, size_t budget)
+{
+    size_t done = 0;
+    while (done < budget && s->oldest && expired(s, s->oldest, now_ms)) {
+        remove_peer(s, s->oldest, now_ms);
+        s->counts.expired++;
+        done++;
+    }
+    while (done < budget && s->empty_oldest &&
+           now_ms - s->empty_oldest->emptied_ms >= s->lim.peer_timeout_ms) {
+        free_swarm(s, s->empty_oldest);
+        done++;
+    }
+    return done;
+}
+
+void shard_destroy(struct shard *s)
+{
+    struct shard_swarm *sw, *tmp;
+    HASH_ITER(hh, s->swarms, sw, tmp)
+    {
+        struct shard_peer *p, *ptmp;
+        HASH_ITER(hh, sw->peers, p, ptmp)
+        {
+            HASH_DELETE(hh, sw->peers, p);
+            free(p);
+        }
+        HASH_DELETE(hh, s->swarms, sw);
+        free(sw->arr);
+        free(sw);
+    }
+    memset(&s->counts, 0, sizeof s->counts);
+    s->oldest = s->newest = NULL;
+    s->empty_oldest = s->empty_newest = NULL;
+}

@@ -1,0 +1,117 @@
+/* shard.h - swarms and peers owned by one worker.
+ *
+ * Owns:   struct shard and everything reachable from it: swarms keyed by info
+ *         hash, each holding its peers in recency order ("last N peers").
+ * Thread: the owning worker only; other workers reach it through mailbox.c.
+ * Why:    no lock on the hot path (docs/ARCHITECTURE.md, "Threads and
+ *         ownership"). The shard never touches sockets: it takes the clock and the
+ *         rng as arguments and reports who must receive what in a struct
+ *         shard_result, so unit tests drive it directly (like aquatic's
+ *         handle_announce_request).
+ *
+ * Every operation is O(1) in the swarm's size, offer fan-out O(k).
+ */
+#ifndef WSTRACKER_SHARD_H
+#define WSTRACKER_SHARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+#include "../proto/scan.h"
+#include "route.h"
+
+struct shard_swarm;
+
+/* One per (info_hash, peer_id); allocated and freed by the shard. */
+struct shard_peer {
+    uint8_t peer_id[PROTO_ID_LEN];
+    UT_hash_handle hh;         /* in swarm->peers */
+    struct shard_swarm *swarm; /* owning swarm */
+    uint64_t conn;             /* route_conn_make() of the connection it announced on */
+    int64_t last_ms;           /* ms, monotonic: last announce */
+    uint32_t idx;              /* position in swarm->arr */
+    bool seeder;
+    bool ipv6;
+    bool completed; /* has counted its one "downloaded" */
+    struct shard_peer *sw_older, *sw_newer; /* swarm recency list */
+    struct shard_peer *sh_older, *sh_newer; /* shard-wide recency list */
+};
+
+/* One per info hash with peers, or emptied less than peer_timeout ago. */
+struct shard_swarm {
+    uint8_t info_hash[PROTO_ID_LEN];
+    UT_hash_handle hh;        /* in shard->swarms */
+    struct shard_peer *peers; /* uthash by peer_id */
+    struct shard_peer **arr;  /* dense array of the peers, for O(1) random choice */
+    uint32_t n;               /* peers, <= max_peers_per_swarm */
+    uint32_t cap;             /* arr slots allocated */
+    struct shard_peer *oldest, *newest;
+    uint32_t complete, incomplete, downloaded;
+    int64_t emptied_ms;                    /* ms, monotonic; valid while n == 0 */
+    struct shard_swarm *e_older, *e_newer; /* shard's list of empty swarms */
+};
+
+struct shard_limits {
+    uint32_t max_peers_per_swarm;
+    uint32_t max_offers; /* <= PROTO_OFFERS_MAX */
+    int64_t peer_timeout_ms;
+};
+
+/* Counters published to stats by the owner. */
+struct shard_counts {
+    uint64_t swarms, active_swarms;
+    uint64_t peers, seeders, leechers, ipv6;
+    uint64_t evicted, expired;
+};
+
+/* One per worker, embedded in it. */
+struct shard {
+    const uint8_t *key; /* route key, for table hashing */
+    struct shard_limits lim;
+    struct shard_swarm *swarms;
+    struct shard_peer *oldest, *newest;            /* every peer, by last announce */
+    struct shard_swarm *empty_oldest, *empty_newest; /* empty swarms, by emptied_ms */
+    struct shard_counts counts;
+};
+
+enum shard_delivery_kind { SHARD_OFFER, SHARD_ANSWER };
+
+/* Who must receive what after one announce. */
+struct shard_result {
+    bool respond;                  /* send the announce response to the sender */
+    uint32_t complete, incomplete; /* swarm counts after the announce, sender counted */
+    bool answer_dropped;           /* answer target not in the swarm */
+    uint32_t n;                    /* deliveries */
+    struct {
+        uint64_t conn;  /* target connection */
+        uint8_t kind;   /* enum shard_delivery_kind */
+        uint8_t offer;  /* index into the announce's offers (SHARD_OFFER) */
+    } d[PROTO_OFFERS_MAX + 1];
+};
+
+void shard_create(struct shard *s, const uint8_t *key, const struct shard_limits *lim);
+void shard_destroy(struct shard *s);
+
+/* Apply one announce from connection conn. rng is the worker's generator state. */
+void shard_announce(struct shard *s, const struct proto_announce *a, uint64_t conn, bool ipv6,
+                    int64_t now_ms, uint64_t *rng, struct shard_result *out);
+
+/* Remove (info_hash, peer_id) if it is still bound to conn (a closed
+ * connection); a peer that moved to another connection stays. */
+void shard_remove(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN],
+                  const uint8_t peer_id[PROTO_ID_LEN], uint64_t conn, int64_t now_ms);
+
+/* Scrape counts; zeros for an unknown swarm. */
+void shard_scrape(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN], int64_t now_ms,
+                  uint32_t *complete, uint32_t *incomplete, uint32_t *downloaded);
+
+/* Remove at most budget expired peers and empty swarms; returns how many. */
+size_t shard_expire_step(struct shard *s, int64_t now_ms, size_t budget);
+
+/* A small fast generator (splitmix64) for target choice. */
+uint64_t shard_rand(uint64_t *state);
+
+#endif

@@ -1,0 +1,175 @@
+/* worker.h - one thread = one lws context + its connections + its swarm shard.
+ *
+ * Owns:   struct tracker (the process-wide, read-only-after-start context),
+ *         struct worker, the frames and mails that cross threads, connection
+ *         slots, and delivery of frames to connections on any worker.
+ * Thread: a worker's fields are touched by its own thread only, except those
+ *         marked {atomic} or {mailbox}.
+ * Why:    thread-per-core with sharded ownership (docs/ARCHITECTURE.md).
+ */
+#ifndef WSTRACKER_WORKER_H
+#define WSTRACKER_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "../proto/scan.h"
+#include "config.h"
+#include "mailbox.h"
+#include "route.h"
+#include "shard.h"
+#include "stats.h"
+
+#define WORKER_MAX          64    /* --threads upper bound; fits route's 8-bit field */
+#define WORKER_DRAIN_BUDGET 4096  /* mails handled per wakeup before yielding */
+#define WORKER_BACKLOG_MAX  65536 /* mails parked per destination when its ring is full */
+#define WORKER_TICK_MS      100   /* housekeeping period */
+#define WORKER_EXPIRE_BUDGET 2000 /* peers/swarms expired per tick */
+#define WORKER_STOP_GRACE_MS 2000 /* time allowed for close frames at shutdown */
+
+struct worker;
+struct conn;
+
+/* One per process, owned by main; read-only once workers run, except {atomic}. */
+struct tracker {
+    struct config cfg;
+    struct route route;
+    struct worker *workers; /* cfg.threads entries */
+    unsigned n_workers;
+    uint64_t max_connections;             /* cap on open WebSocket connections */
+    _Atomic uint64_t connections;         /* {atomic} open WebSocket connections */
+    int64_t started_ms;                   /* ms, monotonic */
+    atomic_bool down;                     /* {atomic} workers stopped, contexts going */
+};
+
+enum worker_mail_kind {
+    MAIL_FRAME,    /* struct frame: send to a connection of the receiving worker */
+    MAIL_ANNOUNCE, /* struct mail_announce: for a swarm of the receiving worker */
+    MAIL_SCRAPE,   /* struct mail_scrape: fill in the receiving worker's swarms */
+    MAIL_REMOVE,   /* struct mail_remove: a closed connection's peers */
+};
+
+/* One outgoing WebSocket text frame; allocated by the builder, freed after
+ * lws_write (or when dropped). data holds LWS_PRE bytes of headroom. */
+struct frame {
+    struct mail m;     /* kind MAIL_FRAME; m.next links the connection's queue */
+    uint64_t conn;     /* destination connection */
+    uint32_t len;      /* payload bytes after the headroom */
+    bool droppable;    /* a forwarded offer: may be dropped past the soft cap */
+    unsigned char data[]; /* LWS_PRE + len */
+};
+
+static inline char *frame_payload(struct frame *f)
+{
+    return (char *)f->data + LWS_PRE;
+}
+
+/* Allocate a frame with room for cap payload bytes; NULL on failure. */
+struct frame *frame_alloc(size_t cap);
+
+/* An announce for a swarm owned by another worker: the scanned announce plus a
+ * copy of the message bytes its spans point into. */
+struct mail_announce {
+    struct mail m;
+    uint64_t conn;
+    bool ipv6;
+    uint32_t msg_len;
+    struct proto_announce ann;
+    char msg[]; /* msg_len bytes */
+};
+
+/* A scrape travelling from worker to worker until every id is filled in, then
+ * written and sent to conn. */
+struct mail_scrape {
+    struct mail m;
+    uint64_t conn;
+    bool full;           /* no info_hash: every swarm of every worker */
+    unsigned next;       /* full scrape: next worker to visit */
+    uint32_t n;          /* ids (list) or entries found so far (full) */
+    uint32_t cap;        /* entries allocated (full) */
+    uint8_t *ids;        /* n * 20 bytes */
+    uint32_t *counts;    /* n * 3: complete, incomplete, downloaded */
+    uint8_t *done;       /* list: n flags */
+};
+
+/* A closed connection's (info_hash, peer_id) pairs owned by one worker. */
+struct mail_remove {
+    struct mail m;
+    uint64_t conn;
+    uint32_t n;
+    uint8_t pairs[][2 * PROTO_ID_LEN];
+};
+
+/* One per worker thread; the array lives in struct tracker. */
+struct worker {
+    unsigned idx;
+    struct tracker *t;
+    pthread_t thread;
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    int listen_fds[CONFIG_LISTEN_MAX]; /* this worker's SO_REUSEPORT sockets */
+    struct lws *listen_wsi[CONFIG_LISTEN_MAX];
+    unsigned n_listen;
+    int reserve_fd; /* closed to accept-and-drop when the fd limit is hit */
+
+    struct mailbox mb; /* {mailbox} pushed to by every worker */
+    struct {
+        struct mail *head, *tail;
+        uint32_t n; /* <= WORKER_BACKLOG_MAX */
+    } *backlog;     /* per destination worker: mails its full ring refused */
+    bool *wake;     /* per destination worker: pushed to during this pass */
+
+    struct shard shard;
+    struct stats stats;
+    uint64_t rng;   /* shard_rand state */
+    int64_t now_ms; /* ms, monotonic; refreshed at the start of each pass */
+
+    struct conn **slots; /* connection by slot; NULL = free */
+    uint32_t *gens;      /* generation per slot */
+    uint32_t n_slots, cap_slots;
+    uint32_t *free_slots;
+    uint32_t n_free;
+
+    struct proto_request req; /* scratch for the scanner */
+    lws_sorted_usec_list_t tick;
+
+    atomic_bool stop;        /* {atomic} set by main on SIGINT/SIGTERM */
+    bool stopping;           /* closing connections */
+    int64_t stop_deadline_ms;
+    bool exit_loop;
+    int start_err;           /* set before the startup barrier */
+};
+
+/* Allocate the worker's own parts (mailbox, backlog arrays). */
+int worker_create(struct worker *w, struct tracker *t, unsigned idx);
+void worker_destroy(struct worker *w);
+/* The thread body: creates the lws context, waits on barrier, serves. */
+void *worker_main(void *arg);
+/* From any thread: ask every worker to stop. */
+void worker_stop_all(struct tracker *t);
+
+/* Owner: refresh now_ms. */
+void worker_clock(struct worker *w);
+
+/* Connection slots. */
+uint64_t worker_conn_register(struct worker *w, struct conn *c);
+void worker_conn_unregister(struct worker *w, uint64_t ref);
+struct conn *worker_conn_lookup(struct worker *w, uint64_t ref);
+
+/* Send a mail to another worker (parks it if that ring is full). */
+void worker_send(struct worker *w, unsigned dest, struct mail *m);
+/* Hand a frame to its connection, on this worker or another. */
+void worker_deliver(struct worker *w, struct frame *f);
+/* End of an event pass: wake destinations pushed to, retry parked mails,
+ * publish stats. */
+void worker_end_pass(struct worker *w);
+/* Mailbox drain, from LWS_CALLBACK_EVENT_WAIT_CANCELLED. */
+void worker_on_wakeup(struct worker *w);
+/* Accept every pending connection on a listening socket. */
+void worker_accept(struct worker *w, int listen_fd);
+
+#endif
