@@ -1,0 +1,77 @@
+#!/bin/bash
+# run-all.sh - build wstracker and run every test suite; the README's test command.
+#
+# Suites: cmocka unit tests (ctest), end-to-end tests with real npm clients and
+# Chromium (tests/e2e/run.sh, inside a network namespace that has only lo).
+# Prints one line per suite and ends with "N passed, M failed". Exits non-zero
+# when anything failed or a suite could not run.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+LOG=${WSTRACKER_TEST_LOG:-$ROOT/build/test-logs}
+JOBS=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+skipped=0
+broken=0
+
+note() { printf '%s\n' "$*"; }
+
+suite_result() { # name pass fail skip
+    note "== $1: $2 passed, $3 failed${4:+, $4 skipped}"
+    passed=$((passed + $2))
+    failed=$((failed + $3))
+    skipped=$((skipped + ${4:-0}))
+}
+
+mkdir -p build
+if ! { cmake -B build -DCMAKE_BUILD_TYPE=Release -DWSTRACKER_WERROR=ON >build/cmake.log 2>&1 &&
+    cmake --build build -j"$JOBS" >>build/cmake.log 2>&1; }; then
+    cat build/cmake.log
+    note "== build failed"
+    note "0 passed, 1 failed"
+    exit 1
+fi
+mkdir -p "$LOG"
+
+# --- unit (cmocka via ctest) ---
+ctest --test-dir build --output-on-failure --timeout 300 >"$LOG/unit.log" 2>&1
+total=$(sed -n 's/.*tests passed, \([0-9]*\) tests\{0,1\} failed out of \([0-9]*\).*/\2/p' "$LOG/unit.log")
+nfail=$(sed -n 's/.*tests passed, \([0-9]*\) tests\{0,1\} failed out of \([0-9]*\).*/\1/p' "$LOG/unit.log")
+if [ -z "$total" ]; then
+    cat "$LOG/unit.log"
+    broken=$((broken + 1))
+    note "== unit: did not run"
+else
+    [ "$nfail" -gt 0 ] && cat "$LOG/unit.log"
+    suite_result unit $((total - nfail)) "$nfail"
+fi
+
+# --- end-to-end (real clients, own network namespace) ---
+WSTRACKER_BIN="$ROOT/build/wstracker" timeout 1500 sh tests/e2e/run.sh >"$LOG/e2e.log" 2>&1
+rc=$?
+p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$LOG/e2e.log" | tail -1)
+f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$LOG/e2e.log" | tail -1)
+c=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$LOG/e2e.log" | tail -1)
+s=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$LOG/e2e.log" | tail -1)
+if [ -z "$p" ]; then
+    tail -50 "$LOG/e2e.log"
+    broken=$((broken + 1))
+    note "== e2e: did not run (exit $rc)"
+else
+    f=$((${f:-0} + ${c:-0}))
+    if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        grep -E "^not ok|^# Subtest|error|Error" "$LOG/e2e.log" | head -80
+    fi
+    [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    suite_result e2e "$p" "$f" "${s:-0}"
+fi
+
+failed=$((failed + broken))
+note "logs: $LOG"
+if [ "$skipped" -gt 0 ]; then
+    note "$passed passed, $failed failed, $skipped skipped"
+else
+    note "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
