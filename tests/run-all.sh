@@ -1,7 +1,7 @@
 #!/bin/bash
 # run-all.sh - build wstracker and run every test suite; the README's test command.
 #
-# Suites: cmocka unit tests (ctest), end-to-end tests with real npm clients and
+# Suites: cmocka unit tests (ctest), libFuzzer targets (tests/fuzz/run.sh), end-to-end tests with real npm clients and
 # Chromium (tests/e2e/run.sh, inside a network namespace that has only lo).
 # Prints one line per suite and ends with "N passed, M failed". Exits non-zero
 # when anything failed or a suite could not run.
@@ -45,6 +45,19 @@ if [ -z "$total" ]; then
 else
     [ "$nfail" -gt 0 ] && cat "$LOG/unit.log"
     suite_result unit $((total - nfail)) "$nfail"
+fi
+
+# --- fuzz (libFuzzer, ASan+UBSan; FUZZ_SECONDS per target) ---
+sh tests/fuzz/run.sh >"$LOG/fuzz.log" 2>&1
+fp=$(grep -c '^fuzz [a-z]*: ok' "$LOG/fuzz.log")
+ff=$(grep -c 'FAILED' "$LOG/fuzz.log")
+[ "$ff" -gt 0 ] && cat "$LOG/fuzz.log"
+if [ "$fp" -eq 0 ] && [ "$ff" -eq 0 ]; then
+    cat "$LOG/fuzz.log"
+    broken=$((broken + 1))
+    note "== fuzz: did not run"
+else
+    suite_result fuzz "$fp" "$ff"
 fi
 
 # --- end-to-end (real clients, own network namespace) ---

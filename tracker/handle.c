@@ -34,10 +34,18 @@ static void send_error(struct worker *w, struct conn *c, enum proto_action actio
 
 /* ---- registrations: which (info_hash, peer_id) a connection announced ---- */
 
-static struct conn_reg *reg_find(struct conn *c, const uint8_t key[2 * PROTO_ID_LEN])
+/* Keyed with the process's SipHash key: a client choosing its own ids cannot
+ * make its connection's table degrade into a list. */
+static unsigned reg_hash(struct worker *w, const uint8_t key[2 * PROTO_ID_LEN])
+{
+    return (unsigned)route_hash(w->t->route.key, key, 2 * PROTO_ID_LEN);
+}
+
+static struct conn_reg *reg_find(struct worker *w, struct conn *c,
+                                 const uint8_t key[2 * PROTO_ID_LEN])
 {
     struct conn_reg *r = NULL;
-    HASH_FIND(hh, c->regs, key, 2 * PROTO_ID_LEN, r);
+    HASH_FIND_BYHASHVALUE(hh, c->regs, key, 2 * PROTO_ID_LEN, reg_hash(w, key), r);
     return r;
 }
 
@@ -48,7 +56,7 @@ static int reg_note(struct worker *w, struct conn *c, const struct proto_announc
     struct conn_reg *r;
     memcpy(key, a->info_hash, PROTO_ID_LEN);
     memcpy(key + PROTO_ID_LEN, a->peer_id, PROTO_ID_LEN);
-    r = reg_find(c, key);
+    r = reg_find(w, c, key);
     if (a->event == PROTO_EVENT_STOPPED) {
         if (r) {
             HASH_DEL(c->regs, r);
@@ -62,7 +70,7 @@ static int reg_note(struct worker *w, struct conn *c, const struct proto_announc
     if (c->n_regs >= w->t->cfg.max_torrents_per_conn || !(r = malloc(sizeof *r)))
         return -1;
     memcpy(r->key, key, sizeof key);
-    HASH_ADD(hh, c->regs, key, sizeof r->key, r);
+    HASH_ADD_BYHASHVALUE(hh, c->regs, key, sizeof r->key, reg_hash(w, key), r);
     c->n_regs++;
     return 0;
 }

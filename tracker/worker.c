@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,7 +336,7 @@ void worker_accept(struct worker *w, int listen_fd)
 
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
-    struct worker *w = lws_container_of(sul, struct worker, tick);
+    struct worker *w = (struct worker *)(void *)((char *)sul - offsetof(struct worker, tick));
     worker_clock(w);
     if (atomic_load(&w->stop) && !w->stopping)
         begin_stop(w);
