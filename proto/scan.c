@@ -499,6 +499,17 @@ static enum proto_status scan_announce(const unsigned char *msg, struct field_sp
     return PROTO_OK;
 }
 
+static enum proto_action action_of(const unsigned char *m, const struct field_span *f)
+{
+    if (m[f->off] != '"')
+        return PROTO_ACTION_UNKNOWN;
+    if (string_is(m + f->off + 1, f->len - 2, "announce"))
+        return PROTO_ACTION_ANNOUNCE;
+    if (string_is(m + f->off + 1, f->len - 2, "scrape"))
+        return PROTO_ACTION_SCRAPE;
+    return PROTO_ACTION_UNKNOWN;
+}
+
 enum proto_status proto_scan_request(const char *msg, size_t len, uint32_t max_scrape_hashes,
                                      struct proto_request *req)
 {
@@ -556,6 +567,8 @@ enum proto_status proto_scan_request(const char *msg, size_t len, uint32_t max_s
                 return r == SCAN_DEEP ? PROTO_ERR_DEPTH : PROTO_ERR_JSON;
             if (key >= 0)
                 fs[key] = (struct field_span){true, v0, c.i - v0};
+            if (key == F_ACTION)
+                req->action = action_of(m, &fs[F_ACTION]); /* known for later errors */
             skip_ws(&c);
             if (c.i >= c.len)
                 return PROTO_ERR_JSON;
@@ -577,14 +590,6 @@ enum proto_status proto_scan_request(const char *msg, size_t len, uint32_t max_s
     /* Phase 2: semantics. */
     if (!fs[F_ACTION].present)
         return PROTO_ERR_NO_ACTION;
-    if (m[fs[F_ACTION].off] == '"') {
-        const unsigned char *a = m + fs[F_ACTION].off + 1;
-        size_t al = fs[F_ACTION].len - 2;
-        if (string_is(a, al, "announce"))
-            req->action = PROTO_ACTION_ANNOUNCE;
-        else if (string_is(a, al, "scrape"))
-            req->action = PROTO_ACTION_SCRAPE;
-    }
     if (fs[F_INFO_HASH].present && field_id(m, &fs[F_INFO_HASH], req->info_hash) == 0)
         req->has_info_hash = true;
     if (req->action == PROTO_ACTION_UNKNOWN)
