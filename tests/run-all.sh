@@ -18,7 +18,9 @@ broken=0
 note() { printf '%s\n' "$*"; }
 
 suite_result() { # name pass fail skip
-    note "== $1: $2 passed, $3 failed${4:+, $4 skipped}"
+    local extra=""
+    [ "${4:-0}" -gt 0 ] && extra=", $4 skipped"
+    note "== $1: $2 passed, $3 failed$extra"
     passed=$((passed + $2))
     failed=$((failed + $3))
     skipped=$((skipped + ${4:-0}))
@@ -67,6 +69,7 @@ p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$LOG/e2e.log" | tail -1)
 f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$LOG/e2e.log" | tail -1)
 c=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$LOG/e2e.log" | tail -1)
 s=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$LOG/e2e.log" | tail -1)
+todo=$(sed -n 's/^# todo \([0-9]*\)$/\1/p' "$LOG/e2e.log" | tail -1)
 if [ -z "$p" ]; then
     tail -50 "$LOG/e2e.log"
     broken=$((broken + 1))
@@ -77,6 +80,8 @@ else
         grep -E "^not ok|^# Subtest|error|Error" "$LOG/e2e.log" | head -80
     fi
     [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    [ "${todo:-0}" -gt 0 ] && note "== e2e: ${todo} known gaps marked todo:" &&
+        grep -E "# TODO" "$LOG/e2e.log" | sed 's/^ */   /'
     suite_result e2e "$p" "$f" "${s:-0}"
 fi
 
