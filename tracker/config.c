@@ -57,6 +57,11 @@ static const struct opt opts[] = {
      "KiB queued to one connection before offers to it are dropped (default 256)"},
     {"outq-hard-kib", "WSTRACKER_OUTQ_HARD_KIB", OPT_UINT, OFF(outq_hard_kib), 1, 1u << 20,
      "KiB queued to one connection before it is closed with 1008 (default 1024)"},
+    {"idle-timeout", "WSTRACKER_IDLE_TIMEOUT", OPT_UINT, OFF(idle_timeout), 1, 86400,
+     "seconds a WebSocket may go without a complete message before it is closed "
+     "(default 300)"},
+    {"handshake-timeout", "WSTRACKER_HANDSHAKE_TIMEOUT", OPT_UINT, OFF(handshake_timeout), 1,
+     3600, "seconds allowed to complete the HTTP request or upgrade (default 10)"},
     {"no-full-scrape", "WSTRACKER_NO_FULL_SCRAPE", OPT_BOOL, OFF(no_full_scrape), 0, 1,
      "refuse scrapes without info_hash"},
 };
@@ -75,6 +80,8 @@ static void defaults(struct config *cfg)
     cfg->max_torrents_per_conn = 4096;
     cfg->outq_soft_kib = 256;
     cfg->outq_hard_kib = 1024;
+    cfg->idle_timeout = 300;
+    cfg->handshake_timeout = 10;
 }
 
 static void usage(FILE *f)

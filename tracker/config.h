@@ -35,6 +35,8 @@ struct config {
     unsigned max_connections;       /* 0 = from RLIMIT_NOFILE */
     unsigned outq_soft_kib;         /* KiB queued per connection before offers drop */
     unsigned outq_hard_kib;         /* KiB queued per connection before it is closed */
+    unsigned idle_timeout;          /* s without a complete message before a close */
+    unsigned handshake_timeout;     /* s allowed for the HTTP upgrade */
     bool no_full_scrape;
 };
 

@@ -130,7 +130,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    lws_set_log_level(LLL_ERR, NULL);
+    lws_set_log_level(getenv("WSTRACKER_LWS_DEBUG") ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO) : LLL_ERR, NULL);
 
     t.n_workers = t.cfg.threads ? t.cfg.threads : default_threads();
     t.max_connections = connection_capacity(&t.cfg);

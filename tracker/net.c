@@ -104,6 +104,7 @@ static int on_established(struct worker *w, struct conn *c, struct lws *wsi)
 
     memset(c, 0, sizeof *c);
     c->wsi = wsi;
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* the handshake timeout is over */
     if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
         c->ipv6 = !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr);
@@ -114,6 +115,8 @@ static int on_established(struct worker *w, struct conn *c, struct lws *wsi)
         lws_close_reason(wsi, (enum lws_close_status)1013 /* try again later */, NULL, 0);
         return -1;
     }
+    worker_clock(w);
+    c->last_msg_ms = w->now_ms;
     c->ref = worker_conn_register(w, c);
     if (c->ref == ROUTE_CONN_NONE) {
         atomic_fetch_sub(&w->t->connections, 1);
@@ -160,6 +163,8 @@ static int on_receive(struct worker *w, struct conn *c, struct lws *wsi, const c
     worker_clock(w);
     if (c->rx_len + len + remaining > max)
         return too_big(wsi);
+    if (complete)
+        c->last_msg_ms = w->now_ms;
     if (c->rx_len == 0 && complete) {
         handle_message(w, c, in, len); /* whole message in one piece: no copy */
     } else {
@@ -257,6 +262,11 @@ static int callback_tracker(struct lws *wsi, enum lws_callback_reasons reason, v
 {
     struct worker *w = worker_of(wsi);
     struct conn *c = user;
+
+    /* lws calls some reasons (a connection closed before its request was
+     * parsed) on a socket that has no per-session data yet. */
+    if (!c && reason != LWS_CALLBACK_EVENT_WAIT_CANCELLED)
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
 
     switch (reason) {
     case LWS_CALLBACK_ESTABLISHED: return on_established(w, c, wsi);

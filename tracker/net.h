@@ -37,6 +37,7 @@ struct conn {
     struct mail *out_head, *out_tail; /* queued struct frame */
     uint32_t out_bytes;               /* payload bytes queued, <= outq_hard_kib KiB */
     uint16_t close_code;              /* nonzero: close with it at the next writeable */
+    int64_t last_msg_ms;              /* ms, monotonic: last complete message (idle check) */
     struct conn_reg *regs;            /* uthash; <= max_torrents_per_conn entries */
     uint32_t n_regs;
     char *http_body; /* LWS_PRE + http_len, pending HTTP reply body */

@@ -327,12 +327,33 @@ void worker_accept(struct worker *w, int listen_fd)
             close(fd);
             continue;
         }
-        if (!lws_adopt_socket_vhost(w->vh, fd))
+        struct lws *wsi = lws_adopt_socket_vhost(w->vh, fd);
+        if (!wsi) {
             stats_add(&w->stats, STATS_CONNECTIONS_REFUSED, 1);
+            continue;
+        }
+        /* lws sets no timeout on adopted sockets: bound the time a client may
+         * take to send its request (slowloris); cleared when the upgrade ends. */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HOLDING_AH, (int)w->t->cfg.handshake_timeout);
     }
 }
 
 /* ---- the thread ---- */
+
+/* Close connections without a complete message for idle_timeout: a bounded
+ * number of slots per tick, so the whole table is covered every few seconds. */
+static void idle_sweep(struct worker *w)
+{
+    int64_t limit = (int64_t)w->t->cfg.idle_timeout * 1000;
+    for (uint32_t k = 0; k < WORKER_IDLE_BUDGET && w->n_slots; k++) {
+        struct conn *c;
+        if (w->idle_cursor >= w->n_slots)
+            w->idle_cursor = 0;
+        c = w->slots[w->idle_cursor++];
+        if (c && !c->close_code && w->now_ms - c->last_msg_ms >= limit)
+            net_conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY);
+    }
+}
 
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
@@ -346,6 +367,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
         return;
     }
     shard_expire_step(&w->shard, w->now_ms, WORKER_EXPIRE_BUDGET);
+    idle_sweep(w);
     worker_end_pass(w);
     lws_sul_schedule(w->ctx, 0, &w->tick, on_tick,
                      (w->stopping ? 20 : WORKER_TICK_MS) * LWS_US_PER_MS);
@@ -359,6 +381,7 @@ static int create_context(struct worker *w)
                    LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
     info.user = w;
     info.count_threads = 1;
+    info.timeout_secs = w->t->cfg.handshake_timeout;
     w->ctx = lws_create_context(&info);
     if (!w->ctx)
         return -1;

@@ -30,6 +30,7 @@
 #define WORKER_TICK_MS      100   /* housekeeping period */
 #define WORKER_EXPIRE_BUDGET 2000 /* peers/swarms expired per tick */
 #define WORKER_STOP_GRACE_MS 2000 /* time allowed for close frames at shutdown */
+#define WORKER_IDLE_BUDGET  2000 /* connection slots checked for idleness per tick */
 
 struct worker;
 struct conn;
@@ -134,6 +135,7 @@ struct worker {
     uint32_t *free_slots;
     uint32_t n_free;
 
+    uint32_t idle_cursor;     /* next slot the idle sweep looks at */
     struct proto_request req; /* scratch for the scanner */
     lws_sorted_usec_list_t tick;
 
