@@ -438,9 +438,14 @@ static enum proto_left scan_left(const unsigned char *msg, const struct field_sp
 {
     if (!f->present || msg[f->off] == 'n')
         return PROTO_LEFT_ABSENT;
-    if (msg[f->off] == '"')
-        return number_is_zero(msg + f->off + 1, f->len - 2) ? PROTO_LEFT_ZERO
-                                                            : PROTO_LEFT_NONZERO;
+    if (msg[f->off] == '"') {
+        /* The string's text, escapes decoded ("\u0030" is "0"), as Number() sees it. */
+        char text[40];
+        if (decode_short(msg + f->off + 1, f->len - 2, text, sizeof text) != 0)
+            return PROTO_LEFT_NONZERO;
+        return number_is_zero((const unsigned char *)text, strlen(text)) ? PROTO_LEFT_ZERO
+                                                                        : PROTO_LEFT_NONZERO;
+    }
     if (msg[f->off] == '-' || (msg[f->off] >= '0' && msg[f->off] <= '9'))
         return number_is_zero(msg + f->off, f->len) ? PROTO_LEFT_ZERO : PROTO_LEFT_NONZERO;
     return PROTO_LEFT_NONZERO;
@@ -588,10 +593,10 @@ enum proto_status proto_scan_request(const char *msg, size_t len, uint32_t max_s
         return PROTO_ERR_JSON;
 
     /* Phase 2: semantics. */
-    if (!fs[F_ACTION].present)
-        return PROTO_ERR_NO_ACTION;
     if (fs[F_INFO_HASH].present && field_id(m, &fs[F_INFO_HASH], req->info_hash) == 0)
         req->has_info_hash = true;
+    if (!fs[F_ACTION].present)
+        return PROTO_ERR_NO_ACTION;
     if (req->action == PROTO_ACTION_UNKNOWN)
         return PROTO_ERR_ACTION;
     if (req->action == PROTO_ACTION_ANNOUNCE)

@@ -64,7 +64,7 @@ int worker_create(struct worker *w, struct tracker *t, unsigned idx)
     w->idx = idx;
     w->t = t;
     w->reserve_fd = -1;
-    if (mailbox_create(&w->mb, wake_context, w) != 0)
+    if (mailbox_create(&w->mb, t->n_workers, wake_context, w) != 0)
         goto fail;
     w->backlog = calloc(t->n_workers, sizeof *w->backlog);
     w->wake = calloc(t->n_workers, sizeof *w->wake);
@@ -186,7 +186,7 @@ void worker_send(struct worker *w, unsigned dest, struct mail *m)
 {
     struct worker *d = &w->t->workers[dest];
     w->wake[dest] = true;
-    if (w->backlog[dest].head || mailbox_push(&d->mb, m) != 0)
+    if (w->backlog[dest].head || mailbox_push(&d->mb, w->idx, m) != 0)
         park(w, dest, m); /* keep order behind mails already parked */
 }
 
@@ -196,7 +196,7 @@ static void flush_backlogs(struct worker *w)
         struct worker *d = &w->t->workers[dest];
         while (w->backlog[dest].head) {
             struct mail *m = w->backlog[dest].head;
-            if (mailbox_push(&d->mb, m) != 0)
+            if (mailbox_push(&d->mb, w->idx, m) != 0)
                 break;
             w->backlog[dest].head = m->next;
             if (!w->backlog[dest].head)
