@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-all.sh - build wstracker and run every test suite; the README's test command.
 #
-# Suites: cmocka unit tests (ctest), libFuzzer targets (tests/fuzz/run.sh), end-to-end tests with real npm clients and
+# Suites: cmocka unit tests (ctest), libFuzzer targets (tests/fuzz/run.sh),
+# sanitizer runs (tests/sanitize.sh), end-to-end tests with real npm clients and
 # Chromium (tests/e2e/run.sh, inside a network namespace that has only lo).
 # Prints one line per suite and ends with "N passed, M failed". Exits non-zero
 # when anything failed or a suite could not run.
@@ -60,6 +61,19 @@ if [ "$fp" -eq 0 ] && [ "$ff" -eq 0 ]; then
     note "== fuzz: did not run"
 else
     suite_result fuzz "$fp" "$ff"
+fi
+
+# --- sanitizers (ASan+UBSan with leak check, TSan) ---
+sh tests/sanitize.sh >"$LOG/sanitize.log" 2>&1
+sp=$(grep -c '^sanitize .*: ok$' "$LOG/sanitize.log")
+sf=$(grep -c '^sanitize .*: FAILED$' "$LOG/sanitize.log")
+[ "$sf" -gt 0 ] && cat "$LOG/sanitize.log"
+if [ "$sp" -eq 0 ] && [ "$sf" -eq 0 ]; then
+    tail -30 "$LOG/sanitize.log"
+    broken=$((broken + 1))
+    note "== sanitizers: did not run"
+else
+    suite_result sanitizers "$sp" "$sf"
 fi
 
 # --- end-to-end (real clients, own network namespace) ---
