@@ -8,7 +8,7 @@ COPY CMakeLists.txt ./
 COPY proto proto
 COPY tracker tracker
 COPY tests/unit tests/unit
-RUN cmake -B build -DCMAKE_BUILD_TYPE=Release -DWSTRACKER_TESTS=OFF \
+RUN cmake -B build -DCMAKE_BUILD_TYPE=Release -DWSTRACKER_TESTS=OFF -DWSTRACKER_BENCH=OFF \
  && cmake --build build -j \
  && strip build/wstracker
 

@@ -2,7 +2,7 @@
 # run-all.sh - build wstracker and run every test suite; the README's test command.
 #
 # Suites: cmocka unit tests (ctest), libFuzzer targets (tests/fuzz/run.sh),
-# sanitizer runs (tests/sanitize.sh), end-to-end tests with real npm clients and
+# a loadgen smoke run (bench/smoke.sh), sanitizer runs (tests/sanitize.sh), end-to-end tests with real npm clients and
 # Chromium (tests/e2e/run.sh, inside a network namespace that has only lo).
 # Prints one line per suite and ends with "N passed, M failed". Exits non-zero
 # when anything failed or a suite could not run.
@@ -61,6 +61,15 @@ if [ "$fp" -eq 0 ] && [ "$ff" -eq 0 ]; then
     note "== fuzz: did not run"
 else
     suite_result fuzz "$fp" "$ff"
+fi
+
+# --- bench smoke (loadgen against the tracker, correctness only) ---
+bash bench/smoke.sh >"$LOG/bench-smoke.log" 2>&1
+if grep -q '^bench smoke: ok' "$LOG/bench-smoke.log"; then
+    suite_result "bench smoke" 1 0
+else
+    tail -30 "$LOG/bench-smoke.log"
+    suite_result "bench smoke" 0 1
 fi
 
 # --- sanitizers (ASan+UBSan with leak check, TSan) ---

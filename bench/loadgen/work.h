@@ -1,0 +1,105 @@
+/* work.h - the workload: what loadgen sends and how it reads what comes back.
+ *
+ * Owns:   struct work_pool (info hashes and SDPs, built once, then read-only),
+ *         struct work_rng (one per thread), the message writers and the scanner.
+ * Thread: a pool is shared read-only by every thread; an rng belongs to one thread.
+ * Why:    the aquatic_ws_load_test workload (shared/reference/trackers.md, section
+ *         3) with browser-like SDPs, so trackers are compared on the same bytes.
+ */
+#ifndef LG_WORK_H
+#define LG_WORK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WORK_ID_LEN      20  /* bytes in a binary-string id */
+#define WORK_ID_JSON_MAX 120 /* JSON string content of an id: 6 chars per byte at worst */
+#define WORK_SDP_POOL    256 /* distinct offer SDPs (and as many answer SDPs) */
+#define WORK_SDP_MIN     300 /* SDP text length range, bytes, before JSON escaping */
+#define WORK_SDP_MAX     600
+#define WORK_SDP_JSON    (WORK_SDP_MAX + 64) /* escaped SDP: CRLF becomes \r\n (+1 per line) */
+#define WORK_OFFERS_MAX  32                  /* offers per announce */
+
+/* xoshiro256** state; one per thread. */
+struct work_rng {
+    uint64_t s[4];
+};
+
+/* An id as the JSON string content JSON.stringify writes (no quotes). */
+struct work_id {
+    uint8_t len; /* <= WORK_ID_JSON_MAX */
+    char s[WORK_ID_JSON_MAX];
+};
+
+/* An SDP already escaped for a JSON string (no quotes). */
+struct work_sdp {
+    uint16_t len;     /* <= WORK_SDP_JSON */
+    uint16_t raw_len; /* SDP text bytes, WORK_SDP_MIN..WORK_SDP_MAX */
+    char s[WORK_SDP_JSON];
+};
+
+/* One per process, built by work_pool_create before the threads start. */
+struct work_pool {
+    unsigned n_hashes;      /* info hashes to draw from (--hashes) */
+    struct work_id *hashes; /* [n_hashes] */
+    struct work_sdp offer[WORK_SDP_POOL];
+    struct work_sdp answer[WORK_SDP_POOL];
+};
+
+/* Seed an rng from getrandom() (or seed+stream when seed != 0, for repeatable runs). */
+void work_rng_init(struct work_rng *r, uint64_t seed, uint64_t stream);
+uint64_t work_rng_next(struct work_rng *r);
+/* Uniform in [0, 1). */
+double work_rng_unit(struct work_rng *r);
+
+/* Build the pool; returns 0 or -1 (out of memory). */
+int work_pool_create(struct work_pool *p, unsigned n_hashes, struct work_rng *r);
+void work_pool_destroy(struct work_pool *p);
+
+/* A random id: WORK_ID_LEN random bytes (prefix, if not NULL, replaces the first
+ * bytes), JSON-encoded as JSON.stringify encodes a Latin-1 string. */
+void work_id_random(struct work_rng *r, const char *prefix, struct work_id *id);
+
+/* Index of the info hash for one announce: floor((min(p,101)-1)/100 * (n-1)) with
+ * p ~ Gamma(shape 0.2, scale 100), clamped to 0 (aquatic_ws_load_test). */
+unsigned work_pick_hash(struct work_rng *r, unsigned n_hashes);
+
+/* Write an announce into buf: info hash ih, peer peer_id, 25 % `completed` with
+ * left 0 (seeder) else `started` with left 50, and n_offers offers with random
+ * offer_ids and pool SDPs. Returns bytes, or -1 if cap is short. */
+int work_write_announce(char *buf, size_t cap, struct work_rng *r, const struct work_pool *p,
+                        const struct work_id *ih, const struct work_id *peer_id, unsigned n_offers);
+
+/* Write the answer to an offer: ih, to_peer_id and offer_id are the JSON string
+ * contents as received (copied, not re-encoded). Returns bytes, or -1. */
+int work_write_answer(char *buf, size_t cap, struct work_rng *r, const struct work_pool *p,
+                      const char *ih, size_t ih_len, const struct work_id *peer_id,
+                      const char *to_peer, size_t to_peer_len, const char *offer_id,
+                      size_t offer_id_len);
+
+/* A span of a received message: JSON string content (between the quotes, escapes
+ * kept) for strings, the raw text for other values. */
+struct work_span {
+    const char *p;
+    size_t len;
+};
+
+/* What loadgen needs from a message the tracker sent: the top-level keys. A key
+ * absent from the message has p == NULL. */
+struct work_msg {
+    struct work_span action;
+    struct work_span info_hash;
+    struct work_span peer_id;
+    struct work_span offer_id;
+    struct work_span offer;    /* object text */
+    struct work_span answer;   /* object text */
+    struct work_span failure;  /* "failure reason" string content */
+    struct work_span interval; /* number text */
+    struct work_span complete;
+};
+
+/* Scan one JSON object's top-level keys. Returns 0, or -1 if it is not an object
+ * (nested values are skipped, not validated). */
+int work_scan(const char *p, size_t n, struct work_msg *m);
+
+#endif

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# bench/smoke.sh - CI smoke of the load generator against wstracker.
+#
+# Builds bench/loadgen, runs its self-test, starts build/wstracker on a free
+# loopback port, loads it for 10 s with 200 connections and checks that the run
+# was correct (no thresholds): announces > 0, every announce answered (within the
+# ones in flight at the end), offers and answers received, no failure reason, no
+# unexpected close, and loadgen's counts equal the tracker's /stats.json counts.
+# The last line is "bench smoke: ok" or "bench smoke: FAILED: <reason>".
+#
+# Environment: WSTRACKER (binary, default build/wstracker), BENCH_BUILD (loadgen
+# build dir, default build-bench), SMOKE_DURATION (s, default 10),
+# SMOKE_CONNECTIONS (default 200).
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WSTRACKER=${WSTRACKER:-$ROOT/build/wstracker}
+BENCH_BUILD=${BENCH_BUILD:-$ROOT/build-bench}
+DURATION=${SMOKE_DURATION:-10}
+CONNECTIONS=${SMOKE_CONNECTIONS:-200}
+TMP=$(mktemp -d)
+SRV_PID=
+
+fail() {
+    echo "bench smoke: FAILED: $*"
+    exit 1
+}
+
+cleanup() {
+    if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
+        kill "$SRV_PID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$SRV_PID" 2>/dev/null
+        wait "$SRV_PID" 2>/dev/null
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+cmake -S "$ROOT/bench" -B "$BENCH_BUILD" -DCMAKE_BUILD_TYPE=Release -DLOADGEN_WERROR=ON \
+    >"$TMP/cmake.log" 2>&1 &&
+    cmake --build "$BENCH_BUILD" -j >>"$TMP/cmake.log" 2>&1 ||
+    { cat "$TMP/cmake.log"; fail "loadgen does not build"; }
+LOADGEN=$BENCH_BUILD/loadgen
+"$LOADGEN" --self-test || fail "loadgen self-test"
+
+[ -x "$WSTRACKER" ] || fail "$WSTRACKER not found (build the tracker first)"
+"$WSTRACKER" --threads 2 --listen 127.0.0.1:0 2>"$TMP/tracker.err" &
+SRV_PID=$!
+PORT=
+for _ in $(seq 100); do
+    PORT=$(sed -n 's|^listening on ws://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$TMP/tracker.err" | head -1)
+    [ -n "$PORT" ] && break
+    kill -0 "$SRV_PID" 2>/dev/null || break
+    sleep 0.1
+done
+[ -n "$PORT" ] || { cat "$TMP/tracker.err"; fail "wstracker did not start"; }
+
+# Bounded twice: loadgen stops by itself; timeout is the backstop.
+timeout $((DURATION + 60)) "$LOADGEN" --url "ws://127.0.0.1:$PORT/" --connections "$CONNECTIONS" \
+    --duration "$DURATION" --warmup 0 --offers 5 --server-pid "$SRV_PID" --tracker-stats \
+    --check --label smoke >"$TMP/loadgen.out" 2>&1
+RC=$?
+cat "$TMP/loadgen.out"
+kill -0 "$SRV_PID" 2>/dev/null || fail "wstracker died during the run"
+
+if [ $RC -eq 0 ] && grep -q '^check: ok' "$TMP/loadgen.out"; then
+    echo "bench smoke: ok"
+    exit 0
+fi
+WHY=$(sed -n 's/^check: FAILED: //p' "$TMP/loadgen.out" | head -1)
+[ -n "$WHY" ] || WHY="loadgen exited with status $RC"
+fail "$WHY"
