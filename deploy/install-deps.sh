@@ -19,8 +19,8 @@ case "${1:-}" in
 *) echo "usage: $0 [--test|--runtime]" >&2; exit 2 ;;
 esac
 
-runtime="libwebsockets17 libsodium23 libjemalloc2 libck0 ca-certificates"
-build="build-essential cmake pkg-config libwebsockets-dev uthash-dev libsodium-dev libjemalloc-dev libck-dev"
+runtime="libwebsockets17 libwebsockets-evlib-ev libev4 libsodium23 libjemalloc2 libck0 ca-certificates"
+build="build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev uthash-dev libsodium-dev libjemalloc-dev libck-dev"
 test="libcmocka-dev clang-14 libclang-rt-14-dev iproute2 util-linux curl procps chromium"
 
 case "$mode" in

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ev.h>
 #include <libwebsockets.h>
 #include <sodium.h>
 
@@ -190,9 +191,12 @@ int main(int argc, char **argv)
     for (unsigned k = 0; k < started; k++)
         pthread_join(t.workers[k].thread, NULL);
     atomic_store(&t.down, true);
-    for (unsigned k = 0; k < t.n_workers; k++)
+    for (unsigned k = 0; k < t.n_workers; k++) {
         if (t.workers[k].ctx)
             lws_context_destroy(t.workers[k].ctx);
+        if (t.workers[k].loop)
+            ev_loop_destroy(t.workers[k].loop);
+    }
     for (unsigned k = 0; k < t.n_workers; k++)
         worker_destroy(&t.workers[k]);
     free(t.workers);

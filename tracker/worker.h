@@ -111,6 +111,7 @@ struct worker {
     struct tracker *t;
     pthread_t thread;
     struct lws_context *ctx;
+    struct ev_loop *loop; /* libev loop (epoll) the context runs on */
     struct lws_vhost *vh;
     int listen_fds[CONFIG_LISTEN_MAX]; /* this worker's SO_REUSEPORT sockets */
     struct lws *listen_wsi[CONFIG_LISTEN_MAX];
