@@ -67,11 +67,35 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
     return need;
 }
 
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Nonzero when one of the 8 bytes of x ends or complicates a plain run of string
+ * text: a control byte (< 0x20), '"', '\\' or a non-ASCII byte. SWAR tests
+ * (exact as a yes/no answer), so long SDP strings are skipped 8 bytes a step. */
+static uint64_t special_bytes(uint64_t x)
+{
+    uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+    uint64_t ctl = (x - ONES * 0x20) & ~x;
+    uint64_t quote = (q - ONES) & ~q;
+    uint64_t bslash = (b - ONES) & ~b;
+    return (ctl | quote | bslash | x) & HIGHS;
+}
+
 /* At '"': validate the string and move past its closing quote. */
 static int scan_string(struct cursor *c)
 {
     c->i++;
     while (c->i < c->len) {
+        uint64_t word;
+        while (c->len - c->i >= 8) {
+            memcpy(&word, c->p + c->i, 8);
+            if (special_bytes(word))
+                break;
+            c->i += 8;
+        }
+        if (c->i >= c->len)
+            break;
         unsigned char ch = c->p[c->i];
         if (ch == '"') {
             c->i++;
