@@ -49,28 +49,42 @@ static struct conn_reg *reg_find(struct worker *w, struct conn *c,
     return r;
 }
 
-/* Returns 0, or -1 when the connection holds its maximum already. */
+/* Returns 0, or -1 when the connection holds its maximum already. The first
+ * pair lives inline in struct conn: most connections announce one (browsers,
+ * trystero) and a uthash table costs about 600 bytes (its bucket array) more. */
 static int reg_note(struct worker *w, struct conn *c, const struct proto_announce *a)
 {
     uint8_t key[2 * PROTO_ID_LEN];
     struct conn_reg *r;
+    bool inline_hit;
     memcpy(key, a->info_hash, PROTO_ID_LEN);
     memcpy(key + PROTO_ID_LEN, a->peer_id, PROTO_ID_LEN);
-    r = reg_find(w, c, key);
+    inline_hit = c->has_reg0 && memcmp(c->reg0, key, sizeof key) == 0;
+    r = inline_hit ? NULL : reg_find(w, c, key);
     if (a->event == PROTO_EVENT_STOPPED) {
-        if (r) {
+        if (inline_hit) {
+            c->has_reg0 = false;
+            c->n_regs--;
+        } else if (r) {
             HASH_DEL(c->regs, r);
             free(r);
             c->n_regs--;
         }
         return 0;
     }
-    if (r)
+    if (inline_hit || r)
         return 0;
-    if (c->n_regs >= w->t->cfg.max_torrents_per_conn || !(r = malloc(sizeof *r)))
+    if (c->n_regs >= w->t->cfg.max_torrents_per_conn)
         return -1;
-    memcpy(r->key, key, sizeof key);
-    HASH_ADD_BYHASHVALUE(hh, c->regs, key, sizeof r->key, reg_hash(w, key), r);
+    if (!c->has_reg0) {
+        memcpy(c->reg0, key, sizeof key);
+        c->has_reg0 = true;
+    } else {
+        if (!(r = malloc(sizeof *r)))
+            return -1;
+        memcpy(r->key, key, sizeof key);
+        HASH_ADD_BYHASHVALUE(hh, c->regs, key, sizeof r->key, reg_hash(w, key), r);
+    }
     c->n_regs++;
     return 0;
 }
@@ -323,6 +337,8 @@ void handle_conn_closed(struct worker *w, struct conn *c)
     struct mail_remove *out[WORKER_MAX] = {0};
     struct conn_reg *r, *tmp;
 
+    if (c->has_reg0)
+        per[route_owner(&w->t->route, c->reg0)]++;
     HASH_ITER(hh, c->regs, r, tmp)
     per[route_owner(&w->t->route, r->key)]++;
     for (unsigned k = 0; k < nw; k++) {
@@ -336,6 +352,12 @@ void handle_conn_closed(struct worker *w, struct conn *c)
         } else {
             stats_add(&w->stats, STATS_MAIL_DROPPED, 1);
         }
+    }
+    if (c->has_reg0) {
+        struct mail_remove *m = out[route_owner(&w->t->route, c->reg0)];
+        if (m)
+            memcpy(m->pairs[m->n++], c->reg0, sizeof c->reg0);
+        c->has_reg0 = false;
     }
     HASH_ITER(hh, c->regs, r, tmp)
     {

@@ -38,8 +38,10 @@ struct conn {
     uint32_t out_bytes;               /* payload bytes queued, <= outq_hard_kib KiB */
     uint16_t close_code;              /* nonzero: close with it at the next writeable */
     int64_t last_msg_ms;              /* ms, monotonic: last complete message (idle check) */
-    struct conn_reg *regs;            /* uthash; <= max_torrents_per_conn entries */
-    uint32_t n_regs;
+    uint8_t reg0[2 * PROTO_ID_LEN];   /* first registration, inline (see handle.c) */
+    bool has_reg0;
+    struct conn_reg *regs;            /* uthash: the others */
+    uint32_t n_regs;                  /* reg0 + regs, <= max_torrents_per_conn */
     char *http_body; /* LWS_PRE + http_len, pending HTTP reply body */
     uint32_t http_len;
 };
