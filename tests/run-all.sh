@@ -2,7 +2,8 @@
 # run-all.sh - build wstracker and run every test suite; the README's test command.
 #
 # Suites: cmocka unit tests (ctest), libFuzzer targets (tests/fuzz/run.sh),
-# a loadgen smoke run (bench/smoke.sh), sanitizer runs (tests/sanitize.sh), end-to-end tests with real npm clients and
+# a loadgen smoke run (bench/smoke.sh), sanitizer runs (tests/sanitize.sh),
+# soak and fault tests (tests/soak/run.sh), end-to-end tests with real npm clients and
 # Chromium (tests/e2e/run.sh, inside a network namespace that has only lo).
 # Prints one line per suite and ends with "N passed, M failed". Exits non-zero
 # when anything failed or a suite could not run.
@@ -36,6 +37,12 @@ if ! { cmake -B build -DCMAKE_BUILD_TYPE=Release -DWSTRACKER_WERROR=ON >build/cm
     exit 1
 fi
 mkdir -p "$LOG"
+# npm clients used by the sanitizer, soak and e2e suites (ignore-scripts is set
+# in tests/e2e/.npmrc); tests/e2e/run.sh repeats this check.
+if [ ! -f tests/e2e/node_modules/.package-lock.json ] ||
+    [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; then
+    (cd tests/e2e && npm ci --no-audit --no-fund) >"$LOG/npm.log" 2>&1 || cat "$LOG/npm.log"
+fi
 
 # --- unit (cmocka via ctest) ---
 ctest --test-dir build --output-on-failure --timeout 300 >"$LOG/unit.log" 2>&1
@@ -83,6 +90,19 @@ if [ "$sp" -eq 0 ] && [ "$sf" -eq 0 ]; then
     note "== sanitizers: did not run"
 else
     suite_result sanitizers "$sp" "$sf"
+fi
+
+# --- soak and fault tests (short CI versions; --full for the long ones) ---
+bash tests/soak/run.sh >"$LOG/soak.log" 2>&1
+kp=$(grep -c '^soak [a-z-]*: ok' "$LOG/soak.log")
+kf=$(grep -c '^soak [a-z-]*: FAILED' "$LOG/soak.log")
+[ "$kf" -gt 0 ] && cat "$LOG/soak.log"
+if [ "$kp" -eq 0 ] && [ "$kf" -eq 0 ]; then
+    tail -30 "$LOG/soak.log"
+    broken=$((broken + 1))
+    note "== soak: did not run"
+else
+    suite_result soak "$kp" "$kf"
 fi
 
 # --- end-to-end (real clients, own network namespace) ---
