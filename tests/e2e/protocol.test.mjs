@@ -1802,3 +1802,58 @@ describe('timeouts: --handshake-timeout 2 --idle-timeout 3 (slowloris)', () => {
     }
   });
 });
+
+describe('worker fault isolation: --threads 2', () => {
+  const h = useTracker(['--threads', '2']);
+
+  it('a connection that walks every error path leaves every swarm on every worker intact', { timeout: 60000 }, async (ctx) => {
+    // 24 swarms, three peers each, spread over both workers by the keyed route.
+    const swarms = Array.from({ length: 24 }, () => randomId());
+    const peers = [];
+    for (const ih of swarms) {
+      for (let k = 0; k < 3; k++) {
+        const c = await ctx.conn(h.tr.url);
+        const pid = randomId();
+        assertAnnounceResponse(await announce(c, { info_hash: ih, peer_id: pid, left: k === 0 ? 0 : 10 }), ih);
+        peers.push({ c, ih, pid });
+      }
+    }
+    const scrapeAll = async () => {
+      const s = await ctx.conn(h.tr.url);
+      const r = await scrape(s, swarms);
+      s.terminate();
+      return r.files;
+    };
+    const before = await scrapeAll();
+    for (const ih of swarms) assert.deepEqual(before[ih], { complete: 1, incomplete: 2, downloaded: 0 });
+
+    // The bad connection: every malformed message, then a message over the size
+    // limit (closes it with 1009).
+    const bad = await ctx.conn(h.tr.url);
+    const { cases } = malformedCases();
+    for (const cs of cases) {
+      if (cs.binary) bad.sendRaw(Buffer.isBuffer(cs.text) ? cs.text : Buffer.from(cs.text, 'utf8'), { binary: true });
+      else bad.sendText(cs.text);
+    }
+    for (let k = 0; k < cases.length; k++) {
+      const m = await bad.next(5000, 'failure reply');
+      assert.ok(m.json && typeof m.json.action === 'string' && m.json['failure reason'], m.text);
+    }
+    bad.sendText('{"action":"announce","pad":"' + 'x'.repeat(70000) + '"}');
+    assert.equal((await bad.waitClose(5000)).code, 1009);
+
+    // Every swarm still holds its three peers, and offers still flow in each.
+    const after = await scrapeAll();
+    assert.deepEqual(after, before);
+    for (const ih of swarms) {
+      const [a, ...others] = peers.filter((p) => p.ih === ih);
+      a.c.send({ action: 'announce', info_hash: ih, peer_id: a.pid, offers: [{ offer: { type: 'offer', sdp: 'x' }, offer_id: randomId() }] });
+      assertAnnounceResponse((await a.c.next(5000, 'announce response')).json, ih);
+      // One offer, so exactly one of the two other peers receives it.
+      const got = (await Promise.all(others.map((p) => p.c.next(1500, 'offer').then((m) => m.json, () => null)))).filter(Boolean);
+      assert.equal(got.length, 1, `offers received: ${JSON.stringify(got)}`);
+      assert.deepEqual(got[0].offer, { type: 'offer', sdp: 'x' });
+      assert.equal(got[0].peer_id, a.pid);
+    }
+  });
+});
