@@ -63,28 +63,47 @@ function scrape (announce, infoHash, ms = 10000) {
   }), ms, `Client.scrape(${JSON.stringify(infoHash)})`)
 }
 
-test('two bittorrent-tracker Clients in separate processes open a WebRTC data channel through the tracker', T, async t => {
+test('two bittorrent-tracker Clients in separate processes open a WebRTC data channel through the tracker', { timeout: 180_000 }, async t => {
   const { tracker, spawn } = await setup(t)
-  const infoHash = randomHex()
-  const idA = randomHex()
-  const idB = randomHex()
 
-  const a = spawn('bt-client.mjs', { announce: tracker.url, clients: [{ infoHash, peerId: idA }] })
-  await a.next(e => e.type === 'update', 10000, 'announce response for A')
-  const b = spawn('bt-client.mjs', { announce: tracker.url, clients: [{ infoHash, peerId: idB }] })
-  await b.next(e => e.type === 'update', 10000, 'announce response for B')
+  // One attempt = two fresh client processes in a fresh swarm.
+  const attempt = async () => {
+    const infoHash = randomHex()
+    const idA = randomHex()
+    const idB = randomHex()
 
-  const ca = await a.next(e => e.type === 'connect', 30000, 'data channel open on A')
-  const cb = await b.next(e => e.type === 'connect', 30000, 'data channel open on B')
-  assert.equal(ca.remoteId, idB, 'A is connected to B')
-  assert.equal(cb.remoteId, idA, 'B is connected to A')
+    const a = spawn('bt-client.mjs', { announce: tracker.url, clients: [{ infoHash, peerId: idA }] })
+    await a.next(e => e.type === 'update', 10000, 'announce response for A')
+    const b = spawn('bt-client.mjs', { announce: tracker.url, clients: [{ infoHash, peerId: idB }] })
+    await b.next(e => e.type === 'update', 10000, 'announce response for B')
 
-  const ab = randomBytes(3000)
-  const ba = randomBytes(2500)
-  a.send({ cmd: 'send', index: 0, remoteId: idB, data: b64(ab) })
-  b.send({ cmd: 'send', index: 0, remoteId: idA, data: b64(ba) })
-  assert.deepEqual(await receive(b, 0, ab.length), ab, 'B received exactly the bytes A sent')
-  assert.deepEqual(await receive(a, 0, ba.length), ba, 'A received exactly the bytes B sent')
+    const ca = await a.next(e => e.type === 'connect', 30000, 'data channel open on A')
+    const cb = await b.next(e => e.type === 'connect', 30000, 'data channel open on B')
+    assert.equal(ca.remoteId, idB, 'A is connected to B')
+    assert.equal(cb.remoteId, idA, 'B is connected to A')
+
+    const ab = randomBytes(3000)
+    const ba = randomBytes(2500)
+    a.send({ cmd: 'send', index: 0, remoteId: idB, data: b64(ab) })
+    b.send({ cmd: 'send', index: 0, remoteId: idA, data: b64(ba) })
+    assert.deepEqual(await receive(b, 0, ab.length), ab, 'B received exactly the bytes A sent')
+    assert.deepEqual(await receive(a, 0, ba.length), ba, 'A received exactly the bytes B sent')
+  }
+
+  // node-datachannel (inside simple-peer 10) now and then fails to open a channel
+  // by itself after the signalling is done, more often on a loaded machine. One
+  // retry is allowed only in that case: the first attempt's client already saw its
+  // 'peer' event, i.e. offer and answer went through the tracker. Anything else,
+  // or a second failure, fails the test. The first failure is printed as a TAP
+  // diagnostic.
+  try {
+    await attempt()
+  } catch (e) {
+    const signalled = /waiting for data channel open/.test(e.message) && /"peer"/.test(e.message)
+    if (!signalled) throw e
+    t.diagnostic(`attempt 1 failed after signalling, retrying once: ${e.message.split('\n')[0]}`)
+    await attempt()
+  }
 })
 
 test('bittorrent-tracker 10 (simple-peer 9 on @roamhq/wrtc) and 11 (node-datachannel) connect through the tracker', T, async t => {
