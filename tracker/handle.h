@@ -6,6 +6,10 @@
  * Thread: the worker passed in; it touches only its own shard and connections
  *         and reaches others through worker_send/worker_deliver.
  * Why:    handlers compute, loops send (aquatic): net.c stays a dispatcher.
+ * Seam:   handle.c reaches sockets and other threads only through frame_alloc,
+ *         worker_deliver, worker_send (worker.c) and net_conn_enqueue (net.c);
+ *         tests/fuzz/fuzz_handle.c links handle.c with its own versions of those
+ *         four and runs the handler in memory. Keep it that way.
  */
 #ifndef WSTRACKER_HANDLE_H
 #define WSTRACKER_HANDLE_H

@@ -1,0 +1,339 @@
+/* fuzz_handle.c - libFuzzer target: the whole message handler, in memory.
+ *
+ * Owns:   a fake tracker of FH_WORKERS workers and FH_CONNS connections, run on
+ *         one thread with no sockets, and the invariants checked after each step.
+ * Why:    handle.c and shard.c decide what every client receives and what the
+ *         tracker keeps; a bug there loses peers, leaks them or sends a frame to
+ *         the wrong place (issue 5). handle.c reaches the outside only through
+ *         frame_alloc, worker_deliver, worker_send and net_conn_enqueue (the seam
+ *         named in handle.h); this file defines those four, so the real
+ *         handle.c, shard.c and route.c run unchanged.
+ *
+ * Input: lines. "<d><message>" sends message on connection d ('0'..'7');
+ * "x<d>" closes connection d (a new one takes its place); "t<n>" advances the
+ * clock by n seconds and runs expiry. Other lines are ignored. Mail between
+ * the workers is delivered after each line, in order.
+ *
+ * After each line: every reply is JSON with a known "action"; each frame
+ * reaches a live connection on its own worker; per shard, the swarm counts,
+ * the peer hash tables, the dense arrays and both recency lists agree; every
+ * swarm lives on the worker route_owner names; every peer belongs to a live
+ * connection that still holds its registration (else closing that connection
+ * would leave the peer behind). At the end every connection closes and no peer
+ * may remain; LeakSanitizer checks that nothing else does either.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../tracker/handle.h"
+
+#define FH_WORKERS 2
+#define FH_CONNS   8
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct tracker t;
+static struct worker workers[FH_WORKERS];
+static struct conn conns[FH_CONNS];
+static uint32_t gens[FH_CONNS];
+static struct {
+    struct mail *head, *tail;
+} queues[FH_WORKERS];
+static uint8_t route_key[ROUTE_KEY_LEN] = "fuzz_handle key!";
+
+/* ---- the seam: what worker.c and net.c do in the real tracker ---- */
+
+static unsigned conn_worker(unsigned k)
+{
+    return k % FH_WORKERS;
+}
+
+static uint64_t conn_ref(unsigned k)
+{
+    return route_conn_make(conn_worker(k), k, gens[k]);
+}
+
+static int conn_index(uint64_t ref)
+{
+    uint32_t k = route_conn_slot(ref);
+    if (k >= FH_CONNS || route_conn_worker(ref) != conn_worker(k) || route_conn_gen(ref) != gens[k])
+        return -1;
+    return (int)k;
+}
+
+struct frame *frame_alloc(size_t cap)
+{
+    struct frame *f = malloc(sizeof *f + LWS_PRE + cap);
+    if (!f)
+        return NULL;
+    memset(f, 0, sizeof *f);
+    f->m.kind = MAIL_FRAME;
+    return f;
+}
+
+/* A reply must parse as JSON and carry a valid action. */
+static void check_frame(const struct frame *f)
+{
+    static struct proto_request req;
+    enum proto_status st = proto_scan_request(frame_payload((struct frame *)f), f->len,
+                                              PROTO_SCRAPE_HASHES_MAX, &req);
+    assert(f->len > 0);
+    assert(st != PROTO_ERR_JSON && st != PROTO_ERR_DEPTH && st != PROTO_ERR_NOT_OBJECT);
+    assert(st != PROTO_ERR_NO_ACTION && st != PROTO_ERR_ACTION);
+    assert(req.action != PROTO_ACTION_UNKNOWN);
+}
+
+void net_conn_enqueue(struct worker *w, struct conn *c, struct frame *f)
+{
+    int k = conn_index(c->ref);
+    assert(k >= 0 && &conns[k] == c);
+    assert(conn_worker((unsigned)k) == w->idx); /* only the owner touches a connection */
+    assert(f->conn == c->ref);
+    check_frame(f);
+    free(f);
+}
+
+void worker_send(struct worker *w, unsigned dest, struct mail *m)
+{
+    assert(dest < FH_WORKERS && dest != w->idx);
+    m->next = NULL;
+    if (queues[dest].tail)
+        queues[dest].tail->next = m;
+    else
+        queues[dest].head = m;
+    queues[dest].tail = m;
+}
+
+void worker_deliver(struct worker *w, struct frame *f)
+{
+    unsigned dest = route_conn_worker(f->conn);
+    int k;
+    assert(dest < FH_WORKERS);
+    if (dest != w->idx) {
+        worker_send(w, dest, &f->m);
+        return;
+    }
+    k = conn_index(f->conn);
+    if (k >= 0)
+        net_conn_enqueue(w, &conns[k], f);
+    else
+        free(f); /* the connection closed meanwhile, as in worker.c */
+}
+
+static void dispatch(struct worker *w, struct mail *m)
+{
+    switch (m->kind) {
+    case MAIL_FRAME: worker_deliver(w, (struct frame *)m); break;
+    case MAIL_ANNOUNCE: {
+        struct mail_announce *a = (struct mail_announce *)m;
+        handle_announce(w, &a->ann, a->msg, a->conn, a->ipv6);
+        free(a);
+        break;
+    }
+    case MAIL_SCRAPE: handle_scrape(w, (struct mail_scrape *)m); break;
+    case MAIL_REMOVE: handle_remove(w, (struct mail_remove *)m); break;
+    default: assert(!"unknown mail kind");
+    }
+}
+
+static void drain(void)
+{
+    for (;;) {
+        bool any = false;
+        for (unsigned d = 0; d < FH_WORKERS; d++) {
+            struct mail *m = queues[d].head;
+            if (!m)
+                continue;
+            queues[d].head = m->next;
+            if (!queues[d].head)
+                queues[d].tail = NULL;
+            dispatch(&workers[d], m);
+            any = true;
+        }
+        if (!any)
+            return;
+    }
+}
+
+/* ---- invariants ---- */
+
+static bool conn_holds(const struct conn *c, const uint8_t ih[PROTO_ID_LEN],
+                       const uint8_t pid[PROTO_ID_LEN])
+{
+    uint8_t key[2 * PROTO_ID_LEN];
+    struct conn_reg *r;
+    memcpy(key, ih, PROTO_ID_LEN);
+    memcpy(key + PROTO_ID_LEN, pid, PROTO_ID_LEN);
+    if (c->has_reg0 && memcmp(c->reg0, key, sizeof key) == 0)
+        return true;
+    for (r = c->regs; r; r = r->hh.next)
+        if (memcmp(r->key, key, sizeof key) == 0)
+            return true;
+    return false;
+}
+
+static void check_shard(struct worker *w)
+{
+    struct shard *s = &w->shard;
+    struct shard_swarm *sw;
+    uint64_t swarms = 0, active = 0, peers = 0, seeders = 0, listed = 0;
+    for (sw = s->swarms; sw; sw = sw->hh.next) {
+        uint32_t complete = 0, n_list = 0;
+        struct shard_peer *p;
+        swarms++;
+        active += sw->n > 0;
+        assert(route_owner(&t.route, sw->info_hash) == w->idx);
+        assert(sw->n <= s->lim.max_peers_per_swarm && (sw->n == 0 || sw->n <= sw->cap));
+        assert(HASH_COUNT(sw->peers) == sw->n);
+        assert(sw->complete + sw->incomplete == sw->n);
+        for (p = sw->peers; p; p = p->hh.next) {
+            int k = conn_index(p->conn);
+            assert(p->swarm == sw);
+            assert(p->idx < sw->n && sw->arr[p->idx] == p);
+            complete += p->seeder;
+            assert(k >= 0); /* bound to a live connection ... */
+            assert(conn_holds(&conns[k], sw->info_hash, p->peer_id)); /* ... that will remove it */
+        }
+        assert(complete == sw->complete);
+        for (p = sw->newest; p; p = p->sw_older) {
+            assert(p->swarm == sw);
+            assert(!p->sw_older || p->sw_older->sw_newer == p);
+            n_list++;
+            assert(n_list <= sw->n);
+        }
+        assert(n_list == sw->n);
+        peers += sw->n;
+        seeders += sw->complete;
+    }
+    assert(swarms == s->counts.swarms && active == s->counts.active_swarms);
+    assert(peers == s->counts.peers);
+    assert(seeders == s->counts.seeders && peers - seeders == s->counts.leechers);
+    for (struct shard_peer *p = s->newest; p; p = p->sh_older) {
+        assert(!p->sh_older || p->sh_older->sh_newer == p);
+        assert(!p->sh_older || p->sh_older->last_ms <= p->last_ms);
+        listed++;
+        assert(listed <= peers);
+    }
+    assert(listed == peers);
+}
+
+static void check_conns(void)
+{
+    for (unsigned k = 0; k < FH_CONNS; k++) {
+        const struct conn *c = &conns[k];
+        assert(c->n_regs == (uint32_t)c->has_reg0 + HASH_COUNT(c->regs));
+        assert(c->n_regs <= t.cfg.max_torrents_per_conn);
+    }
+}
+
+/* ---- the fake tracker ---- */
+
+static void conn_open(unsigned k)
+{
+    memset(&conns[k], 0, sizeof conns[k]);
+    if (++gens[k] == 0)
+        gens[k] = 1;
+    conns[k].ref = conn_ref(k);
+}
+
+static void conn_close(unsigned k)
+{
+    handle_conn_closed(&workers[conn_worker(k)], &conns[k]);
+    drain();
+    conn_open(k);
+}
+
+static void setup(void)
+{
+    struct shard_limits lim;
+    memset(&t, 0, sizeof t);
+    /* Small limits so eviction, the offer cap and the per-connection cap are
+     * reached by short inputs. */
+    t.cfg.interval = 120;
+    t.cfg.max_offers = 5;
+    t.cfg.max_peers_per_swarm = 6;
+    t.cfg.peer_timeout = 120;
+    t.cfg.max_scrape_hashes = 8;
+    t.cfg.max_torrents_per_conn = 4;
+    t.n_workers = FH_WORKERS;
+    t.workers = workers;
+    memcpy(t.route.key, route_key, sizeof t.route.key);
+    t.route.n_workers = FH_WORKERS;
+    lim.max_peers_per_swarm = t.cfg.max_peers_per_swarm;
+    lim.max_offers = t.cfg.max_offers;
+    lim.peer_timeout_ms = (int64_t)t.cfg.peer_timeout * 1000;
+    for (unsigned d = 0; d < FH_WORKERS; d++) {
+        struct worker *w = &workers[d];
+        memset(w, 0, sizeof *w);
+        w->idx = d;
+        w->t = &t;
+        w->rng = 0x9e3779b97f4a7c15ull + d;
+        w->now_ms = 1000000;
+        shard_create(&w->shard, t.route.key, &lim);
+    }
+    for (unsigned k = 0; k < FH_CONNS; k++)
+        conn_open(k);
+}
+
+static void teardown(void)
+{
+    for (unsigned k = 0; k < FH_CONNS; k++)
+        conn_close(k);
+    for (unsigned d = 0; d < FH_WORKERS; d++) {
+        check_shard(&workers[d]);
+        assert(workers[d].shard.counts.peers == 0); /* every connection closed: no peer left */
+        shard_destroy(&workers[d].shard);
+    }
+}
+
+static void advance(const char *p, size_t n)
+{
+    unsigned secs = 0;
+    for (size_t k = 0; k < n && k < 6 && p[k] >= '0' && p[k] <= '9'; k++)
+        secs = secs * 10 + (unsigned)(p[k] - '0');
+    for (unsigned d = 0; d < FH_WORKERS; d++) {
+        workers[d].now_ms += (int64_t)secs * 1000;
+        shard_expire_step(&workers[d].shard, workers[d].now_ms, 1000000);
+    }
+}
+
+static void step(const char *line, size_t n)
+{
+    if (n >= 1 && line[0] >= '0' && line[0] < '0' + FH_CONNS) {
+        unsigned k = (unsigned)(line[0] - '0');
+        /* An exact-size heap copy, so ASan sees any over-read of the message. */
+        char *msg = malloc(n > 1 ? n - 1 : 1);
+        if (!msg)
+            return;
+        memcpy(msg, line + 1, n - 1);
+        conns[k].ipv6 = (k & 4) != 0;
+        handle_message(&workers[conn_worker(k)], &conns[k], msg, n - 1);
+        free(msg);
+        drain();
+    } else if (n >= 2 && line[0] == 'x' && line[1] >= '0' && line[1] < '0' + FH_CONNS) {
+        conn_close((unsigned)(line[1] - '0'));
+    } else if (n >= 1 && line[0] == 't') {
+        advance(line + 1, n - 1);
+    } else {
+        return;
+    }
+    for (unsigned d = 0; d < FH_WORKERS; d++)
+        check_shard(&workers[d]);
+    check_conns();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *p = (const char *)data, *end = p + size;
+    setup();
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        step(p, n);
+        p += n + (nl != NULL);
+    }
+    teardown();
+    return 0;
+}
