@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../proto/write.h"
+#include "capture.h"
 #include "handle.h"
 
 #define FULL_SCRAPE_MAX 100000 /* swarms listed by one full scrape */
@@ -302,6 +303,7 @@ void handle_message(struct worker *w, struct conn *c, const char *msg, size_t le
     struct proto_request *req = &w->req;
     enum proto_status st = proto_scan_request(msg, len, w->t->cfg.max_scrape_hashes, req);
 
+    capture_message(c->ref, msg, len);
     if (st != PROTO_OK) {
         send_error(w, c, req->action, st, req->has_info_hash ? req->info_hash : NULL);
         return;
@@ -337,6 +339,7 @@ void handle_conn_closed(struct worker *w, struct conn *c)
     struct mail_remove *out[WORKER_MAX] = {0};
     struct conn_reg *r, *tmp;
 
+    capture_close(c->ref);
     if (c->has_reg0)
         per[route_owner(&w->t->route, c->reg0)]++;
     HASH_ITER(hh, c->regs, r, tmp)
