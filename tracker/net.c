@@ -47,6 +47,17 @@ void net_conn_enqueue(struct worker *w, struct conn *c, struct frame *f)
         net_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION);
         return;
     }
+    if (!c->out_head && !lws_partial_buffered(c->wsi)) {
+        /* Nothing waits before this frame: write it now. Going through the
+         * writeable callback would cost two epoll_ctl calls and a loop turn
+         * per frame. If the socket takes only part of it, lws keeps the rest
+         * and arms POLLOUT; later frames then queue until it has drained. */
+        int n = lws_write(c->wsi, (unsigned char *)frame_payload(f), f->len, LWS_WRITE_TEXT);
+        free(f);
+        if (n < 0)
+            net_conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
+        return;
+    }
     f->m.next = NULL;
     if (c->out_tail)
         c->out_tail->next = &f->m;
