@@ -375,6 +375,17 @@ static void on_tick(lws_sorted_usec_list_t *sul)
                      (w->stopping ? 20 : WORKER_TICK_MS) * LWS_US_PER_MS);
 }
 
+/* No lws "validity" pings. lws 4.1 otherwise schedules a timer per WebSocket
+ * (ping after 300 s without a PONG, hang up at 310 s) on one sorted linked list
+ * per context, inserted by walking from its head: every connection's insert is
+ * O(connections), so 10,000 idle connections per worker cost seconds of CPU
+ * when they connect and again every 300 s (bench/results idle runs). Liveness
+ * is the tracker's idle timeout instead: clients announce every interval. */
+static const lws_retry_bo_t no_validity_timer = {
+    .secs_since_valid_ping = 0,
+    .secs_since_valid_hangup = 0,
+};
+
 static int create_context(struct worker *w)
 {
     static __thread void *foreign[1];
@@ -400,6 +411,7 @@ static int create_context(struct worker *w)
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = net_protocols;
     info.vhost_name = "wstracker";
+    info.retry_and_idle_policy = &no_validity_timer;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     w->vh = lws_create_vhost(w->ctx, &info);
     return w->vh ? 0 : -1;
