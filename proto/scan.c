@@ -70,6 +70,32 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 #define ONES  0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
 
+bool proto_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        uint64_t x;
+        size_t n;
+        if (len - i >= 8) {
+            memcpy(&x, p + i, 8);
+            if (!(x & HIGHS)) {
+                i += 8;
+                continue;
+            }
+        }
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        n = utf8_seq(p + i, len - i);
+        if (!n)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
 /* Nonzero when one of the 8 bytes of x ends or complicates a plain run of string
  * text: a control byte (< 0x20), '"', '\\' or a non-ASCII byte. SWAR tests
  * (exact as a yes/no answer), so long SDP strings are skipped 8 bytes a step. */

@@ -115,6 +115,11 @@ struct proto_request {
 enum proto_status proto_scan_request(const char *msg, size_t len, uint32_t max_scrape_hashes,
                                      struct proto_request *req);
 
+/* True when s[0..len) is well-formed UTF-8 (RFC 3629). A message that
+ * proto_scan_request accepted always is: it checks every string, and JSON
+ * outside strings is ASCII. */
+bool proto_utf8_valid(const char *s, size_t len);
+
 /* The failure reason text of a status (PROTOCOL.md section 5). */
 const char *proto_status_reason(enum proto_status st);
 

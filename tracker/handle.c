@@ -298,13 +298,20 @@ static void start_scrape(struct worker *w, struct conn *c, const struct proto_re
 
 /* ---- messages ---- */
 
-void handle_message(struct worker *w, struct conn *c, const char *msg, size_t len)
+void handle_message(struct worker *w, struct conn *c, const char *msg, size_t len, bool text)
 {
     struct proto_request *req = &w->req;
     enum proto_status st = proto_scan_request(msg, len, w->t->cfg.max_scrape_hashes, req);
 
     capture_message(c->ref, msg, len);
     if (st != PROTO_OK) {
+        /* lws does not check UTF-8 (worker.c): an accepted message is valid
+         * UTF-8 already, so only a rejected text message is checked, and
+         * invalid UTF-8 still closes with 1007 as RFC 6455 section 8.1 asks. */
+        if (text && !proto_utf8_valid(msg, len)) {
+            net_conn_close(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD);
+            return;
+        }
         send_error(w, c, req->action, st, req->has_info_hash ? req->info_hash : NULL);
         return;
     }

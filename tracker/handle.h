@@ -7,9 +7,10 @@
  *         and reaches others through worker_send/worker_deliver.
  * Why:    handlers compute, loops send (aquatic): net.c stays a dispatcher.
  * Seam:   handle.c reaches sockets and other threads only through frame_alloc,
- *         worker_deliver, worker_send (worker.c) and net_conn_enqueue (net.c);
- *         tests/fuzz/fuzz_handle.c links handle.c with its own versions of those
- *         four and runs the handler in memory. Keep it that way.
+ *         worker_deliver, worker_send (worker.c), net_conn_enqueue and
+ *         net_conn_close (net.c); tests/fuzz/fuzz_handle.c links handle.c with
+ *         its own versions of those five and runs the handler in memory. Keep
+ *         it that way.
  */
 #ifndef WSTRACKER_HANDLE_H
 #define WSTRACKER_HANDLE_H
@@ -21,8 +22,8 @@
 #include "net.h"
 #include "worker.h"
 
-/* One complete message from connection c. */
-void handle_message(struct worker *w, struct conn *c, const char *msg, size_t len);
+/* One complete message from connection c; text: it came in text frames. */
+void handle_message(struct worker *w, struct conn *c, const char *msg, size_t len, bool text);
 
 /* An announce for a swarm this worker owns (from a local connection or a mail). */
 void handle_announce(struct worker *w, const struct proto_announce *a, const char *msg,

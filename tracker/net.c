@@ -168,6 +168,7 @@ static int on_receive(struct worker *w, struct conn *c, struct lws *wsi, const c
     size_t max = w->t->cfg.max_message_size;
     size_t remaining = lws_remaining_packet_payload(wsi);
     bool complete = lws_is_final_fragment(wsi) && remaining == 0;
+    bool text = !lws_frame_is_binary(wsi);
 
     if (c->ref == ROUTE_CONN_NONE || c->close_code)
         return 0;
@@ -177,7 +178,7 @@ static int on_receive(struct worker *w, struct conn *c, struct lws *wsi, const c
     if (complete)
         c->last_msg_ms = w->now_ms;
     if (c->rx_len == 0 && complete) {
-        handle_message(w, c, in, len); /* whole message in one piece: no copy */
+        handle_message(w, c, in, len, text); /* whole message in one piece: no copy */
     } else {
         if (c->rx_len + len > c->rx_cap) {
             uint32_t cap = c->rx_cap ? c->rx_cap : 1024;
@@ -194,7 +195,7 @@ static int on_receive(struct worker *w, struct conn *c, struct lws *wsi, const c
         memcpy(c->rx + c->rx_len, in, len);
         c->rx_len += (uint32_t)len;
         if (complete) {
-            handle_message(w, c, c->rx, c->rx_len);
+            handle_message(w, c, c->rx, c->rx_len, text);
             c->rx_len = 0;
             if (c->rx_cap > NET_RX_KEEP) {
                 free(c->rx);

@@ -5,9 +5,9 @@
  * Why:    handle.c and shard.c decide what every client receives and what the
  *         tracker keeps; a bug there loses peers, leaks them or sends a frame to
  *         the wrong place (issue 5). handle.c reaches the outside only through
- *         frame_alloc, worker_deliver, worker_send and net_conn_enqueue (the seam
- *         named in handle.h); this file defines those four, so the real
- *         handle.c, shard.c and route.c run unchanged.
+ *         frame_alloc, worker_deliver, worker_send, net_conn_enqueue and
+ *         net_conn_close (the seam named in handle.h); this file defines those
+ *         five, so the real handle.c, shard.c and route.c run unchanged.
  *
  * Input: lines. "<d><message>" sends message on connection d ('0'..'7');
  * "x<d>" closes connection d (a new one takes its place); "t<n>" advances the
@@ -93,6 +93,15 @@ void net_conn_enqueue(struct worker *w, struct conn *c, struct frame *f)
     assert(f->conn == c->ref);
     check_frame(f);
     free(f);
+}
+
+/* As net.c: the connection closes at its next writeable; step() closes it. */
+void net_conn_close(struct conn *c, uint16_t code)
+{
+    assert(conn_index(c->ref) >= 0);
+    assert(code >= 1000 && code < 5000);
+    if (!c->close_code)
+        c->close_code = code;
 }
 
 void worker_send(struct worker *w, unsigned dest, struct mail *m)
@@ -309,9 +318,14 @@ static void step(const char *line, size_t n)
             return;
         memcpy(msg, line + 1, n - 1);
         conns[k].ipv6 = (k & 4) != 0;
-        handle_message(&workers[conn_worker(k)], &conns[k], msg, n - 1);
+        handle_message(&workers[conn_worker(k)], &conns[k], msg, n - 1, true);
+        /* Only invalid UTF-8 closes from the handler (1007); an accepted
+         * message never does. */
+        assert(!conns[k].close_code || !proto_utf8_valid(msg, n - 1));
         free(msg);
         drain();
+        if (conns[k].close_code)
+            conn_close(k);
     } else if (n >= 2 && line[0] == 'x' && line[1] >= '0' && line[1] < '0' + FH_CONNS) {
         conn_close((unsigned)(line[1] - '0'));
     } else if (n >= 1 && line[0] == 't') {

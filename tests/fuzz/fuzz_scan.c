@@ -36,6 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(msg, data, size);
     st = proto_scan_request(msg, size, PROTO_SCRAPE_HASHES_MAX, &req);
     assert(proto_status_reason(st) != NULL);
+    /* handle_message relies on it: lws no longer checks UTF-8 itself. */
+    if (st == PROTO_OK)
+        assert(proto_utf8_valid(msg, size));
     if (st == PROTO_OK && req.action == PROTO_ACTION_ANNOUNCE) {
         const struct proto_announce *a = &req.ann;
         assert(a->n_offers <= PROTO_OFFERS_MAX);

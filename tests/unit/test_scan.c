@@ -925,68 +925,70 @@ static enum proto_status scan_value(const char *val, size_t val_len)
     return scan_len(m, o);
 }
 
+/* Raw string values (with quotes) the scanner accepts and rejects. */
+static const char *const utf8_good[] = {
+    "\"\"",
+    "\"\x7f\"",
+    "\"\xc2\x80\"",
+    "\"\xdf\xbf\"",
+    "\"\xe0\xa0\x80\"",
+    "\"\xe2\x82\xac\"",
+    "\"\xed\x9f\xbf\"",
+    "\"\xee\x80\x80\"",
+    "\"\xef\xbf\xbf\"",
+    "\"\xf0\x90\x80\x80\"",
+    "\"\xf0\x9f\x98\x80\"",
+    "\"\xf4\x8f\xbf\xbf\"",
+    "\"\\ud83d\\ude00\"",
+    "\"\\ud800\"",
+    "\"\\u0000\"",
+    "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
+    "\"\\uABCD\\uabcd\"",
+};
+static const char *const utf8_bad[] = {
+    "\"\x80\"",
+    "\"\xbf\"",
+    "\"\xc0\x80\"",
+    "\"\xc1\xbf\"",
+    "\"\xc2\"",
+    "\"\xc2\x41\"",
+    "\"\xc2\xc0\"",
+    "\"\xe0\x80\x80\"",
+    "\"\xe0\x9f\xbf\"",
+    "\"\xed\xa0\x80\"",
+    "\"\xed\xbf\xbf\"",
+    "\"\xe2\x82\"",
+    "\"\xe2\x82\x41\"",
+    "\"\xf0\x80\x80\x80\"",
+    "\"\xf0\x8f\xbf\xbf\"",
+    "\"\xf4\x90\x80\x80\"",
+    "\"\xf5\x80\x80\x80\"",
+    "\"\xf0\x9f\x98\"",
+    "\"\xf0\x9f\x98\x41\"",
+    "\"\xf8\x88\x80\x80\x80\"",
+    "\"\xfe\"",
+    "\"\xff\"",
+    "\"\\x41\"",
+    "\"\\a\"",
+    "\"\\u12\"",
+    "\"\\u12g4\"",
+    "\"\\U0041\"",
+    "\"\\'\"",
+    "\"\\\"",
+    "\"abc",
+    "\"\\u\"",
+};
+
 static void test_strings_utf8(void **state)
 {
     (void)state;
-    static const char *const good[] = {
-        "\"\"",
-        "\"\x7f\"",
-        "\"\xc2\x80\"",
-        "\"\xdf\xbf\"",
-        "\"\xe0\xa0\x80\"",
-        "\"\xe2\x82\xac\"",
-        "\"\xed\x9f\xbf\"",
-        "\"\xee\x80\x80\"",
-        "\"\xef\xbf\xbf\"",
-        "\"\xf0\x90\x80\x80\"",
-        "\"\xf0\x9f\x98\x80\"",
-        "\"\xf4\x8f\xbf\xbf\"",
-        "\"\\ud83d\\ude00\"",
-        "\"\\ud800\"",
-        "\"\\u0000\"",
-        "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
-        "\"\\uABCD\\uabcd\"",
-    };
-    static const char *const bad[] = {
-        "\"\x80\"",
-        "\"\xbf\"",
-        "\"\xc0\x80\"",
-        "\"\xc1\xbf\"",
-        "\"\xc2\"",
-        "\"\xc2\x41\"",
-        "\"\xc2\xc0\"",
-        "\"\xe0\x80\x80\"",
-        "\"\xe0\x9f\xbf\"",
-        "\"\xed\xa0\x80\"",
-        "\"\xed\xbf\xbf\"",
-        "\"\xe2\x82\"",
-        "\"\xe2\x82\x41\"",
-        "\"\xf0\x80\x80\x80\"",
-        "\"\xf0\x8f\xbf\xbf\"",
-        "\"\xf4\x90\x80\x80\"",
-        "\"\xf5\x80\x80\x80\"",
-        "\"\xf0\x9f\x98\"",
-        "\"\xf0\x9f\x98\x41\"",
-        "\"\xf8\x88\x80\x80\x80\"",
-        "\"\xfe\"",
-        "\"\xff\"",
-        "\"\\x41\"",
-        "\"\\a\"",
-        "\"\\u12\"",
-        "\"\\u12g4\"",
-        "\"\\U0041\"",
-        "\"\\'\"",
-        "\"\\\"",
-        "\"abc",
-        "\"\\u\"",
-    };
-    for (size_t c = 0; c < sizeof good / sizeof good[0]; c++) {
-        enum proto_status st = scan_value(good[c], strlen(good[c]));
+    for (size_t c = 0; c < sizeof utf8_good / sizeof utf8_good[0]; c++) {
+        enum proto_status st = scan_value(utf8_good[c], strlen(utf8_good[c]));
         if (st != PROTO_OK)
             fail_msg("good string %zu: status %d", c, st);
     }
-    for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
-        enum proto_status st = scan_value(bad[c], strlen(bad[c]));
+    for (size_t c = 0; c < sizeof utf8_bad / sizeof utf8_bad[0]; c++) {
+        enum proto_status st = scan_value(utf8_bad[c], strlen(utf8_bad[c]));
         if (st != PROTO_ERR_JSON)
             fail_msg("bad string %zu: status %d", c, st);
     }
@@ -996,6 +998,40 @@ static void test_strings_utf8(void **state)
                           "ape\"}"),
                      PROTO_ERR_JSON);
     assert_int_equal(req.action, PROTO_ACTION_UNKNOWN);
+}
+
+/* proto_utf8_valid on whole messages (handle.c: 1007 for a rejected text
+ * message): the scanner's byte tables, each also inside a long ASCII run so
+ * both the 8-byte skip and the sequence check meet it at every alignment. */
+static void test_utf8_valid(void **state)
+{
+    (void)state;
+    char m[128];
+    const size_t pad = 40;
+    for (int set = 0; set < 2; set++) {
+        const char *const *t = set ? utf8_bad : utf8_good;
+        size_t n = set ? sizeof utf8_bad / sizeof utf8_bad[0] : sizeof utf8_good / sizeof utf8_good[0];
+        for (size_t c = 0; c < n; c++) {
+            /* only the raw bytes matter: drop escapes, which are ASCII */
+            size_t len = strlen(t[c]);
+            bool raw_bad = false;
+            for (size_t k = 0; k < len; k++)
+                raw_bad |= (unsigned char)t[c][k] >= 0x80;
+            if (set && !raw_bad)
+                continue; /* bad only as JSON (escape, quote): valid UTF-8 */
+            for (size_t shift = 0; shift < 9; shift++) {
+                memset(m, 'a', sizeof m);
+                memcpy(m + shift, t[c], len);
+                if (proto_utf8_valid(m, shift + len + pad) != !set)
+                    fail_msg("%s string %zu at offset %zu", set ? "bad" : "good", c, shift);
+            }
+        }
+    }
+    assert_true(proto_utf8_valid("", 0));
+    assert_true(proto_utf8_valid("{\"action\":\"announce\"}", 22));
+    /* a sequence cut by the end of the message */
+    assert_false(proto_utf8_valid("abcdefgh\xe2\x82", 10));
+    assert_true(proto_utf8_valid("abcdefgh\xe2\x82\xac", 11));
 }
 
 static void test_strings_raw_control(void **state)
@@ -1375,6 +1411,7 @@ int main(void)
         cmocka_unit_test(test_mutations_never_crash),
         cmocka_unit_test(test_trailing_garbage),
         cmocka_unit_test(test_strings_utf8),
+        cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_strings_raw_control),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_depth),
