@@ -1,8 +1,11 @@
 #!/bin/sh
 # sanitize.sh - the sanitizer runs: unit tests under ASan+UBSan, the mailbox
-# tests under TSan, and the e2e protocol suite against an ASan+UBSan tracker
+# tests under TSan, the whole e2e suite against an ASan+UBSan tracker
 # (LeakSanitizer on: every tracker the suite starts is stopped with SIGTERM and
-# must exit with zero leaks) and against a TSan tracker (cross-worker traffic).
+# must exit with zero leaks), the e2e protocol suite against a TSan tracker,
+# and a loadgen run (bench/smoke.sh: 2 workers, 200 connections announcing,
+# offering and answering across workers, then all closing with frames in
+# flight) against each.
 # Prints "sanitize <part>: ok" or "sanitize <part>: FAILED" per part; exits
 # non-zero if any part failed. Sanitizer reports are kept in build-*/reports/.
 set -u
@@ -27,9 +30,17 @@ reports_clean() { # dir
     return 0
 }
 
-e2e_protocol() { # binary reportdir envname
-    WSTRACKER_BIN="$1" E2E_TIMEOUT=900 sh tests/e2e/run.sh ./protocol.test.mjs >"$2.tap" 2>&1
-    grep -q '^# fail 0$' "$2.tap" && grep -q '^# pass [1-9]' "$2.tap"
+e2e() { # binary tapfile [test files...]
+    bin=$1 tap=$2
+    shift 2
+    WSTRACKER_BIN="$bin" E2E_TIMEOUT=1200 sh tests/e2e/run.sh "$@" >"$tap.tap" 2>&1
+    grep -q '^# fail 0$' "$tap.tap" && grep -q '^# pass [1-9]' "$tap.tap"
+}
+
+# Cross-worker announce/offer/answer traffic, then every connection closing
+# while frames are in flight; the tracker is stopped with SIGTERM at the end.
+load() { # binary log
+    WSTRACKER="$1" SMOKE_DURATION=8 SMOKE_CONNECTIONS=200 sh bench/smoke.sh >"$2" 2>&1
 }
 
 # --- ASan + UBSan ---
@@ -42,11 +53,16 @@ if build build-asan address,undefined; then
     reports_clean build-asan/reports || r=1
     [ $r -ne 0 ] && tail -30 build-asan/unit.log
     result "unit (asan+ubsan)" $r
-    e2e_protocol "$ROOT/build-asan/wstracker" build-asan/e2e
+    e2e "$ROOT/build-asan/wstracker" build-asan/e2e
     r=$?
     reports_clean build-asan/reports || r=1
     [ $r -ne 0 ] && grep -E "^not ok|^# (pass|fail)" build-asan/e2e.tap | head -20
-    result "e2e protocol (asan+ubsan, leak check at exit)" $r
+    result "e2e suite (asan+ubsan, leak check at exit)" $r
+    load "$ROOT/build-asan/wstracker" build-asan/load.log
+    r=$?
+    reports_clean build-asan/reports || r=1
+    [ $r -ne 0 ] && tail -20 build-asan/load.log
+    result "load, 2 workers (asan+ubsan, leak check at exit)" $r
     unset ASAN_OPTIONS UBSAN_OPTIONS
 else
     tail -30 build-asan.log
@@ -62,11 +78,16 @@ if build build-tsan thread; then
     reports_clean build-tsan/reports || r=1
     [ $r -ne 0 ] && tail -30 build-tsan/mailbox.log
     result "mailbox threads (tsan)" $r
-    e2e_protocol "$ROOT/build-tsan/wstracker" build-tsan/e2e
+    e2e "$ROOT/build-tsan/wstracker" build-tsan/e2e ./protocol.test.mjs
     r=$?
     reports_clean build-tsan/reports || r=1
     [ $r -ne 0 ] && grep -E "^not ok|^# (pass|fail)" build-tsan/e2e.tap | head -20
     result "e2e protocol, 2 workers (tsan)" $r
+    load "$ROOT/build-tsan/wstracker" build-tsan/load.log
+    r=$?
+    reports_clean build-tsan/reports || r=1
+    [ $r -ne 0 ] && tail -20 build-tsan/load.log
+    result "load, 2 workers (tsan)" $r
     unset TSAN_OPTIONS
 else
     tail -30 build-tsan.log
