@@ -76,6 +76,7 @@ struct lg_config {
     double connect_timeout; /* s, to wait for every connection */
     unsigned connect_rate;  /* new connections/s in total */
     int answer;             /* 1 = answer every offer */
+    int busy_poll;          /* 1 = epoll_wait with timeout 0: threads never sleep */
     int reconnect;          /* 1 = reopen connections the server closed */
     uint32_t src_first;     /* first source address (host order), 0 = let the kernel pick */
     unsigned per_source;    /* connections per source address */

@@ -869,6 +869,8 @@ void *loop_main(void *arg)
         if (t->tfd >= 0 && t->going)
             send_due(t, now);
         int timeout = t->next_open < t->n_conns ? 1 : 10;
+        if (t->cfg->busy_poll)
+            timeout = 0;
         int n = epoll_wait(t->ep, evs, EVENTS_MAX, timeout);
         for (int i = 0; i < n; i++) {
             if (evs[i].data.u32 == EV_TIMER) {

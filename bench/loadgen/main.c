@@ -55,6 +55,9 @@ static void usage(FILE *f)
         "  --connect-timeout S   give up waiting for connections after S (30, or more\n"
         "                        when --connections / --connect-rate needs it)\n"
         "  --no-answer           do not answer forwarded offers\n"
+        "  --busy-poll           spin on epoll_wait instead of sleeping: on loopback a\n"
+        "                        sleeping reader makes the server pay for its wakeup,\n"
+        "                        which a remote client's kernel would pay\n"
         "  --no-reconnect        do not reopen connections the server closed\n"
         "  --server-pid PID      report the server's CPU per announce cycle and its memory\n"
         "  --tracker-stats       read wstracker's /stats.json before and after, cross-check\n"
@@ -173,6 +176,7 @@ enum {
     OPT_CONNECT_RATE,
     OPT_CONNECT_TIMEOUT,
     OPT_NO_ANSWER,
+    OPT_BUSY_POLL,
     OPT_NO_RECONNECT,
     OPT_SERVER_PID,
     OPT_TRACKER_STATS,
@@ -203,6 +207,7 @@ static const struct option options[] = {
     {"connect-rate", required_argument, 0, OPT_CONNECT_RATE},
     {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
     {"no-answer", no_argument, 0, OPT_NO_ANSWER},
+    {"busy-poll", no_argument, 0, OPT_BUSY_POLL},
     {"no-reconnect", no_argument, 0, OPT_NO_RECONNECT},
     {"server-pid", required_argument, 0, OPT_SERVER_PID},
     {"tracker-stats", no_argument, 0, OPT_TRACKER_STATS},
@@ -280,6 +285,7 @@ static int parse_args(int argc, char **argv, struct lg_config *cfg)
             break;
         case OPT_CONNECT_TIMEOUT: bad = parse_secs(optarg, &cfg->connect_timeout); break;
         case OPT_NO_ANSWER: cfg->answer = 0; break;
+        case OPT_BUSY_POLL: cfg->busy_poll = 1; break;
         case OPT_NO_RECONNECT: cfg->reconnect = 0; break;
         case OPT_SERVER_PID:
             bad = parse_uint(optarg, 1u << 30, &u);

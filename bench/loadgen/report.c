@@ -205,7 +205,8 @@ void report_text(FILE *f, const struct report *r)
             c->label ? "]" : "", c->url, mode_name(c->mode));
     if (c->mode == LG_MODE_OPEN)
         fprintf(f, " at %.0f announces/s", c->rate);
-    fprintf(f, ", %u threads, %u connections, %u offers per announce\n", c->threads, c->connections,
+    fprintf(f, ", %u threads%s, %u connections, %u offers per announce\n", c->threads,
+            c->busy_poll ? " (busy-polling)" : "", c->connections,
             c->offers);
     if (c->mode == LG_MODE_IDLE) {
         text_idle(f, r);
@@ -349,10 +350,10 @@ void report_json(FILE *f, const struct report *r)
     json_str(f, c->url);
     fprintf(
         f,
-        ",\"mode\":\"%s\",\"threads\":%u,\"connections\":%u,\"offers\":%u,\"hashes\":%u"
+        ",\"mode\":\"%s\",\"busy_poll\":%s,\"threads\":%u,\"connections\":%u,\"offers\":%u,\"hashes\":%u"
         ",\"rate\":%.1f,\"duration_s\":%.1f,\"warmup_s\":%.1f,\"connect_s\":%.3f"
         ",\"measured_s\":%.3f,\"open_at_start\":%u,\"open_at_end\":%u,\"inflight_end\":%" PRIu64,
-        mode_name(c->mode), c->threads, c->connections, c->offers, c->hashes, c->rate, c->duration,
+        mode_name(c->mode), c->busy_poll ? "true" : "false", c->threads, c->connections, c->offers, c->hashes, c->rate, c->duration,
         c->warmup, r->connect_s, r->measured_s, r->open_at_start, r->open_at_end, r->inflight_end);
     fprintf(f, ",\"measured\":");
     json_stats(f, r, &r->meas, r->measured_s);
