@@ -181,27 +181,27 @@ static int on_receive(struct worker *w, struct conn *c, struct lws *wsi, const c
         handle_message(w, c, in, len, text); /* whole message in one piece: no copy */
     } else {
         if (c->rx_len + len > c->rx_cap) {
-            uint32_t cap = c->rx_cap ? c->rx_cap : 1024;
-            while (cap < c->rx_len + len)
-                cap *= 2;
+            /* Room for the rest of this frame at once: one allocation for an
+             * unfragmented message; doubling across fragments. */
+            size_t cap = c->rx_len + len + remaining;
+            if (cap < 2 * (size_t)c->rx_cap)
+                cap = 2 * (size_t)c->rx_cap;
             if (cap > max)
-                cap = (uint32_t)max;
+                cap = max;
             char *rx = realloc(c->rx, cap);
             if (!rx)
                 return -1;
             c->rx = rx;
-            c->rx_cap = cap;
+            c->rx_cap = (uint32_t)cap;
         }
         memcpy(c->rx + c->rx_len, in, len);
         c->rx_len += (uint32_t)len;
         if (complete) {
             handle_message(w, c, c->rx, c->rx_len, text);
             c->rx_len = 0;
-            if (c->rx_cap > NET_RX_KEEP) {
-                free(c->rx);
-                c->rx = NULL;
-                c->rx_cap = 0;
-            }
+            free(c->rx); /* an idle connection keeps no buffer */
+            c->rx = NULL;
+            c->rx_cap = 0;
         }
     }
     worker_end_pass(w);
@@ -308,7 +308,7 @@ static int callback_listen(struct lws *wsi, enum lws_callback_reasons reason, vo
 }
 
 const struct lws_protocols net_protocols[] = {
-    {"wstracker", callback_tracker, sizeof(struct conn), 4096, 0, NULL, 0},
+    {"wstracker", callback_tracker, sizeof(struct conn), NET_RX_CHUNK, 0, NULL, 0},
     {NET_PROTOCOL_LISTEN, callback_listen, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };

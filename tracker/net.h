@@ -17,7 +17,12 @@
 #include "../proto/id.h"
 #include "worker.h"
 
-#define NET_RX_KEEP      4096 /* reassembly buffer kept between messages, bytes */
+/* lws's rx_buffer_size: the largest piece of a message handed to the callback,
+ * and the size of the buffer lws allocates per connection for control frames
+ * and unaligned payload. 4096 cost a 4 KiB page per connection as soon as
+ * anything (a close, a ping) touched it; longer messages are reassembled in
+ * struct conn's rx, freed after each message. */
+#define NET_RX_CHUNK     1024
 #define NET_WRITES_PER_CB 16  /* frames written per writeable callback */
 
 /* One (info_hash, peer_id) this connection announced; freed with it. */
