@@ -11,7 +11,8 @@
 # machine, the versions and the exact commands, to bench/results/YYYY-MM-DD-compare.md.
 #
 # Environment: DURATION (15), WARMUP (3), CONNECTIONS (1000), OFFERS (5),
-# SERVER_CPU (0), LOADGEN_CPU (1), WSTRACKER (build/wstracker), RESULTS (the .md path).
+# SERVER_CPU (0), LOADGEN_CPU (1), WSTRACKER (build/wstracker), RESULTS (the .md path),
+# LOADGEN_EXTRA (more loadgen flags for every run, e.g. --busy-poll).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
@@ -22,6 +23,7 @@ CONNECTIONS=${CONNECTIONS:-1000}
 OFFERS=${OFFERS:-5}
 SERVER_CPU=${SERVER_CPU:-0}
 LOADGEN_CPU=${LOADGEN_CPU:-1}
+LOADGEN_EXTRA=${LOADGEN_EXTRA:-}
 WSTRACKER=${WSTRACKER:-$ROOT/build/wstracker}
 BENCH_BUILD=${BENCH_BUILD:-$ROOT/build-bench}
 RESULTS=${RESULTS:-$BENCH/results/$(date +%F)-compare.md}
@@ -174,7 +176,7 @@ run_once() {
         sleep 0.1
     done
     [ -n "$port" ] || { cat "$err" >&2; die "$srv did not start"; }
-    local lg_cmd="taskset -c $LOADGEN_CPU $LOADGEN --url ws://127.0.0.1:$port/ --threads 1 --connections $CONNECTIONS --offers $OFFERS --duration $DURATION --warmup $WARMUP --server-pid $SRV_PID --label $name --json $RUNS/$name.json $*"
+    local lg_cmd="taskset -c $LOADGEN_CPU $LOADGEN --url ws://127.0.0.1:$port/ --threads 1 --connections $CONNECTIONS --offers $OFFERS --duration $DURATION --warmup $WARMUP --server-pid $SRV_PID --label $name --json $RUNS/$name.json $LOADGEN_EXTRA $*"
     SRV_CMD[$name]=$srv_cmd
     LG_CMD[$name]=$lg_cmd
     uptime >>"$RUNS/$name.load"
@@ -245,6 +247,7 @@ echo "wstracker / bittorrent-tracker, closed loop: ${RATIO}x the announces/s, ${
     echo "$CONNECTIONS connections, $OFFERS offers per announce, aquatic_ws_load_test mix (10000"
     echo "info hashes by the Gamma(0.2, 100) rule, 25 % seeders, every offer answered),"
     echo "$DURATION s measured after $WARMUP s warmup, a fresh server for every run."
+    if [ -n "$LOADGEN_EXTRA" ]; then echo "Every loadgen run also had: \`$LOADGEN_EXTRA\` (bench/README.md)."; fi
     echo "An announce cycle is one announce, the offers it carries and their answers;"
     echo "server CPU per cycle = the server's CPU time (/proc/PID/stat) / announces."
     echo "Noise rows: the time the server was runnable but waiting for its core"
@@ -275,7 +278,7 @@ echo "wstracker / bittorrent-tracker, closed loop: ${RATIO}x the announces/s, ${
     echo "## Commands"
     echo
     echo '```'
-    echo "DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS OFFERS=$OFFERS bench/compare.sh"
+    echo "DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS OFFERS=$OFFERS${LOADGEN_EXTRA:+ LOADGEN_EXTRA=\"$LOADGEN_EXTRA\"} bench/compare.sh"
     for n in bt-closed wst-closed wst-fixed bt-fixed bt-fixed-own; do
         echo "# $n"
         echo "${SRV_CMD[$n]} &" | sed "s|$ROOT/||g"
