@@ -339,6 +339,22 @@ void handle_remove(struct worker *w, struct mail_remove *m)
     free(m);
 }
 
+void handle_mail(struct worker *w, struct mail *m)
+{
+    switch (m->kind) {
+    case MAIL_FRAME: worker_deliver(w, (struct frame *)m); break;
+    case MAIL_ANNOUNCE: {
+        struct mail_announce *a = (struct mail_announce *)m;
+        handle_announce(w, &a->ann, a->msg, a->conn, a->ipv6);
+        free(a);
+        break;
+    }
+    case MAIL_SCRAPE: handle_scrape(w, (struct mail_scrape *)m); break;
+    case MAIL_REMOVE: handle_remove(w, (struct mail_remove *)m); break;
+    default: free(m); break;
+    }
+}
+
 void handle_conn_closed(struct worker *w, struct conn *c)
 {
     unsigned nw = w->t->n_workers;

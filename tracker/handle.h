@@ -35,6 +35,9 @@ void handle_scrape(struct worker *w, struct mail_scrape *s);
 /* A closed connection's peers owned by this worker. Takes ownership. */
 void handle_remove(struct worker *w, struct mail_remove *m);
 
+/* A mail from another worker, of any kind. Takes ownership. */
+void handle_mail(struct worker *w, struct mail *m);
+
 /* Connection c is closing: drop its peers everywhere, free its registrations. */
 void handle_conn_closed(struct worker *w, struct conn *c);
 

@@ -1,7 +1,7 @@
 /* worker.c - one thread = one lws context + its connections + its swarm shard.
  *
  * Owns:   the worker thread's lifecycle, its lws context and adopted listening
- *         sockets, connection slots, mail dispatch and frame delivery.
+ *         sockets, connection slots, draining mail (handle_mail acts on it), frame delivery.
  * Thread: each function runs on the worker it is given, except worker_stop_all
  *         (main) and the mailbox wake callback (any worker).
  * Why:    lws on Debian is built with LWS_MAX_SMP=1, so one context per thread is
@@ -251,22 +251,6 @@ void worker_end_pass(struct worker *w)
     publish_stats(w);
 }
 
-static void dispatch(struct worker *w, struct mail *m)
-{
-    switch (m->kind) {
-    case MAIL_FRAME: worker_deliver(w, (struct frame *)m); break;
-    case MAIL_ANNOUNCE: {
-        struct mail_announce *a = (struct mail_announce *)m;
-        handle_announce(w, &a->ann, a->msg, a->conn, a->ipv6);
-        free(a);
-        break;
-    }
-    case MAIL_SCRAPE: handle_scrape(w, (struct mail_scrape *)m); break;
-    case MAIL_REMOVE: handle_remove(w, (struct mail_remove *)m); break;
-    default: free(m); break;
-    }
-}
-
 static void begin_stop(struct worker *w)
 {
     w->stopping = true;
@@ -288,7 +272,7 @@ void worker_on_wakeup(struct worker *w)
         begin_stop(w);
     mailbox_begin_drain(&w->mb);
     while (n < WORKER_DRAIN_BUDGET && (m = mailbox_pop(&w->mb)) != NULL) {
-        dispatch(w, m);
+        handle_mail(w, m);
         n++;
     }
     if (n == WORKER_DRAIN_BUDGET)

@@ -131,22 +131,6 @@ void worker_deliver(struct worker *w, struct frame *f)
         free(f); /* the connection closed meanwhile, as in worker.c */
 }
 
-static void dispatch(struct worker *w, struct mail *m)
-{
-    switch (m->kind) {
-    case MAIL_FRAME: worker_deliver(w, (struct frame *)m); break;
-    case MAIL_ANNOUNCE: {
-        struct mail_announce *a = (struct mail_announce *)m;
-        handle_announce(w, &a->ann, a->msg, a->conn, a->ipv6);
-        free(a);
-        break;
-    }
-    case MAIL_SCRAPE: handle_scrape(w, (struct mail_scrape *)m); break;
-    case MAIL_REMOVE: handle_remove(w, (struct mail_remove *)m); break;
-    default: assert(!"unknown mail kind");
-    }
-}
-
 static void drain(void)
 {
     for (;;) {
@@ -158,7 +142,8 @@ static void drain(void)
             queues[d].head = m->next;
             if (!queues[d].head)
                 queues[d].tail = NULL;
-            dispatch(&workers[d], m);
+            assert(m->kind <= MAIL_REMOVE);
+            handle_mail(&workers[d], m);
             any = true;
         }
         if (!any)
