@@ -16,6 +16,10 @@
 #include "handle.h"
 #include "net.h"
 
+/* One struct conn per socket: keep it in jemalloc's 128-byte class (issue 4,
+ * target 5: memory per idle connection). */
+_Static_assert(sizeof(struct conn) <= 128, "struct conn grew past 128 bytes");
+
 static struct worker *worker_of(struct lws *wsi)
 {
     return lws_context_user(lws_get_context(wsi));

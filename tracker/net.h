@@ -36,21 +36,23 @@ struct conn_reg {
 /* One per socket (HTTP or WebSocket); allocated zeroed by lws, sized in
  * net_protocols[]; used by the serving worker only. */
 struct conn {
+    /* Ordered by alignment so the struct is 128 bytes (a jemalloc size class;
+     * 152 with padding before), one per connection. */
     struct lws *wsi;
     uint64_t ref;      /* route_conn_make(); ROUTE_CONN_NONE until established */
-    bool ipv6;         /* peer address family (v4-mapped counts as IPv4) */
     char *rx;          /* reassembly of a fragmented message, <= max_message_size */
-    uint32_t rx_len, rx_cap;
     struct mail *out_head, *out_tail; /* queued struct frame */
-    uint32_t out_bytes;               /* payload bytes queued, <= outq_hard_kib KiB */
-    uint16_t close_code;              /* nonzero: close with it at the next writeable */
     int64_t last_msg_ms;              /* ms, monotonic: last complete message (idle check) */
-    uint8_t reg0[2 * PROTO_ID_LEN];   /* first registration, inline (see handle.c) */
-    bool has_reg0;
-    struct conn_reg *regs;            /* uthash: the others */
-    uint32_t n_regs;                  /* reg0 + regs, <= max_torrents_per_conn */
+    struct conn_reg *regs;            /* uthash: registrations after the first */
     char *http_body; /* LWS_PRE + http_len, pending HTTP reply body */
+    uint32_t rx_len, rx_cap;
+    uint32_t out_bytes;               /* payload bytes queued, <= outq_hard_kib KiB */
+    uint32_t n_regs;                  /* reg0 + regs, <= max_torrents_per_conn */
     uint32_t http_len;
+    uint16_t close_code;              /* nonzero: close with it at the next writeable */
+    bool ipv6;         /* peer address family (v4-mapped counts as IPv4) */
+    bool has_reg0;
+    uint8_t reg0[2 * PROTO_ID_LEN];   /* first registration, inline (see handle.c) */
 };
 
 extern const struct lws_protocols net_protocols[];
