@@ -30,17 +30,37 @@ reports_clean() { # dir
     return 0
 }
 
-e2e() { # binary tapfile [test files...]
-    bin=$1 tap=$2
-    shift 2
-    WSTRACKER_BIN="$bin" E2E_TIMEOUT=1200 sh tests/e2e/run.sh "$@" >"$tap.tap" 2>&1
-    grep -q '^# fail 0$' "$tap.tap" && grep -q '^# pass [1-9]' "$tap.tap"
+# A part: CMD's output goes to DIR/NAME.log; it fails if CMD fails or the
+# sanitizer wrote a report to DIR/reports.
+part() { # label dir name cmd...
+    label=$1 dir=$2 name=$3
+    shift 3
+    "$@" >"$dir/$name.log" 2>&1
+    r=$?
+    reports_clean "$dir/reports" || r=1
+    if [ $r -ne 0 ]; then
+        grep -E "^not ok|^# (pass|fail)" "$dir/$name.log" | head -20
+        tail -30 "$dir/$name.log"
+    fi
+    result "$label" $r
+}
+
+e2e() { # binary [test files...]; TAP on stdout
+    bin=$1
+    shift
+    tap=$(mktemp)
+    WSTRACKER_BIN="$bin" E2E_TIMEOUT=1200 sh tests/e2e/run.sh "$@" >"$tap" 2>&1
+    cat "$tap"
+    grep -q '^# fail 0$' "$tap" && grep -q '^# pass [1-9]' "$tap"
+    rc=$?
+    rm -f "$tap"
+    return $rc
 }
 
 # Cross-worker announce/offer/answer traffic, then every connection closing
 # while frames are in flight; the tracker is stopped with SIGTERM at the end.
-load() { # binary log
-    WSTRACKER="$1" SMOKE_DURATION=8 SMOKE_CONNECTIONS=200 sh bench/smoke.sh >"$2" 2>&1
+load() { # binary
+    WSTRACKER="$1" SMOKE_DURATION=8 SMOKE_CONNECTIONS=200 sh bench/smoke.sh
 }
 
 # --- ASan + UBSan ---
@@ -48,21 +68,11 @@ if build build-asan address,undefined; then
     mkdir -p build-asan/reports && rm -f build-asan/reports/*
     export ASAN_OPTIONS="detect_leaks=1:log_path=$ROOT/build-asan/reports/asan"
     export UBSAN_OPTIONS="print_stacktrace=1:log_path=$ROOT/build-asan/reports/ubsan"
-    ctest --test-dir build-asan --output-on-failure --timeout 600 >build-asan/unit.log 2>&1
-    r=$?
-    reports_clean build-asan/reports || r=1
-    [ $r -ne 0 ] && tail -30 build-asan/unit.log
-    result "unit (asan+ubsan)" $r
-    e2e "$ROOT/build-asan/wstracker" build-asan/e2e
-    r=$?
-    reports_clean build-asan/reports || r=1
-    [ $r -ne 0 ] && grep -E "^not ok|^# (pass|fail)" build-asan/e2e.tap | head -20
-    result "e2e suite (asan+ubsan, leak check at exit)" $r
-    load "$ROOT/build-asan/wstracker" build-asan/load.log
-    r=$?
-    reports_clean build-asan/reports || r=1
-    [ $r -ne 0 ] && tail -20 build-asan/load.log
-    result "load, 2 workers (asan+ubsan, leak check at exit)" $r
+    part "unit (asan+ubsan)" build-asan unit \
+        ctest --test-dir build-asan --output-on-failure --timeout 600
+    part "e2e suite (asan+ubsan, leak check at exit)" build-asan e2e e2e "$ROOT/build-asan/wstracker"
+    part "load, 2 workers (asan+ubsan, leak check at exit)" build-asan load \
+        load "$ROOT/build-asan/wstracker"
     unset ASAN_OPTIONS UBSAN_OPTIONS
 else
     tail -30 build-asan.log
@@ -73,21 +83,10 @@ fi
 if build build-tsan thread; then
     mkdir -p build-tsan/reports && rm -f build-tsan/reports/*
     export TSAN_OPTIONS="log_path=$ROOT/build-tsan/reports/tsan"
-    ./build-tsan/tests/unit/test_mailbox >build-tsan/mailbox.log 2>&1
-    r=$?
-    reports_clean build-tsan/reports || r=1
-    [ $r -ne 0 ] && tail -30 build-tsan/mailbox.log
-    result "mailbox threads (tsan)" $r
-    e2e "$ROOT/build-tsan/wstracker" build-tsan/e2e ./protocol.test.mjs
-    r=$?
-    reports_clean build-tsan/reports || r=1
-    [ $r -ne 0 ] && grep -E "^not ok|^# (pass|fail)" build-tsan/e2e.tap | head -20
-    result "e2e protocol, 2 workers (tsan)" $r
-    load "$ROOT/build-tsan/wstracker" build-tsan/load.log
-    r=$?
-    reports_clean build-tsan/reports || r=1
-    [ $r -ne 0 ] && tail -20 build-tsan/load.log
-    result "load, 2 workers (tsan)" $r
+    part "mailbox threads (tsan)" build-tsan mailbox ./build-tsan/tests/unit/test_mailbox
+    part "e2e protocol, 2 workers (tsan)" build-tsan e2e \
+        e2e "$ROOT/build-tsan/wstracker" ./protocol.test.mjs
+    part "load, 2 workers (tsan)" build-tsan load load "$ROOT/build-tsan/wstracker"
     unset TSAN_OPTIONS
 else
     tail -30 build-tsan.log
