@@ -28,6 +28,23 @@ suite_result() { # name pass fail skip
     skipped=$((skipped + ${4:-0}))
 }
 
+# A suite whose script prints one line per part: count the lines matching
+# ok_re and fail_re in its log; print the log on a failure, its tail when
+# neither matched (the suite did not run).
+counted_suite() { # name log ok_re fail_re
+    local ok bad
+    ok=$(grep -c "$3" "$2")
+    bad=$(grep -c "$4" "$2")
+    [ "$bad" -gt 0 ] && cat "$2"
+    if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then
+        tail -30 "$2"
+        broken=$((broken + 1))
+        note "== $1: did not run"
+    else
+        suite_result "$1" "$ok" "$bad"
+    fi
+}
+
 mkdir -p build
 if ! { cmake -B build -DCMAKE_BUILD_TYPE=Release -DWSTRACKER_WERROR=ON >build/cmake.log 2>&1 &&
     cmake --build build -j"$JOBS" >>build/cmake.log 2>&1; }; then
@@ -59,16 +76,7 @@ fi
 
 # --- fuzz (libFuzzer, ASan+UBSan; FUZZ_SECONDS per target) ---
 sh tests/fuzz/run.sh >"$LOG/fuzz.log" 2>&1
-fp=$(grep -c '^fuzz [a-z]*: ok' "$LOG/fuzz.log")
-ff=$(grep -c 'FAILED' "$LOG/fuzz.log")
-[ "$ff" -gt 0 ] && cat "$LOG/fuzz.log"
-if [ "$fp" -eq 0 ] && [ "$ff" -eq 0 ]; then
-    cat "$LOG/fuzz.log"
-    broken=$((broken + 1))
-    note "== fuzz: did not run"
-else
-    suite_result fuzz "$fp" "$ff"
-fi
+counted_suite fuzz "$LOG/fuzz.log" '^fuzz [a-z]*: ok' 'FAILED'
 
 # --- bench smoke (loadgen against the tracker, correctness only) ---
 bash bench/smoke.sh >"$LOG/bench-smoke.log" 2>&1
@@ -81,29 +89,11 @@ fi
 
 # --- sanitizers (ASan+UBSan with leak check, TSan) ---
 sh tests/sanitize.sh >"$LOG/sanitize.log" 2>&1
-sp=$(grep -c '^sanitize .*: ok$' "$LOG/sanitize.log")
-sf=$(grep -c '^sanitize .*: FAILED$' "$LOG/sanitize.log")
-[ "$sf" -gt 0 ] && cat "$LOG/sanitize.log"
-if [ "$sp" -eq 0 ] && [ "$sf" -eq 0 ]; then
-    tail -30 "$LOG/sanitize.log"
-    broken=$((broken + 1))
-    note "== sanitizers: did not run"
-else
-    suite_result sanitizers "$sp" "$sf"
-fi
+counted_suite sanitizers "$LOG/sanitize.log" '^sanitize .*: ok$' '^sanitize .*: FAILED$'
 
 # --- soak and fault tests (short CI versions; --full for the long ones) ---
 bash tests/soak/run.sh >"$LOG/soak.log" 2>&1
-kp=$(grep -c '^soak [a-z-]*: ok' "$LOG/soak.log")
-kf=$(grep -c '^soak [a-z-]*: FAILED' "$LOG/soak.log")
-[ "$kf" -gt 0 ] && cat "$LOG/soak.log"
-if [ "$kp" -eq 0 ] && [ "$kf" -eq 0 ]; then
-    tail -30 "$LOG/soak.log"
-    broken=$((broken + 1))
-    note "== soak: did not run"
-else
-    suite_result soak "$kp" "$kf"
-fi
+counted_suite soak "$LOG/soak.log" '^soak [a-z-]*: ok' '^soak [a-z-]*: FAILED'
 
 # --- end-to-end (real clients, own network namespace) ---
 WSTRACKER_BIN="$ROOT/build/wstracker" timeout 1500 sh tests/e2e/run.sh >"$LOG/e2e.log" 2>&1

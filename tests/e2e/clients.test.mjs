@@ -42,6 +42,23 @@ async function setup (t, trackerOpts = {}) {
 
 const b64 = buf => Buffer.from(buf).toString('base64')
 
+// node-datachannel (inside simple-peer 10) now and then fails to open a channel
+// by itself after the signalling is done, more often on a loaded machine. Runs
+// attempt() and allows one retry only in that case: the failure is a wait
+// matching `waiting` and the client had already seen its 'peer' event, i.e.
+// offer and answer went through the tracker. Anything else, or a second
+// failure, fails the test. The first failure is printed as a TAP diagnostic.
+async function retryAfterSignalling (t, attempt, waiting) {
+  try {
+    await attempt()
+  } catch (e) {
+    const signalled = waiting.test(e.message) && /"peer"/.test(e.message)
+    if (!signalled) throw e
+    t.diagnostic(`attempt 1 failed after signalling, retrying once: ${e.message.split('\n')[0]}`)
+    await attempt()
+  }
+}
+
 // Concatenates the 'data' events of fixture `f` (client index `index`) until
 // `length` bytes arrived.
 async function receive (f, index, length, ms = 15000) {
@@ -90,20 +107,7 @@ test('two bittorrent-tracker Clients in separate processes open a WebRTC data ch
     assert.deepEqual(await receive(a, 0, ba.length), ba, 'A received exactly the bytes B sent')
   }
 
-  // node-datachannel (inside simple-peer 10) now and then fails to open a channel
-  // by itself after the signalling is done, more often on a loaded machine. One
-  // retry is allowed only in that case: the first attempt's client already saw its
-  // 'peer' event, i.e. offer and answer went through the tracker. Anything else,
-  // or a second failure, fails the test. The first failure is printed as a TAP
-  // diagnostic.
-  try {
-    await attempt()
-  } catch (e) {
-    const signalled = /waiting for data channel open/.test(e.message) && /"peer"/.test(e.message)
-    if (!signalled) throw e
-    t.diagnostic(`attempt 1 failed after signalling, retrying once: ${e.message.split('\n')[0]}`)
-    await attempt()
-  }
+  await retryAfterSignalling(t, attempt, /waiting for data channel open/)
 })
 
 test('bittorrent-tracker 10 (simple-peer 9 on @roamhq/wrtc) and 11 (node-datachannel) connect through the tracker', T, async t => {
@@ -231,16 +235,7 @@ test('two Clients in one process share one WebSocket and both get announce respo
     assert.equal(s2.peersAll, 4)
   }
 
-  // As in the two-process test above: one retry, only when the channel failed
-  // to open after the signalling went through the tracker ('peer' seen).
-  try {
-    await attempt()
-  } catch (e) {
-    const signalled = /waiting for WebRTC peer/.test(e.message) && /"peer"/.test(e.message)
-    if (!signalled) throw e
-    t.diagnostic(`attempt 1 failed after signalling, retrying once: ${e.message.split('\n')[0]}`)
-    await attempt()
-  }
+  await retryAfterSignalling(t, attempt, /waiting for WebRTC peer/)
 })
 
 test('stop() and SIGKILL of the client process both remove the peer', T, async t => {
