@@ -676,6 +676,11 @@ const char *proto_status_reason(enum proto_status st)
         [PROTO_ERR_SCRAPE_TOO_MANY] = "too many info_hash in scrape",
         [PROTO_ERR_FULL_SCRAPE_DISABLED] = "full scrape disabled",
         [PROTO_ERR_TOO_MANY_TORRENTS] = "too many torrents on this connection",
+        [PROTO_ERR_TOO_MANY_PEER_IDS] = "too many peer_ids for this info hash",
+        [PROTO_ERR_PEER_ID_IN_USE] = "peer_id in use",
+        [PROTO_ERR_TRACKER_FULL_PEERS] = "tracker full: too many peers",
+        [PROTO_ERR_TRACKER_FULL_SWARMS] = "tracker full: too many swarms",
+        [PROTO_ERR_SCRAPE_IN_PROGRESS] = "scrape in progress",
     };
     if ((unsigned)st >= PROTO_STATUS_COUNT)
         return "internal error";

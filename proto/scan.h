@@ -66,6 +66,11 @@ enum proto_status {
      * text lives in one table. */
     PROTO_ERR_FULL_SCRAPE_DISABLED,
     PROTO_ERR_TOO_MANY_TORRENTS,
+    PROTO_ERR_TOO_MANY_PEER_IDS,   /* per (connection, info hash) */
+    PROTO_ERR_PEER_ID_IN_USE,      /* bound to another live connection */
+    PROTO_ERR_TRACKER_FULL_PEERS,  /* --max-peers reached */
+    PROTO_ERR_TRACKER_FULL_SWARMS, /* --max-swarms reached, no empty swarm to reclaim */
+    PROTO_ERR_SCRAPE_IN_PROGRESS,  /* this connection's scrapes in flight at their cap */
     PROTO_STATUS_COUNT
 };
 

@@ -51,8 +51,16 @@ static const struct opt opts[] = {
     {"max-torrents-per-conn", "WSTRACKER_MAX_TORRENTS_PER_CONN", OPT_UINT,
      OFF(max_torrents_per_conn), 1, 1000000,
      "(info_hash, peer_id) pairs one connection may hold (default 4096)"},
+    {"max-peer-ids-per-swarm", "WSTRACKER_MAX_PEER_IDS_PER_SWARM", OPT_UINT,
+     OFF(max_peer_ids_per_swarm), 1, 1000000,
+     "peer_ids one connection may hold in one swarm (default 2)"},
+    {"max-peers", "WSTRACKER_MAX_PEERS", OPT_UINT, OFF(max_peers), 0, 4000000000u,
+     "peers held by the whole tracker (default 0: physical memory / 4 KiB)"},
+    {"max-swarms", "WSTRACKER_MAX_SWARMS", OPT_UINT, OFF(max_swarms), 0, 4000000000u,
+     "swarms held by the whole tracker, empty ones included (default 0: as max-peers)"},
     {"max-connections", "WSTRACKER_MAX_CONNECTIONS", OPT_UINT, OFF(max_connections), 0,
-     100000000, "connection cap (default 0: from the open-file limit)"},
+     100000000,
+     "sockets open at once, of every kind (default 0: the open-file limit - 64)"},
     {"outq-soft-kib", "WSTRACKER_OUTQ_SOFT_KIB", OPT_UINT, OFF(outq_soft_kib), 1, 1u << 20,
      "KiB queued to one connection before offers to it are dropped (default 256)"},
     {"outq-hard-kib", "WSTRACKER_OUTQ_HARD_KIB", OPT_UINT, OFF(outq_hard_kib), 1, 1u << 20,
@@ -78,6 +86,7 @@ static void defaults(struct config *cfg)
     cfg->max_message_size = 65536;
     cfg->max_scrape_hashes = 256;
     cfg->max_torrents_per_conn = 4096;
+    cfg->max_peer_ids_per_swarm = 2;
     cfg->outq_soft_kib = 256;
     cfg->outq_hard_kib = 1024;
     cfg->idle_timeout = 300;

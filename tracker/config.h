@@ -32,6 +32,9 @@ struct config {
     unsigned max_message_size;      /* bytes; larger messages close with 1009 */
     unsigned max_scrape_hashes;     /* <= PROTO_SCRAPE_HASHES_MAX */
     unsigned max_torrents_per_conn; /* (info_hash, peer_id) pairs per connection */
+    unsigned max_peer_ids_per_swarm; /* peer_ids one connection may hold in one swarm */
+    unsigned max_peers;             /* process-wide; 0 = from physical memory */
+    unsigned max_swarms;            /* process-wide; 0 = from physical memory */
     unsigned max_connections;       /* 0 = from RLIMIT_NOFILE */
     unsigned outq_soft_kib;         /* KiB queued per connection before offers drop */
     unsigned outq_hard_kib;         /* KiB queued per connection before it is closed */

@@ -13,10 +13,9 @@
 #include "capture.h"
 #include "handle.h"
 
-#define FULL_SCRAPE_MAX 100000 /* swarms listed by one full scrape */
-
-static void send_error(struct worker *w, struct conn *c, enum proto_action action,
-                       enum proto_status st, const uint8_t *info_hash)
+/* An error reply to connection conn, local or not. */
+static void deliver_error(struct worker *w, uint64_t conn, enum proto_action action,
+                          enum proto_status st, const uint8_t *info_hash)
 {
     struct frame *f = frame_alloc(PROTO_ERROR_MAX);
     int n;
@@ -29,8 +28,14 @@ static void send_error(struct worker *w, struct conn *c, enum proto_action actio
         return;
     }
     f->len = (uint32_t)n;
-    f->conn = c->ref;
-    net_conn_enqueue(w, c, f);
+    f->conn = conn;
+    worker_deliver(w, f);
+}
+
+static void send_error(struct worker *w, struct conn *c, enum proto_action action,
+                       enum proto_status st, const uint8_t *info_hash)
+{
+    deliver_error(w, c->ref, action, st, info_hash);
 }
 
 /* ---- registrations: which (info_hash, peer_id) a connection announced ---- */
@@ -50,10 +55,24 @@ static struct conn_reg *reg_find(struct worker *w, struct conn *c,
     return r;
 }
 
-/* Returns 0, or -1 when the connection holds its maximum already. The first
- * pair lives inline in struct conn: most connections announce one (browsers,
+/* The connection's peer_ids in swarm ih: O(registrations), which
+ * max_torrents_per_conn bounds; only a new registration pays it. */
+static uint32_t regs_in_swarm(const struct conn *c, const uint8_t ih[PROTO_ID_LEN])
+{
+    const struct conn_reg *r, *tmp;
+    uint32_t n = c->has_reg0 && memcmp(c->reg0, ih, PROTO_ID_LEN) == 0;
+    HASH_ITER(hh, c->regs, r, tmp)
+    n += memcmp(r->key, ih, PROTO_ID_LEN) == 0;
+    return n;
+}
+
+/* Returns PROTO_OK, or the failure reason when the connection holds its maximum
+ * of pairs, or of peer_ids in this swarm (one connection must not fill a room
+ * with peer_ids of its own and evict everyone else: issue 9). The first pair
+ * lives inline in struct conn: most connections announce one (browsers,
  * trystero) and a uthash table costs about 600 bytes (its bucket array) more. */
-static int reg_note(struct worker *w, struct conn *c, const struct proto_announce *a)
+static enum proto_status reg_note(struct worker *w, struct conn *c,
+                                  const struct proto_announce *a)
 {
     uint8_t key[2 * PROTO_ID_LEN];
     struct conn_reg *r;
@@ -71,23 +90,25 @@ static int reg_note(struct worker *w, struct conn *c, const struct proto_announc
             free(r);
             c->n_regs--;
         }
-        return 0;
+        return PROTO_OK;
     }
     if (inline_hit || r)
-        return 0;
+        return PROTO_OK;
     if (c->n_regs >= w->t->cfg.max_torrents_per_conn)
-        return -1;
+        return PROTO_ERR_TOO_MANY_TORRENTS;
+    if (c->n_regs && regs_in_swarm(c, a->info_hash) >= w->t->cfg.max_peer_ids_per_swarm)
+        return PROTO_ERR_TOO_MANY_PEER_IDS;
     if (!c->has_reg0) {
         memcpy(c->reg0, key, sizeof key);
         c->has_reg0 = true;
     } else {
         if (!(r = malloc(sizeof *r)))
-            return -1;
+            return PROTO_ERR_TOO_MANY_TORRENTS;
         memcpy(r->key, key, sizeof key);
         HASH_ADD_BYHASHVALUE(hh, c->regs, key, sizeof r->key, reg_hash(w, key), r);
     }
     c->n_regs++;
-    return 0;
+    return PROTO_OK;
 }
 
 /* ---- announce ---- */
@@ -119,6 +140,13 @@ void handle_announce(struct worker *w, const struct proto_announce *a, const cha
     struct shard_result res;
     shard_announce(&w->shard, a, conn, ipv6, w->now_ms, &w->rng, &res);
 
+    if (res.refused != PROTO_OK) {
+        stats_add(&w->stats, STATS_ANNOUNCES_REFUSED, 1);
+        log_limited(&w->log, w->now_ms, res.refused, "announce refused: %s",
+                    proto_status_reason(res.refused));
+        deliver_error(w, conn, PROTO_ACTION_ANNOUNCE, res.refused, a->info_hash);
+        return;
+    }
     if (res.respond) {
         struct frame *f = frame_alloc(PROTO_RESPONSE_MAX);
         if (f) {
@@ -172,14 +200,7 @@ static void route_announce(struct worker *w, struct conn *c, const struct proto_
 
 /* ---- scrape ---- */
 
-static void scrape_free(struct mail_scrape *s)
-{
-    free(s->ids);
-    free(s->counts);
-    free(s->done);
-    free(s);
-}
-
+/* The reply to a list scrape, sent to its connection. */
 static void scrape_answer(struct worker *w, struct mail_scrape *s)
 {
     size_t cap = PROTO_SCRAPE_OPEN_MAX + (size_t)s->n * PROTO_SCRAPE_ENTRY_MAX +
@@ -189,76 +210,35 @@ static void scrape_answer(struct worker *w, struct mail_scrape *s)
         char *p = frame_payload(f);
         size_t len = (size_t)proto_write_scrape_open(p, cap);
         for (uint32_t k = 0; k < s->n; k++) {
-            const uint32_t *cnt = &s->counts[3 * k];
+            const uint32_t *cnt = mail_scrape_counts(s) + 3 * k;
             len += (size_t)proto_write_scrape_entry(p + len, cap - len, k == 0,
-                                                    s->ids + (size_t)k * PROTO_ID_LEN, cnt[0],
-                                                    cnt[1], cnt[2]);
+                                                    mail_scrape_ids(s) + (size_t)k * PROTO_ID_LEN,
+                                                    cnt[0], cnt[1], cnt[2]);
         }
         len += (size_t)proto_write_scrape_close(p + len, cap - len);
         f->len = (uint32_t)len;
         f->conn = s->conn;
+        f->reply = FRAME_REPLY_SCRAPE;
         worker_deliver(w, f);
     }
-    scrape_free(s);
-}
-
-static int scrape_grow(struct mail_scrape *s, uint32_t want)
-{
-    uint32_t cap = s->cap ? s->cap : 64;
-    uint8_t *ids;
-    uint32_t *counts;
-    if (want <= s->cap)
-        return 0;
-    while (cap < want)
-        cap *= 2;
-    ids = realloc(s->ids, (size_t)cap * PROTO_ID_LEN);
-    if (!ids)
-        return -1;
-    s->ids = ids;
-    counts = realloc(s->counts, (size_t)cap * 3 * sizeof *counts);
-    if (!counts)
-        return -1;
-    s->counts = counts;
-    s->cap = cap;
-    return 0;
-}
-
-static void scrape_full_step(struct worker *w, struct mail_scrape *s)
-{
-    struct shard_swarm *sw, *tmp;
-    HASH_ITER(hh, w->shard.swarms, sw, tmp)
-    {
-        if (s->n >= FULL_SCRAPE_MAX || scrape_grow(s, s->n + 1) != 0)
-            break;
-        memcpy(s->ids + (size_t)s->n * PROTO_ID_LEN, sw->info_hash, PROTO_ID_LEN);
-        shard_scrape(&w->shard, sw->info_hash, w->now_ms, &s->counts[3 * s->n],
-                     &s->counts[3 * s->n + 1], &s->counts[3 * s->n + 2]);
-        s->n++;
-    }
-    s->next = w->idx + 1;
-    if (s->next >= w->t->n_workers)
-        scrape_answer(w, s);
-    else
-        worker_send(w, s->next, &s->m);
+    free(s);
 }
 
 void handle_scrape(struct worker *w, struct mail_scrape *s)
 {
     unsigned next = w->t->n_workers;
-    if (s->full) {
-        scrape_full_step(w, s);
-        return;
-    }
+    uint32_t *counts = mail_scrape_counts(s);
+    uint8_t *done = mail_scrape_done(s);
     for (uint32_t k = 0; k < s->n; k++) {
-        const uint8_t *ih = s->ids + (size_t)k * PROTO_ID_LEN;
+        const uint8_t *ih = mail_scrape_ids(s) + (size_t)k * PROTO_ID_LEN;
         unsigned owner;
-        if (s->done[k])
+        if (done[k])
             continue;
         owner = route_owner(&w->t->route, ih);
         if (owner == w->idx) {
-            shard_scrape(&w->shard, ih, w->now_ms, &s->counts[3 * k], &s->counts[3 * k + 1],
-                         &s->counts[3 * k + 2]);
-            s->done[k] = 1;
+            shard_scrape(&w->shard, ih, w->now_ms, &counts[3 * k], &counts[3 * k + 1],
+                         &counts[3 * k + 2]);
+            done[k] = 1;
         } else if (next == w->t->n_workers) {
             next = owner;
         }
@@ -269,31 +249,151 @@ void handle_scrape(struct worker *w, struct mail_scrape *s)
         worker_send(w, next, &s->m);
 }
 
-static void start_scrape(struct worker *w, struct conn *c, const struct proto_request *req)
+static void start_list_scrape(struct worker *w, struct conn *c, const struct proto_request *req)
 {
-    struct mail_scrape *s = calloc(1, sizeof *s);
+    struct mail_scrape *s;
+    if (c->scrapes >= HANDLE_SCRAPES_IN_FLIGHT) {
+        if ((uint32_t)w->now_ms - c->scrape_ms < HANDLE_SCRAPE_LOST_MS) {
+            stats_add(&w->stats, STATS_SCRAPES_REFUSED, 1);
+            send_error(w, c, PROTO_ACTION_SCRAPE, PROTO_ERR_SCRAPE_IN_PROGRESS, NULL);
+            return;
+        }
+        c->scrapes = 0; /* their replies were lost with a dropped mail */
+    }
+    s = mail_scrape_alloc(req->n_hashes);
     if (!s)
         return;
-    s->m.kind = MAIL_SCRAPE;
     s->conn = c->ref;
-    if (req->scrape_kind == PROTO_SCRAPE_FULL) {
-        s->full = true;
-        if (w->idx == 0)
-            handle_scrape(w, s);
-        else
-            worker_send(w, 0, &s->m);
-        return;
-    }
-    s->n = req->n_hashes;
-    s->ids = malloc((size_t)s->n * PROTO_ID_LEN + 1);
-    s->counts = calloc((size_t)s->n * 3 + 1, sizeof *s->counts);
-    s->done = calloc((size_t)s->n + 1, 1);
-    if (!s->ids || !s->counts || !s->done) {
-        scrape_free(s);
-        return;
-    }
-    memcpy(s->ids, req->hashes, (size_t)s->n * PROTO_ID_LEN);
+    memcpy(mail_scrape_ids(s), req->hashes, (size_t)s->n * PROTO_ID_LEN);
+    c->scrapes++;
+    c->scrape_ms = (uint32_t)w->now_ms;
     handle_scrape(w, s);
+}
+
+/* Full scrapes: one travel through every worker at a time per origin worker,
+ * its result cached for HANDLE_FULL_SCRAPE_CACHE_MS and sent to every
+ * connection that asked meanwhile (issue 9: 1,000 pipelined full scrapes cost
+ * one travel, not 1,000). The reply is cut at half the output hard cap so it
+ * always fits a connection's queue (PROTOCOL.md 3.2). */
+static size_t full_scrape_budget(const struct worker *w)
+{
+    return (size_t)w->t->cfg.outq_hard_kib * 1024 / 2 - PROTO_SCRAPE_OPEN_MAX -
+           PROTO_SCRAPE_CLOSE_MAX;
+}
+
+static void full_scrape_send(struct worker *w, uint64_t conn)
+{
+    const struct full_scrape *fs = &w->fs;
+    struct frame *f = frame_alloc(fs->len);
+    if (!f)
+        return;
+    memcpy(frame_payload(f), fs->body, fs->len);
+    f->len = fs->len;
+    f->conn = conn;
+    f->reply = FRAME_REPLY_FULL_SCRAPE;
+    worker_deliver(w, f);
+}
+
+/* The travel is back at its origin: cache the reply, answer the waiters. */
+static void full_scrape_done(struct worker *w, struct mail_full_scrape *m)
+{
+    struct full_scrape *fs = &w->fs;
+    size_t cap = PROTO_SCRAPE_OPEN_MAX + m->len + PROTO_SCRAPE_CLOSE_MAX;
+    char *body = malloc(cap);
+    if (body) {
+        size_t len = (size_t)proto_write_scrape_open(body, cap);
+        memcpy(body + len, m->text, m->len);
+        len += m->len;
+        len += (size_t)proto_write_scrape_close(body + len, cap - len);
+        free(fs->body);
+        fs->body = body;
+        fs->len = (uint32_t)len;
+        fs->made_ms = w->now_ms;
+        for (uint32_t k = 0; k < fs->n_waiters; k++)
+            full_scrape_send(w, fs->waiters[k]);
+    }
+    fs->n_waiters = 0; /* without memory for the body, they get nothing (as at a lost mail) */
+    fs->in_flight = false;
+    free(m);
+}
+
+void handle_full_scrape(struct worker *w, struct mail_full_scrape *m)
+{
+    size_t budget = full_scrape_budget(w);
+    struct shard_swarm *sw, *tmp;
+    if (m->next >= w->t->n_workers) {
+        full_scrape_done(w, m);
+        return;
+    }
+    HASH_ITER(hh, w->shard.swarms, sw, tmp)
+    {
+        uint32_t c, i, d;
+        int n;
+        if (m->len + PROTO_SCRAPE_ENTRY_MAX > budget)
+            break;
+        if (m->len + PROTO_SCRAPE_ENTRY_MAX > m->cap) {
+            size_t cap = 2 * (size_t)m->cap < budget ? 2 * (size_t)m->cap : budget;
+            struct mail_full_scrape *g = realloc(m, sizeof *m + cap);
+            if (!g)
+                break;
+            m = g;
+            m->cap = (uint32_t)cap;
+        }
+        shard_scrape(&w->shard, sw->info_hash, w->now_ms, &c, &i, &d);
+        n = proto_write_scrape_entry(m->text + m->len, m->cap - m->len, m->entries == 0,
+                                     sw->info_hash, c, i, d);
+        if (n < 0)
+            break;
+        m->len += (uint32_t)n;
+        m->entries++;
+    }
+    m->next = w->idx + 1;
+    if (m->next < w->t->n_workers)
+        worker_send(w, m->next, &m->m);
+    else if (m->origin != w->idx)
+        worker_send(w, m->origin, &m->m);
+    else
+        full_scrape_done(w, m);
+}
+
+static void start_full_scrape(struct worker *w, struct conn *c)
+{
+    struct full_scrape *fs = &w->fs;
+    struct mail_full_scrape *m;
+    if (fs->body && w->now_ms - fs->made_ms < HANDLE_FULL_SCRAPE_CACHE_MS) {
+        full_scrape_send(w, c->ref);
+        return;
+    }
+    if (c->full_waiting || fs->n_waiters >= HANDLE_FULL_SCRAPE_WAITERS) {
+        stats_add(&w->stats, STATS_SCRAPES_REFUSED, 1);
+        send_error(w, c, PROTO_ACTION_SCRAPE, PROTO_ERR_SCRAPE_IN_PROGRESS, NULL);
+        return;
+    }
+    if (fs->n_waiters == fs->cap_waiters) {
+        uint32_t cap = fs->cap_waiters ? 2 * fs->cap_waiters : 16;
+        uint64_t *wt = realloc(fs->waiters, cap * sizeof *wt);
+        if (!wt)
+            return;
+        fs->waiters = wt;
+        fs->cap_waiters = cap;
+    }
+    fs->waiters[fs->n_waiters++] = c->ref;
+    c->full_waiting = true;
+    if (fs->in_flight && w->now_ms - fs->started_ms < HANDLE_SCRAPE_LOST_MS)
+        return; /* the travel under way answers this connection too */
+    m = malloc(sizeof *m + HANDLE_FULL_SCRAPE_CHUNK);
+    if (!m)
+        return;
+    memset(m, 0, sizeof *m);
+    m->m.kind = MAIL_FULL_SCRAPE;
+    m->origin = w->idx;
+    m->cap = HANDLE_FULL_SCRAPE_CHUNK;
+    fs->in_flight = true;
+    fs->started_ms = w->now_ms;
+    if (w->idx == 0)
+        handle_full_scrape(w, m);
+    else
+        worker_send(w, 0, &m->m);
 }
 
 /* ---- messages ---- */
@@ -321,11 +421,16 @@ void handle_message(struct worker *w, struct conn *c, const char *msg, size_t le
             return;
         }
         stats_add(&w->stats, STATS_SCRAPES, 1);
-        start_scrape(w, c, req);
+        if (req->scrape_kind == PROTO_SCRAPE_FULL)
+            start_full_scrape(w, c);
+        else
+            start_list_scrape(w, c, req);
         return;
     }
-    if (reg_note(w, c, &req->ann) != 0) {
-        send_error(w, c, req->action, PROTO_ERR_TOO_MANY_TORRENTS, req->info_hash);
+    if ((st = reg_note(w, c, &req->ann)) != PROTO_OK) {
+        if (st == PROTO_ERR_TOO_MANY_PEER_IDS)
+            stats_add(&w->stats, STATS_PEER_IDS_REFUSED, 1);
+        send_error(w, c, req->action, st, req->info_hash);
         return;
     }
     stats_add(&w->stats, STATS_ANNOUNCES, 1);
@@ -350,6 +455,7 @@ void handle_mail(struct worker *w, struct mail *m)
         break;
     }
     case MAIL_SCRAPE: handle_scrape(w, (struct mail_scrape *)m); break;
+    case MAIL_FULL_SCRAPE: handle_full_scrape(w, (struct mail_full_scrape *)m); break;
     case MAIL_REMOVE: handle_remove(w, (struct mail_remove *)m); break;
     default: free(m); break;
     }

@@ -29,8 +29,17 @@ void handle_message(struct worker *w, struct conn *c, const char *msg, size_t le
 void handle_announce(struct worker *w, const struct proto_announce *a, const char *msg,
                      uint64_t conn, bool ipv6);
 
-/* A scrape arriving at this worker: fill in, forward or answer. Takes ownership. */
+#define HANDLE_SCRAPES_IN_FLIGHT    4     /* list scrapes one connection may have travelling */
+#define HANDLE_SCRAPE_LOST_MS       10000 /* a scrape not back by then is taken as lost */
+#define HANDLE_FULL_SCRAPE_CACHE_MS 1000  /* a full scrape's reply is reused this long */
+#define HANDLE_FULL_SCRAPE_WAITERS  4096  /* connections waiting on one worker's full scrape */
+#define HANDLE_FULL_SCRAPE_CHUNK    4096  /* first allocation of a full scrape's text */
+
+/* A list scrape arriving at this worker: fill in, forward or answer. Takes ownership. */
 void handle_scrape(struct worker *w, struct mail_scrape *s);
+
+/* A full scrape travelling through the workers, or back at its origin. Takes ownership. */
+void handle_full_scrape(struct worker *w, struct mail_full_scrape *m);
 
 /* A closed connection's peers owned by this worker. Takes ownership. */
 void handle_remove(struct worker *w, struct mail_remove *m);

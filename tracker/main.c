@@ -30,6 +30,7 @@
 
 #define LISTEN_BACKLOG 1024
 #define FD_RESERVE     64 /* descriptors kept for listeners, pipes, logs */
+#define MEM_PER_PEER_CAP 4096 /* bytes of physical memory per peer of the default cap */
 
 pthread_barrier_t worker_start_barrier;
 
@@ -101,6 +102,20 @@ fail:
     return -1;
 }
 
+/* The process-wide peer and swarm caps: as configured, or one per 4 KiB of
+ * physical memory (a peer costs about 1 KiB with its registration, so the
+ * default cap keeps peers within a quarter of the machine). */
+static void peer_caps(struct tracker *t)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    uint64_t mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 1ull << 30;
+    uint64_t def = mem / MEM_PER_PEER_CAP;
+    t->max_peers = t->cfg.max_peers ? t->cfg.max_peers : def;
+    t->max_swarms = t->cfg.max_swarms ? t->cfg.max_swarms : t->max_peers;
+    fprintf(stderr, "wstracker: peer cap %llu, swarm cap %llu\n",
+            (unsigned long long)t->max_peers, (unsigned long long)t->max_swarms);
+}
+
 static unsigned default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -135,8 +150,10 @@ int main(int argc, char **argv)
 
     t.n_workers = t.cfg.threads ? t.cfg.threads : default_threads();
     t.max_connections = connection_capacity(&t.cfg);
+    peer_caps(&t);
     t.started_ms = now_ms();
     atomic_init(&t.connections, 0);
+    atomic_init(&t.sockets, 0);
     atomic_init(&t.down, false);
     route_create(&t.route, t.n_workers);
     t.workers = calloc(t.n_workers, sizeof *t.workers);

@@ -26,6 +26,9 @@
  * struct conn's rx, freed after each message. */
 #define NET_RX_CHUNK     4096
 #define NET_WRITES_PER_CB 16  /* frames written per writeable callback */
+#define NET_CLOSE_GRACE_S 5   /* a closing connection that cannot take its close frame is cut */
+#define NET_SWEEP_BUDGET  2000 /* sockets the handshake-deadline sweep closes per tick */
+#define NET_PROTOCOLS     4    /* the tracker's, its subprotocol alias, the listener's, end */
 
 /* One (info_hash, peer_id) this connection announced; freed with it. */
 struct conn_reg {
@@ -40,23 +43,55 @@ struct conn {
      * 152 with padding before), one per connection. */
     struct lws *wsi;
     uint64_t ref;      /* route_conn_make(); ROUTE_CONN_NONE until established */
-    char *rx;          /* reassembly of a fragmented message, <= max_message_size */
+    union {
+        char *rx;        /* WebSocket: reassembly of a fragmented message, <= max_message_size */
+        char *http_body; /* HTTP: LWS_PRE + http_len, pending reply body */
+    };
     struct mail *out_head, *out_tail; /* queued struct frame */
     int64_t last_msg_ms;              /* ms, monotonic: last complete message (idle check) */
     struct conn_reg *regs;            /* uthash: registrations after the first */
-    char *http_body; /* LWS_PRE + http_len, pending HTTP reply body */
-    uint32_t rx_len, rx_cap;
+    union {
+        uint32_t rx_len; /* WebSocket */
+        uint32_t http_len; /* HTTP */
+    };
+    uint32_t rx_cap;
     uint32_t out_bytes;               /* payload bytes queued, <= outq_hard_kib KiB */
     uint32_t n_regs;                  /* reg0 + regs, <= max_torrents_per_conn */
-    uint32_t http_len;
+    uint32_t scrape_ms;               /* low 32 bits of now_ms when scrapes last changed */
     uint16_t close_code;              /* nonzero: close with it at the next writeable */
+    uint8_t scrapes;                  /* list scrapes in flight, <= HANDLE_SCRAPES_IN_FLIGHT */
+    bool full_waiting; /* waits for its worker's full scrape */
+    bool rx_paused;    /* reading stopped: output over the soft cap */
     bool ipv6;         /* peer address family (v4-mapped counts as IPv4) */
     bool has_reg0;
     uint8_t reg0[2 * PROTO_ID_LEN];   /* first registration, inline (see handle.c) */
 };
 
-extern const struct lws_protocols net_protocols[];
-#define NET_PROTOCOL_LISTEN "wstracker-listen"
+/* The protocol of the adopted listening sockets. The space keeps a client
+ * from naming it in Sec-WebSocket-Protocol (it is not a token). */
+#define NET_PROTOCOL_LISTEN "wstracker listen"
+
+/* Fill w->protocols for w's vhost: the tracker's protocol, an alias of it whose
+ * name is the subprotocol the client being upgraded offered first (so lws
+ * accepts and echoes it, as npm ws does), and the listener's. */
+const struct lws_protocols *net_worker_protocols(struct worker *w);
+
+/* A socket worker_accept adopted: count it and put it under the handshake
+ * deadline until it becomes a WebSocket. */
+void net_sock_adopted(struct worker *w, struct lws *wsi);
+/* Close the sockets whose handshake deadline passed (a bounded number). */
+void net_sock_sweep(struct worker *w);
+
+/* A frame reached its connection: count down what it answers. */
+static inline void net_conn_note_reply(struct conn *c, const struct frame *f, int64_t now_ms)
+{
+    if (f->reply == FRAME_REPLY_SCRAPE && c->scrapes) {
+        c->scrapes--;
+        c->scrape_ms = (uint32_t)now_ms;
+    } else if (f->reply == FRAME_REPLY_FULL_SCRAPE) {
+        c->full_waiting = false;
+    }
+}
 
 /* Queue a frame on a local connection (takes ownership; may drop or close). */
 void net_conn_enqueue(struct worker *w, struct conn *c, struct frame *f);

@@ -281,6 +281,7 @@ void shard_announce(struct shard *s, const struct proto_announce *a, uint64_t co
     struct shard_swarm *sw = find_swarm(s, a->info_hash);
     struct shard_peer *p = NULL;
 
+    out->refused = PROTO_OK;
     out->respond = !a->has_answer;
     out->answer_dropped = false;
     out->n = 0;
@@ -298,12 +299,37 @@ void shard_announce(struct shard *s, const struct proto_announce *a, uint64_t co
         return;
     }
 
-    if (!sw && !(sw = create_swarm(s, a->info_hash, now_ms)))
+    if (sw) {
+        expire_swarm(s, sw, now_ms);
+        p = find_peer(s, sw, a->peer_id);
+    }
+    if (p && p->conn != conn) {
+        /* Not a takeover: the peer's own connection is still open (its close
+         * would have removed the peer). */
+        s->counts.in_use++;
+        out->refused = PROTO_ERR_PEER_ID_IN_USE;
         return;
-    expire_swarm(s, sw, now_ms);
-    p = find_peer(s, sw, a->peer_id);
+    }
+    if (!p && s->counts.peers >= s->lim.max_peers &&
+        !(sw && sw->n >= s->lim.max_peers_per_swarm)) {
+        s->counts.peers_refused++;
+        out->refused = PROTO_ERR_TRACKER_FULL_PEERS;
+        return;
+    }
+    if (!sw) {
+        if (s->counts.swarms >= s->lim.max_swarms) {
+            if (!s->empty_oldest) {
+                s->counts.swarms_refused++;
+                out->refused = PROTO_ERR_TRACKER_FULL_SWARMS;
+                return;
+            }
+            free_swarm(s, s->empty_oldest); /* it only waited to be freed */
+            s->counts.reclaimed++;
+        }
+        if (!(sw = create_swarm(s, a->info_hash, now_ms)))
+            return;
+    }
     if (p) {
-        p->conn = conn; /* a known peer_id on a new connection moves there */
         swarm_list_unlink(sw, p);
         swarm_list_append(sw, p);
         shard_list_unlink(s, p);

@@ -58,6 +58,8 @@ struct shard_limits {
     uint32_t max_peers_per_swarm;
     uint32_t max_offers; /* <= PROTO_OFFERS_MAX */
     int64_t peer_timeout_ms;
+    uint64_t max_peers;  /* peers this shard may hold (its share of --max-peers) */
+    uint64_t max_swarms; /* swarms this shard may hold, empty ones included */
 };
 
 /* Counters published to stats by the owner. */
@@ -65,6 +67,10 @@ struct shard_counts {
     uint64_t swarms, active_swarms;
     uint64_t peers, seeders, leechers, ipv6;
     uint64_t evicted, expired;
+    uint64_t reclaimed;      /* empty swarms freed early to make room at max_swarms */
+    uint64_t peers_refused;  /* new peers refused at max_peers */
+    uint64_t swarms_refused; /* new swarms refused at max_swarms */
+    uint64_t in_use;         /* announces refused: peer_id bound to another connection */
 };
 
 /* One per worker, embedded in it. */
@@ -81,6 +87,7 @@ enum shard_delivery_kind { SHARD_OFFER, SHARD_ANSWER };
 
 /* Who must receive what after one announce. */
 struct shard_result {
+    enum proto_status refused;     /* PROTO_OK, or the failure reason sent instead */
     bool respond;                  /* send the announce response to the sender */
     uint32_t complete, incomplete; /* swarm counts after the announce, sender counted */
     bool answer_dropped;           /* answer target not in the swarm */
@@ -95,7 +102,12 @@ struct shard_result {
 void shard_create(struct shard *s, const uint8_t *key, const struct shard_limits *lim);
 void shard_destroy(struct shard *s);
 
-/* Apply one announce from connection conn. rng is the worker's generator state. */
+/* Apply one announce from connection conn. rng is the worker's generator state.
+ * An announce is refused (out->refused, nothing changed, nothing delivered) when
+ * its peer_id is bound to another connection (a peer stays with the connection
+ * that announced it until that connection's close removes it), or when a new
+ * peer or swarm would pass max_peers / max_swarms; at max_swarms the oldest
+ * empty swarm is freed first if there is one. */
 void shard_announce(struct shard *s, const struct proto_announce *a, uint64_t conn, bool ipv6,
                     int64_t now_ms, uint64_t *rng, struct shard_result *out);
 

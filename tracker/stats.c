@@ -12,31 +12,41 @@ uint64_t stats_sum(struct stats *const *all, unsigned n, enum stats_counter c)
     return sum;
 }
 
-int stats_write_json(char *buf, size_t cap, struct stats *const *all, unsigned n,
-                     uint64_t uptime_s)
+static const char *const json_names[STATS_COUNT] = {
+#define STATS_NAME(name, json) [STATS_##name] = json,
+    STATS_TABLE(STATS_NAME)
+#undef STATS_NAME
+};
+
+int stats_write_json(char *buf, size_t cap, struct stats *const *all, unsigned n, uint64_t uptime_s)
 {
     uint64_t peers = stats_sum(all, n, STATS_PEERS);
     uint64_t v6 = stats_sum(all, n, STATS_PEERS_IPV6);
+    size_t len;
     int r = snprintf(buf, cap,
                      "{\"torrents\":%" PRIu64 ",\"activeTorrents\":%" PRIu64
                      ",\"peersAll\":%" PRIu64 ",\"peersSeederOnly\":%" PRIu64
                      ",\"peersLeecherOnly\":%" PRIu64 ",\"peersSeederAndLeecher\":0"
-                     ",\"peersIPv4\":%" PRIu64 ",\"peersIPv6\":%" PRIu64
-                     ",\"connections\":%" PRIu64 ",\"uptime\":%" PRIu64 ",\"workers\":%u"
-                     ",\"announces\":%" PRIu64 ",\"scrapes\":%" PRIu64
-                     ",\"offersForwarded\":%" PRIu64 ",\"offersDropped\":%" PRIu64
-                     ",\"answersForwarded\":%" PRIu64 ",\"answersDropped\":%" PRIu64
-                     ",\"errors\":%" PRIu64 ",\"mailDropped\":%" PRIu64
-                     ",\"connectionsRefused\":%" PRIu64 "}",
-                     stats_sum(all, n, STATS_SWARMS), stats_sum(all, n, STATS_ACTIVE_SWARMS),
-                     peers, stats_sum(all, n, STATS_SEEDERS), stats_sum(all, n, STATS_LEECHERS),
-                     peers - v6, v6, stats_sum(all, n, STATS_CONNECTIONS), uptime_s, n,
-                     stats_sum(all, n, STATS_ANNOUNCES), stats_sum(all, n, STATS_SCRAPES),
-                     stats_sum(all, n, STATS_OFFERS_FORWARDED),
-                     stats_sum(all, n, STATS_OFFERS_DROPPED),
-                     stats_sum(all, n, STATS_ANSWERS_FORWARDED),
-                     stats_sum(all, n, STATS_ANSWERS_DROPPED), stats_sum(all, n, STATS_ERRORS),
-                     stats_sum(all, n, STATS_MAIL_DROPPED),
-                     stats_sum(all, n, STATS_CONNECTIONS_REFUSED));
-    return (r < 0 || (size_t)r >= cap) ? -1 : r;
+                     ",\"peersIPv4\":%" PRIu64 ",\"peersIPv6\":%" PRIu64 ",\"uptime\":%" PRIu64
+                     ",\"workers\":%u",
+                     stats_sum(all, n, STATS_SWARMS), stats_sum(all, n, STATS_ACTIVE_SWARMS), peers,
+                     stats_sum(all, n, STATS_SEEDERS), stats_sum(all, n, STATS_LEECHERS),
+                     peers - v6, v6, uptime_s, n);
+    if (r < 0 || (size_t)r >= cap)
+        return -1;
+    len = (size_t)r;
+    for (int c = 0; c < STATS_COUNT; c++) {
+        if (!json_names[c])
+            continue;
+        r = snprintf(buf + len, cap - len, ",\"%s\":%" PRIu64, json_names[c],
+                     stats_sum(all, n, (enum stats_counter)c));
+        if (r < 0 || (size_t)r >= cap - len)
+            return -1;
+        len += (size_t)r;
+    }
+    if (len + 2 > cap)
+        return -1;
+    buf[len++] = '}';
+    buf[len] = '\0';
+    return (int)len;
 }

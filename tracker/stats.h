@@ -4,8 +4,41 @@
  * Thread: each worker writes only its own struct stats (single writer, relaxed
  *         atomics); any worker reads all of them to answer /stats.json.
  * Why:    no shared mutable counter on the hot path, and no lock to read them.
+ *
+ * STATS_TABLE lists every counter once: its enum name and its /stats.json
+ * field (NULL for the gauges stats_write_json writes under bittorrent-tracker's
+ * names itself).
  */
 #ifndef WSTRACKER_STATS_H
+#define STATS_TABLE(X)                                                                             \
+    /* gauges, published by the owner */                                                           \
+    X(CONNECTIONS, "connections") /* open WebSocket connections */                                 \
+    X(SOCKETS, "sockets")         /* open sockets of every kind (HTTP, handshakes) */              \
+    X(SWARMS, NULL)                                                                                \
+    X(ACTIVE_SWARMS, NULL)                                                                         \
+    X(PEERS, NULL)                                                                                 \
+    X(SEEDERS, NULL)                                                                               \
+    X(LEECHERS, NULL)                                                                              \
+    X(PEERS_IPV6, NULL)                                                                            \
+    X(PEERS_REFUSED, "peersRefused")       /* new peers refused at --max-peers */                  \
+    X(SWARMS_REFUSED, "swarmsRefused")     /* new swarms refused at --max-swarms */                \
+    X(SWARMS_RECLAIMED, "swarmsReclaimed") /* empty swarms freed early at --max-swarms */          \
+    X(PEER_ID_IN_USE, "peerIdInUse")       /* announces for another connection's peer */           \
+    /* totals */                                                                                   \
+    X(ANNOUNCES, "announces")                                                                      \
+    X(SCRAPES, "scrapes")                                                                          \
+    X(OFFERS_FORWARDED, "offersForwarded")                                                         \
+    X(OFFERS_DROPPED, "offersDropped")                                                             \
+    X(ANSWERS_FORWARDED, "answersForwarded")                                                       \
+    X(ANSWERS_DROPPED, "answersDropped")                                                           \
+    X(ERRORS, "errors")                                                                            \
+    X(ANNOUNCES_REFUSED, "announcesRefused") /* by the swarm: in use, caps */                      \
+    X(PEER_IDS_REFUSED, "peerIdsRefused")    /* over --max-peer-ids-per-swarm */                   \
+    X(SCRAPES_REFUSED, "scrapesRefused")     /* "scrape in progress" */                            \
+    X(MAIL_DROPPED, "mailDropped")                                                                 \
+    X(CONNECTIONS_REFUSED, "connectionsRefused") /* at --max-connections or fd limit */            \
+    X(HTTP_REFUSED, "httpRefused")               /* bad method, upgrade or version */              \
+    X(SOCKETS_REAPED, "socketsReaped")           /* closed by the handshake deadline */
 #define WSTRACKER_STATS_H
 
 #include <stdatomic.h>
@@ -13,25 +46,10 @@
 #include <stdint.h>
 
 enum stats_counter {
-    /* gauges, published by the owner */
-    STATS_CONNECTIONS,
-    STATS_SWARMS,
-    STATS_ACTIVE_SWARMS,
-    STATS_PEERS,
-    STATS_SEEDERS,
-    STATS_LEECHERS,
-    STATS_PEERS_IPV6,
-    /* totals */
-    STATS_ANNOUNCES,
-    STATS_SCRAPES,
-    STATS_OFFERS_FORWARDED,
-    STATS_OFFERS_DROPPED,
-    STATS_ANSWERS_FORWARDED,
-    STATS_ANSWERS_DROPPED,
-    STATS_ERRORS,
-    STATS_MAIL_DROPPED,
-    STATS_CONNECTIONS_REFUSED,
-    STATS_COUNT
+#define STATS_ENUM(name, json) STATS_##name,
+    STATS_TABLE(STATS_ENUM)
+#undef STATS_ENUM
+        STATS_COUNT
 };
 
 /* One per worker, embedded in it. */

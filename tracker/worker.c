@@ -22,6 +22,7 @@
 
 #include <ev.h>
 
+#include "../proto/gate.h"
 #include "handle.h"
 #include "net.h"
 #include "worker.h"
@@ -38,6 +39,7 @@ struct frame *frame_alloc(size_t cap)
     f->conn = ROUTE_CONN_NONE;
     f->len = 0;
     f->droppable = false;
+    f->reply = FRAME_REPLY_OTHER;
     return f;
 }
 
@@ -57,15 +59,13 @@ static void wake_context(void *arg)
 
 int worker_create(struct worker *w, struct tracker *t, unsigned idx)
 {
-    struct shard_limits lim = {
-        .max_peers_per_swarm = t->cfg.max_peers_per_swarm,
-        .max_offers = t->cfg.max_offers,
-        .peer_timeout_ms = (int64_t)t->cfg.peer_timeout * 1000,
-    };
+    struct shard_limits lim = tracker_shard_limits(t);
     memset(w, 0, sizeof *w);
     w->idx = idx;
+    w->log.worker = idx;
     w->t = t;
     w->reserve_fd = -1;
+    list_init(&w->handshakes);
     if (mailbox_create(&w->mb, t->n_workers, wake_context, w) != 0)
         goto fail;
     w->backlog = calloc(t->n_workers, sizeof *w->backlog);
@@ -97,6 +97,8 @@ void worker_destroy(struct worker *w)
         }
     }
     shard_destroy(&w->shard);
+    free(w->fs.body);
+    free(w->fs.waiters);
     mailbox_destroy(&w->mb);
     free(w->backlog);
     free(w->wake);
@@ -172,7 +174,7 @@ static void park(struct worker *w, unsigned dest, struct mail *m)
 {
     if (w->backlog[dest].n >= WORKER_BACKLOG_MAX) {
         stats_add(&w->stats, STATS_MAIL_DROPPED, 1);
-        free(m); /* only frames and announces can be here in practice; see PROTOCOL.md 6 */
+        free(m); /* every mail is one allocation; its sender learns of the loss by timeout */
         return;
     }
     m->next = NULL;
@@ -236,6 +238,11 @@ static void publish_stats(struct worker *w)
     stats_set(&w->stats, STATS_SEEDERS, sc->seeders);
     stats_set(&w->stats, STATS_LEECHERS, sc->leechers);
     stats_set(&w->stats, STATS_PEERS_IPV6, sc->ipv6);
+    stats_set(&w->stats, STATS_PEERS_REFUSED, sc->peers_refused);
+    stats_set(&w->stats, STATS_SWARMS_REFUSED, sc->swarms_refused);
+    stats_set(&w->stats, STATS_SWARMS_RECLAIMED, sc->reclaimed);
+    stats_set(&w->stats, STATS_PEER_ID_IN_USE, sc->in_use);
+    stats_set(&w->stats, STATS_SOCKETS, w->n_sockets);
 }
 
 void worker_end_pass(struct worker *w)
@@ -313,14 +320,28 @@ void worker_accept(struct worker *w, int listen_fd)
             close(fd);
             continue;
         }
+        if (atomic_load(&w->t->sockets) >= w->t->max_connections) {
+            /* Every socket counts, whatever it is doing (issue 9): past the
+             * cap a new one gets a one-line 503 and is closed. */
+            const struct proto_http_verdict v = {503, "too many connections", NULL, ""};
+            char reply[PROTO_HTTP_REFUSAL_MAX];
+            int n = proto_http_refusal(reply, sizeof reply, &v);
+            if (n > 0)
+                (void)send(fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+            close(fd);
+            stats_add(&w->stats, STATS_CONNECTIONS_REFUSED, 1);
+            continue;
+        }
         struct lws *wsi = lws_adopt_socket_vhost(w->vh, fd);
         if (!wsi) {
             stats_add(&w->stats, STATS_CONNECTIONS_REFUSED, 1);
             continue;
         }
         /* lws sets no timeout on adopted sockets: bound the time a client may
-         * take to send its request (slowloris); cleared when the upgrade ends. */
+         * take to send its request (slowloris); cleared when the upgrade ends.
+         * net.c's own deadline covers the states lws keeps without one. */
         lws_set_timeout(wsi, PENDING_TIMEOUT_HOLDING_AH, (int)w->t->cfg.handshake_timeout);
+        net_sock_adopted(w, wsi);
     }
 }
 
@@ -354,6 +375,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     }
     shard_expire_step(&w->shard, w->now_ms, WORKER_EXPIRE_BUDGET);
     idle_sweep(w);
+    net_sock_sweep(w);
     worker_end_pass(w);
     lws_sul_schedule(w->ctx, 0, &w->tick, on_tick,
                      (w->stopping ? 20 : WORKER_TICK_MS) * LWS_US_PER_MS);
@@ -396,7 +418,7 @@ static int create_context(struct worker *w)
         return -1;
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-    info.protocols = net_protocols;
+    info.protocols = net_worker_protocols(w);
     info.vhost_name = "wstracker";
     info.retry_and_idle_policy = &no_validity_timer;
     w->vh = lws_create_vhost(w->ctx, &info);

@@ -14,11 +14,14 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <libwebsockets.h>
 
 #include "../proto/scan.h"
 #include "config.h"
+#include "list.h"
+#include "log.h"
 #include "mailbox.h"
 #include "route.h"
 #include "shard.h"
@@ -41,8 +44,10 @@ struct tracker {
     struct route route;
     struct worker *workers; /* cfg.threads entries */
     unsigned n_workers;
-    uint64_t max_connections;             /* cap on open WebSocket connections */
+    uint64_t max_connections;             /* cap on open sockets of every kind */
     _Atomic uint64_t connections;         /* {atomic} open WebSocket connections */
+    _Atomic uint64_t sockets;             /* {atomic} accepted sockets not yet destroyed */
+    uint64_t max_peers, max_swarms;       /* process-wide caps, split between workers */
     int64_t started_ms;                   /* ms, monotonic */
     atomic_bool down;                     /* {atomic} workers stopped, contexts going */
 };
@@ -51,8 +56,12 @@ enum worker_mail_kind {
     MAIL_FRAME,    /* struct frame: send to a connection of the receiving worker */
     MAIL_ANNOUNCE, /* struct mail_announce: for a swarm of the receiving worker */
     MAIL_SCRAPE,   /* struct mail_scrape: fill in the receiving worker's swarms */
+    MAIL_FULL_SCRAPE, /* struct mail_full_scrape: add this worker's swarms, or done */
     MAIL_REMOVE,   /* struct mail_remove: a closed connection's peers */
 };
+
+/* What a frame answers, so its connection can count its scrapes in flight. */
+enum frame_reply { FRAME_REPLY_OTHER, FRAME_REPLY_SCRAPE, FRAME_REPLY_FULL_SCRAPE };
 
 /* One outgoing WebSocket text frame; allocated by the builder, freed after
  * lws_write (or when dropped). data holds LWS_PRE bytes of headroom. */
@@ -61,6 +70,7 @@ struct frame {
     uint64_t conn;     /* destination connection */
     uint32_t len;      /* payload bytes after the headroom */
     bool droppable;    /* a forwarded offer: may be dropped past the soft cap */
+    uint8_t reply;     /* enum frame_reply */
     unsigned char data[]; /* LWS_PRE + len */
 };
 
@@ -83,18 +93,62 @@ struct mail_announce {
     char msg[]; /* msg_len bytes */
 };
 
-/* A scrape travelling from worker to worker until every id is filled in, then
- * written and sent to conn. */
+/* A list scrape travelling from worker to worker until every id is filled in,
+ * then written and sent to conn. One allocation: after the struct come n ids
+ * (20 bytes each), n * 3 counts (complete, incomplete, downloaded) and n done
+ * flags, so whoever drops it frees it with free(). */
 struct mail_scrape {
     struct mail m;
     uint64_t conn;
-    bool full;           /* no info_hash: every swarm of every worker */
-    unsigned next;       /* full scrape: next worker to visit */
-    uint32_t n;          /* ids (list) or entries found so far (full) */
-    uint32_t cap;        /* entries allocated (full) */
-    uint8_t *ids;        /* n * 20 bytes */
-    uint32_t *counts;    /* n * 3: complete, incomplete, downloaded */
-    uint8_t *done;       /* list: n flags */
+    uint32_t n;
+    uint32_t data[]; /* see the accessors */
+};
+
+static inline uint32_t *mail_scrape_counts(struct mail_scrape *s)
+{
+    return s->data;
+}
+static inline uint8_t *mail_scrape_ids(struct mail_scrape *s)
+{
+    return (uint8_t *)(s->data + 3 * (size_t)s->n);
+}
+static inline uint8_t *mail_scrape_done(struct mail_scrape *s)
+{
+    return mail_scrape_ids(s) + (size_t)s->n * PROTO_ID_LEN;
+}
+/* n ids, counts zeroed, none done; NULL on failure. */
+static inline struct mail_scrape *mail_scrape_alloc(uint32_t n)
+{
+    size_t size = sizeof(struct mail_scrape) + (size_t)n * (3 * sizeof(uint32_t) + PROTO_ID_LEN + 1);
+    struct mail_scrape *s = calloc(1, size);
+    if (s) {
+        s->m.kind = MAIL_SCRAPE;
+        s->n = n;
+    }
+    return s;
+}
+
+/* A full scrape visiting workers 0, 1, ... in turn, each appending its swarms'
+ * entries as text, then going back to the origin worker (next == n_workers).
+ * One allocation, grown by realloc up to the reply budget (handle.c). */
+struct mail_full_scrape {
+    struct mail m;
+    unsigned origin;   /* the worker whose connections wait for it */
+    unsigned next;     /* the next worker to visit; n_workers: done */
+    uint32_t len, cap; /* text bytes used / allocated */
+    uint32_t entries;  /* swarms listed so far */
+    char text[];       /* the "files" entries, comma-separated */
+};
+
+/* A worker's full-scrape state: the cached reply and who waits for the travel. */
+struct full_scrape {
+    char *body;         /* the last reply's payload, or NULL */
+    uint32_t len;
+    int64_t made_ms;    /* when body was made (ms, monotonic) */
+    bool in_flight;     /* a travel started here is under way */
+    int64_t started_ms; /* when it started */
+    uint64_t *waiters;  /* connection refs to answer, <= HANDLE_FULL_SCRAPE_WAITERS */
+    uint32_t n_waiters, cap_waiters;
 };
 
 /* A closed connection's (info_hash, peer_id) pairs owned by one worker. */
@@ -126,7 +180,9 @@ struct worker {
     bool *wake;     /* per destination worker: pushed to during this pass */
 
     struct shard shard;
+    struct full_scrape fs;
     struct stats stats;
+    struct log_limit log; /* rate limits of this worker's log lines */
     uint64_t rng;   /* shard_rand state */
     int64_t now_ms; /* ms, monotonic; refreshed at the start of each pass */
 
@@ -137,6 +193,10 @@ struct worker {
     uint32_t n_free;
 
     uint32_t idle_cursor;     /* next slot the idle sweep looks at */
+    struct list_node handshakes; /* struct net_sock by deadline: sockets not yet WebSocket */
+    uint64_t n_sockets;          /* sockets adopted and not yet destroyed */
+    struct lws_protocols protocols[4]; /* net_worker_protocols(); NET_PROTOCOLS entries */
+    char subprotocol[64];        /* the alias protocol's name (net.c) */
     struct proto_request req; /* scratch for the scanner */
     lws_sorted_usec_list_t tick;
 
@@ -146,6 +206,19 @@ struct worker {
     bool exit_loop;
     int start_err;           /* set before the startup barrier */
 };
+
+/* A worker's shard limits: the process-wide caps split evenly between workers. */
+static inline struct shard_limits tracker_shard_limits(const struct tracker *t)
+{
+    struct shard_limits lim = {
+        .max_peers_per_swarm = t->cfg.max_peers_per_swarm,
+        .max_offers = t->cfg.max_offers,
+        .peer_timeout_ms = (int64_t)t->cfg.peer_timeout * 1000,
+        .max_peers = (t->max_peers + t->n_workers - 1) / t->n_workers,
+        .max_swarms = (t->max_swarms + t->n_workers - 1) / t->n_workers,
+    };
+    return lim;
+}
 
 /* Allocate the worker's own parts (mailbox, backlog arrays). */
 int worker_create(struct worker *w, struct tracker *t, unsigned idx);

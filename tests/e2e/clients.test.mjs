@@ -278,7 +278,10 @@ test('stop() and SIGKILL of the client process both remove the peer', T, async t
 })
 
 test('scrape through Client.scrape: single and multiple info hashes', T, async t => {
-  const { tracker, spawn } = await setup(t)
+  // Three Clients of one process announce h1 over the one socket they share (the
+  // library pools sockets by tracker URL): three peer_ids of one connection in
+  // one swarm, past the default --max-peer-ids-per-swarm of 2 (PROTOCOL.md 3.1).
+  const { tracker, spawn } = await setup(t, { args: ['--max-peer-ids-per-swarm=3'] })
   const h1 = randomHex()
   const h2 = randomHex()
   // sequential: npm bittorrent-tracker's Server loses peers when the first

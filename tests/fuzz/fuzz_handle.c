@@ -92,6 +92,7 @@ void net_conn_enqueue(struct worker *w, struct conn *c, struct frame *f)
     assert(conn_worker((unsigned)k) == w->idx); /* only the owner touches a connection */
     assert(f->conn == c->ref);
     check_frame(f);
+    net_conn_note_reply(c, f, w->now_ms); /* as net.c: scrapes in flight count down */
     free(f);
 }
 
@@ -251,13 +252,16 @@ static void setup(void)
     t.cfg.peer_timeout = 120;
     t.cfg.max_scrape_hashes = 8;
     t.cfg.max_torrents_per_conn = 4;
+    t.cfg.max_peer_ids_per_swarm = 2;
+    t.cfg.outq_soft_kib = 256;
+    t.cfg.outq_hard_kib = 1024;
+    t.max_peers = 10; /* split: 5 per worker */
+    t.max_swarms = 6;
     t.n_workers = FH_WORKERS;
     t.workers = workers;
     memcpy(t.route.key, route_key, sizeof t.route.key);
     t.route.n_workers = FH_WORKERS;
-    lim.max_peers_per_swarm = t.cfg.max_peers_per_swarm;
-    lim.max_offers = t.cfg.max_offers;
-    lim.peer_timeout_ms = (int64_t)t.cfg.peer_timeout * 1000;
+    lim = tracker_shard_limits(&t);
     for (unsigned d = 0; d < FH_WORKERS; d++) {
         struct worker *w = &workers[d];
         memset(w, 0, sizeof *w);
@@ -279,6 +283,8 @@ static void teardown(void)
         check_shard(&workers[d]);
         assert(workers[d].shard.counts.peers == 0); /* every connection closed: no peer left */
         shard_destroy(&workers[d].shard);
+        free(workers[d].fs.body); /* as worker_destroy */
+        free(workers[d].fs.waiters);
     }
 }
 
@@ -318,8 +324,14 @@ static void step(const char *line, size_t n)
     } else {
         return;
     }
-    for (unsigned d = 0; d < FH_WORKERS; d++)
+    for (unsigned d = 0; d < FH_WORKERS; d++) {
         check_shard(&workers[d]);
+        /* Mail is drained: every full scrape has come back and answered its
+         * waiters, so no connection waits and no travel is under way. */
+        assert(!workers[d].fs.in_flight && workers[d].fs.n_waiters == 0);
+    }
+    for (unsigned k = 0; k < FH_CONNS; k++)
+        assert(!conns[k].full_waiting && conns[k].scrapes == 0);
     check_conns();
 }
 

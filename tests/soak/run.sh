@@ -2,6 +2,7 @@
 # Soak and fault tests of issue 5 (see tests/soak/RESULTS.md).
 #
 #   bash tests/soak/run.sh [--full] [TEST...]     TEST: churn slowloris slowconsumer flood restart
+#                                                 hostile-{sockets,upgrade,scrape,takeover,sybil,caps}
 #
 # Runs each test (a Node script next to this file) against build/wstracker (or
 # $WSTRACKER_BIN) on 127.0.0.1 only; each prints its figures and one line
@@ -19,11 +20,12 @@ TESTS=()
 for a in "$@"; do
   case "$a" in
     --full) FULL=--full ;;
-    churn|slowloris|slowconsumer|flood|restart) TESTS+=("$a") ;;
+    churn|slowloris|slowconsumer|flood|restart|hostile-*) TESTS+=("$a") ;;
     *) echo "usage: $0 [--full] [churn|slowloris|slowconsumer|flood|restart]..." >&2; exit 2 ;;
   esac
 done
-[ ${#TESTS[@]} -eq 0 ] && TESTS=(churn slowloris slowconsumer flood restart)
+[ ${#TESTS[@]} -eq 0 ] && TESTS=(churn slowloris slowconsumer flood restart hostile-sockets hostile-upgrade
+  hostile-scrape hostile-takeover hostile-sybil hostile-caps)
 
 BIN=${WSTRACKER_BIN:-build/wstracker}
 if [ ! -x "$BIN" ]; then

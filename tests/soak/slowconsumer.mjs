@@ -7,9 +7,11 @@
 //    3 s; the tracker's peak RSS stays under start + 32 MiB (reported with the bytes
 //    offered to the slow client, which is many times that).
 //  phase 2: the slow client, still not reading, pipelines 40,000 announces (their
-//    responses are never dropped); the tracker must close it past the hard cap:
-//    when it reads again it finds a close frame 1008 or the TCP connection closed.
-//    /stats.json connections goes back to 4.
+//    responses are never dropped). Past the soft cap the tracker stops reading
+//    from it (PROTOCOL.md 6, issue 9), so the burst waits in the kernel's socket
+//    buffers instead of the tracker's memory: RSS stays under start + 32 MiB, and
+//    when the client reads again it gets every response and stays connected (or,
+//    if the hard cap was passed first, a close frame 1008 / a TCP close).
 //
 //   node tests/soak/slowconsumer.mjs [--full]
 
@@ -146,6 +148,8 @@ check(failures, rssPeak <= rss0 + 32 * 1024, `tracker RSS peak ${mib(rssPeak)} >
 
 // phase 2: the slow client pipelines announces without reading
 let wrote = 0
+const annBefore = (await tracker.stats(t)).announces
+let annPaused = annBefore
 if (!slow.closed) {
   const msg = frame(JSON.stringify({ action: 'announce', info_hash: S, peer_id: SLOW_ID, event: 'update', left: 10, offers: [] }))
   const chunk = Buffer.concat(Array.from({ length: 1000 }, () => msg))
@@ -155,17 +159,25 @@ if (!slow.closed) {
     wrote += 1000
   }
   await sleep(2000)
+  annPaused = (await tracker.stats(t)).announces
 }
 const rssPhase2 = rssKiB(pid)
 slow.sock.resume()
 const t3 = Date.now()
-while (!slow.closed && Date.now() - t3 < 10000) await sleep(100)
+// read until closed or every response arrived (bounded: 10 s)
+while (!slow.closed && slow.responses < wrote + 1 && Date.now() - t3 < 10000) await sleep(100)
 const st2 = await tracker.stats(t)
 console.log(`slowconsumer: phase 2: slow client wrote ${wrote} announces without reading; on reading again it got ${slow.responses} responses, ${slow.offers} offers, ` +
   `close code ${slow.closeCode || 'none'}, socket ${slow.closed ? 'closed' : 'open'}${slow.error ? ' (' + slow.error + ')' : ''}; tracker RSS ${mib(rssPhase2)}, peak ${mib(rssPeak)}; connections ${st2.connections}`)
-check(failures, slow.closed, 'slow client not closed after the burst (hard cap)')
-check(failures, slow.closeCode === 0 || slow.closeCode === 1008, `close code ${slow.closeCode}, want 1008`)
-check(failures, st2.connections === SENDERS, `/stats.json connections ${st2.connections}, want ${SENDERS}`)
+console.log(`slowconsumer: phase 2: announces processed while the slow client did not read: ${annPaused - annBefore} of ${wrote} (the rest waited until it read)`)
+if (slow.closed) {
+  check(failures, slow.closeCode === 0 || slow.closeCode === 1008, `close code ${slow.closeCode}, want 1008`)
+  check(failures, st2.connections === SENDERS, `/stats.json connections ${st2.connections}, want ${SENDERS}`)
+} else {
+  // flow-controlled, not closed: nothing may be lost
+  check(failures, slow.responses >= wrote + 1, `slow client got ${slow.responses} responses of ${wrote + 1} after reading again`)
+  check(failures, st2.connections === SENDERS + 1, `/stats.json connections ${st2.connections}, want ${SENDERS + 1}`)
+}
 check(failures, rssPeak <= rss0 + 32 * 1024, `tracker RSS peak ${mib(rssPeak)} > start + 32 MiB`)
 clearInterval(sampler)
 for (const s of senders) s.ws.terminate()

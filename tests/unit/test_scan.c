@@ -1338,6 +1338,11 @@ static void test_reason_texts(void **state)
         [PROTO_ERR_SCRAPE_TOO_MANY] = "too many info_hash in scrape",
         [PROTO_ERR_FULL_SCRAPE_DISABLED] = "full scrape disabled",
         [PROTO_ERR_TOO_MANY_TORRENTS] = "too many torrents on this connection",
+        [PROTO_ERR_TOO_MANY_PEER_IDS] = "too many peer_ids for this info hash",
+        [PROTO_ERR_PEER_ID_IN_USE] = "peer_id in use",
+        [PROTO_ERR_TRACKER_FULL_PEERS] = "tracker full: too many peers",
+        [PROTO_ERR_TRACKER_FULL_SWARMS] = "tracker full: too many swarms",
+        [PROTO_ERR_SCRAPE_IN_PROGRESS] = "scrape in progress",
     };
     for (int st = 0; st < PROTO_STATUS_COUNT; st++) {
         assert_non_null(want[st]);

@@ -31,6 +31,8 @@ static const struct shard_limits default_lim = {
     .max_peers_per_swarm = 1000,
     .max_offers = 10,
     .peer_timeout_ms = 180000,
+    .max_peers = 1000000,
+    .max_swarms = 1000000,
 };
 
 /* ---- helpers ---- */
@@ -371,11 +373,16 @@ static void test_refresh_no_double_count(void **state)
     assert_int_equal(need_peer(1, 1)->last_ms, 14);
     assert_scrape(1, 20, 1, 1, 0);
     check_shard();
-    /* The same peer_id on another connection is the same peer, moved. */
+    /* The same peer_id on another connection is refused while its own
+     * connection holds it (issue 9: no takeover by a stranger). */
     announce_left(1, 1, 555, 30, PROTO_LEFT_NONZERO, &r);
-    assert_int_equal(r.incomplete, 1);
+    assert_int_equal(r.refused, PROTO_ERR_PEER_ID_IN_USE);
+    assert_false(r.respond && r.n);
+    assert_int_equal(r.n, 0);
     assert_int_equal(sh.counts.peers, 2);
-    assert_int_equal(need_peer(1, 1)->conn, 555);
+    assert_int_equal(sh.counts.in_use, 1);
+    assert_int_equal(need_peer(1, 1)->conn, 101);
+    assert_int_equal(need_peer(1, 1)->last_ms, 14); /* not refreshed either */
     check_shard();
 }
 
@@ -516,14 +523,19 @@ static void test_remove_and_moved_peer(void **state)
     remove_peer(1, 7, 101, 1);
     assert_int_equal(sh.counts.peers, 2);
 
-    /* Peer 1 moves to connection 201; the old connection closing leaves it. */
+    /* Connection 201 cannot take peer 1 while 101 holds it; once 101's close
+     * has removed it, 201 announcing it is a new peer (a reconnect). */
     announce_left(1, 1, 201, 2, PROTO_LEFT_ABSENT, &r);
-    assert_int_equal(sh.counts.peers, 2);
+    assert_int_equal(r.refused, PROTO_ERR_PEER_ID_IN_USE);
+    assert_int_equal(need_peer(1, 1)->conn, 101);
     remove_peer(1, 1, 101, 3);
-    assert_non_null(get_peer(1, 1));
+    assert_null(get_peer(1, 1));
+    announce_left(1, 1, 201, 3, PROTO_LEFT_ABSENT, &r);
+    assert_int_equal(r.refused, PROTO_OK);
+    assert_int_equal(sh.counts.peers, 2);
     assert_int_equal(need_peer(1, 1)->conn, 201);
 
-    /* Offers to the moved peer go to its new connection. */
+    /* Offers to the reconnected peer go to its new connection. */
     struct ann_opts o = PLAIN;
     o.offers = 3;
     announce_opts(1, 2, 102, 4, o, &r);
@@ -941,7 +953,9 @@ static void test_answers(void **state)
         assert_int_equal(r.n, 0);
     }
 
-    /* The target moved: the answer follows it. */
+    /* The target reconnected (its old connection's close removed it): the
+     * answer follows it to the new connection. */
+    remove_peer(1, 1, 101, 3);
     announce_left(1, 1, 301, 3, PROTO_LEFT_ABSENT, &r);
     o.answer_to = 1;
     announce_opts(1, 2, 102, 4, o, &r);
@@ -1011,10 +1025,109 @@ static void test_two_swarms(void **state)
     check_shard();
 }
 
+/* ---- process-wide caps (issue 9) ---- */
+
+static void test_peer_cap(void **state)
+{
+    (void)state;
+    struct shard_limits lim = default_lim;
+    struct shard_result r;
+    lim.max_peers = 5;
+    lim.max_peers_per_swarm = 3;
+    reset(&lim);
+    for (unsigned p = 0; p < 3; p++)
+        announce_left(1, p, 100 + p, 0, PROTO_LEFT_NONZERO, &r);
+    announce_left(2, 0, 200, 0, PROTO_LEFT_NONZERO, &r);
+    announce_left(2, 1, 201, 0, PROTO_LEFT_NONZERO, &r);
+    assert_int_equal(sh.counts.peers, 5);
+    /* A new peer in a swarm with room: refused, and no empty swarm is left. */
+    announce_left(2, 2, 202, 1, PROTO_LEFT_NONZERO, &r);
+    assert_int_equal(r.refused, PROTO_ERR_TRACKER_FULL_PEERS);
+    assert_false(r.respond && r.refused == PROTO_OK);
+    announce_left(3, 0, 300, 1, PROTO_LEFT_NONZERO, &r);
+    assert_int_equal(r.refused, PROTO_ERR_TRACKER_FULL_PEERS);
+    assert_null(get_swarm(3));
+    assert_int_equal(sh.counts.peers_refused, 2);
+    /* A known peer still refreshes; a full swarm still takes a newcomer by
+     * evicting its oldest (the total stays at the cap). */
+    announce_left(2, 1, 201, 2, PROTO_LEFT_ZERO, &r);
+    assert_int_equal(r.refused, PROTO_OK);
+    assert_int_equal(r.complete, 1);
+    announce_left(1, 9, 109, 3, PROTO_LEFT_NONZERO, &r);
+    assert_int_equal(r.refused, PROTO_OK);
+    assert_null(get_peer(1, 0));
+    assert_int_equal(sh.counts.peers, 5);
+    /* Room again after a stop. */
+    announce_event(2, 0, 200, 4, PROTO_EVENT_STOPPED, &r);
+    announce_left(2, 2, 202, 5, PROTO_LEFT_NONZERO, &r);
+    assert_int_equal(r.refused, PROTO_OK);
+    check_shard();
+}
+
+static void test_swarm_cap_reclaims_empty(void **state)
+{
+    (void)state;
+    struct shard_limits lim = default_lim;
+    struct shard_result r;
+    lim.max_swarms = 3;
+    reset(&lim);
+    for (unsigned s = 0; s < 3; s++)
+        announce_left(s, 1, 100 + s, 0, PROTO_LEFT_NONZERO, &r);
+    announce_left(3, 1, 103, 1, PROTO_LEFT_NONZERO, &r);
+    assert_int_equal(r.refused, PROTO_ERR_TRACKER_FULL_SWARMS);
+    assert_null(get_swarm(3));
+    assert_int_equal(sh.counts.swarms_refused, 1);
+    /* Swarm 1 empties: it lingers, but gives way to a new swarm at once. */
+    announce_event(1, 1, 101, 2, PROTO_EVENT_STOPPED, &r);
+    assert_int_equal(sh.counts.swarms, 3);
+    announce_left(3, 1, 103, 3, PROTO_LEFT_NONZERO, &r);
+    assert_int_equal(r.refused, PROTO_OK);
+    assert_null(get_swarm(1));
+    assert_non_null(get_swarm(3));
+    assert_int_equal(sh.counts.reclaimed, 1);
+    assert_int_equal(sh.counts.swarms, 3);
+    /* A stopped announce for an unknown swarm creates nothing, cap or not. */
+    announce_event(7, 1, 107, 4, PROTO_EVENT_STOPPED, &r);
+    assert_int_equal(r.refused, PROTO_OK);
+    assert_null(get_swarm(7));
+    check_shard();
+}
+
+static void test_in_use_answer_not_forwarded(void **state)
+{
+    (void)state;
+    struct shard_result r;
+    struct ann_opts o = PLAIN;
+    announce_left(1, 1, 101, 0, PROTO_LEFT_NONZERO, &r);
+    announce_left(1, 2, 102, 0, PROTO_LEFT_NONZERO, &r);
+    /* An impostor answering as peer 1 on its own connection: nothing sent. */
+    o.answer_to = 2;
+    announce_opts(1, 1, 666, 1, o, &r);
+    assert_int_equal(r.refused, PROTO_ERR_PEER_ID_IN_USE);
+    assert_int_equal(r.n, 0);
+    /* The real peer 1 answering is forwarded to peer 2's connection. */
+    announce_opts(1, 1, 101, 2, o, &r);
+    assert_int_equal(r.refused, PROTO_OK);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.d[0].conn, 102);
+    assert_int_equal(r.d[0].kind, SHARD_ANSWER);
+    /* Offers from peer 2 go to 101, never to the impostor. */
+    o = PLAIN;
+    o.offers = 5;
+    announce_opts(1, 2, 102, 3, o, &r);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.d[0].conn, 101);
+    check_shard();
+}
+
 static void test_random_operations(void **state)
 {
     (void)state;
-    struct shard_limits lim = {.max_peers_per_swarm = 7, .max_offers = 4, .peer_timeout_ms = 50};
+    struct shard_limits lim = {.max_peers_per_swarm = 7,
+                               .max_offers = 4,
+                               .peer_timeout_ms = 50,
+                               .max_peers = 20,
+                               .max_swarms = 3};
     reset(&lim);
     uint64_t x = 7;
     int64_t now = 0;
@@ -1032,9 +1145,22 @@ static void test_random_operations(void **state)
             o.offers = (uint32_t)(shard_rand(&x) % 6);
             o.answer_to = shard_rand(&x) % 4 == 0 ? (int)(shard_rand(&x) % 12) : -1;
             o.ipv6 = shard_rand(&x) % 2;
+            struct shard_swarm *before = get_swarm(swarm);
+            struct shard_peer *held = before ? get_peer(swarm, peer) : NULL;
+            bool was_held = held && held->conn != conn &&
+                            now - held->last_ms < lim.peer_timeout_ms;
             announce_opts(swarm, peer, conn, now, o, &r);
+            assert_true(sh.counts.peers <= lim.max_peers);
+            assert_true(sh.counts.swarms <= lim.max_swarms);
             if (o.event == PROTO_EVENT_STOPPED) {
                 assert_int_equal(r.n, 0);
+            } else if (was_held) {
+                assert_int_equal(r.refused, PROTO_ERR_PEER_ID_IN_USE);
+                assert_int_equal(r.n, 0);
+            } else if (r.refused != PROTO_OK) {
+                assert_int_equal(r.n, 0);
+                assert_true(r.refused == PROTO_ERR_TRACKER_FULL_PEERS ||
+                            r.refused == PROTO_ERR_TRACKER_FULL_SWARMS);
             } else {
                 uint32_t offers = r.n - (o.answer_to >= 0 && !r.answer_dropped ? 1u : 0u);
                 struct shard_swarm *sw = need_swarm(swarm);
@@ -1118,6 +1244,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_targets_after_removals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_swarms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swarm_cap_reclaims_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_in_use_answer_not_forwarded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_operations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_frees_everything, setup, teardown),
         cmocka_unit_test(test_rand),
