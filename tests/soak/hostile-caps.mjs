@@ -22,7 +22,7 @@
 //
 //   node tests/soak/hostile-caps.mjs
 
-import { tracker, check, result, openWs, id20 } from './lib.mjs'
+import { tracker, check, result, jsonClient, id20 } from './lib.mjs'
 
 const NAME = 'hostile-caps'
 const MAX_SWARMS = 100
@@ -39,35 +39,7 @@ try {
   t = await tracker.startTracker({ args: BASE })
 }
 
-async function client () {
-  const ws = await openWs(t.url)
-  const c = { ws, msgs: [], closed: false, closeCode: 0, waiters: new Set() }
-  const poke = () => { for (const w of [...c.waiters]) w() }
-  ws.on('message', d => { let m; try { m = JSON.parse(d) } catch { return } c.msgs.push(m); poke() })
-  ws.on('close', code => { c.closed = true; c.closeCode = code; poke() })
-  ws.on('error', () => {})
-  c.send = o => ws.send(JSON.stringify(o))
-  c.wait = (pred, ms) => new Promise(resolve => {
-    let timer = null
-    const finish = v => { clearTimeout(timer); c.waiters.delete(look); resolve(v) }
-    const look = () => {
-      const i = c.msgs.findIndex(pred)
-      if (i >= 0) finish(c.msgs.splice(i, 1)[0])
-      else if (c.closed) finish(null)
-    }
-    timer = setTimeout(() => finish(null), ms)
-    c.waiters.add(look)
-    look()
-  })
-  c.close = async () => {
-    if (c.closed) return
-    const done = new Promise(resolve => c.ws.once('close', resolve))
-    c.ws.close(1000)
-    await Promise.race([done, new Promise(resolve => setTimeout(resolve, 3000))])
-    if (!c.closed) c.ws.terminate()
-  }
-  return c
-}
+const client = () => jsonClient(t.url)
 
 const announce = (ih, pid, event = 'started') => ({ action: 'announce', info_hash: ih, peer_id: pid, numwant: 0, uploaded: 0, downloaded: 0, left: 0, event, offers: [] })
 const isReply = m => m.action === 'announce' && (m.complete !== undefined || m['failure reason'] !== undefined)

@@ -20,7 +20,7 @@
 
 import net from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { tracker, rssKiB, mib, sleep, check, result, openWs, honestClient, id20 } from './lib.mjs'
+import { tracker, rssKiB, mib, sleep, check, result, jsonClient, honestClient, id20 } from './lib.mjs'
 
 const NAME = 'hostile-scrape'
 const SWARMS1 = 14000
@@ -34,28 +34,7 @@ const failures = []
 const t = await tracker.startTracker({ args: ['--threads', '2', '--max-torrents-per-conn', '20000'] })
 const pid = t.proc.pid
 
-async function client () {
-  const ws = await openWs(t.url)
-  const c = { ws, msgs: [], closed: false, closeCode: 0, waiters: new Set() }
-  const poke = () => { for (const w of [...c.waiters]) w() }
-  ws.on('message', d => { let m; try { m = JSON.parse(d) } catch { return } c.msgs.push(m); poke() })
-  ws.on('close', code => { c.closed = true; c.closeCode = code; poke() })
-  ws.on('error', () => {})
-  c.send = o => ws.send(JSON.stringify(o))
-  c.wait = (pred, ms) => new Promise(resolve => {
-    let timer = null
-    const finish = v => { clearTimeout(timer); c.waiters.delete(look); resolve(v) }
-    const look = () => {
-      const i = c.msgs.findIndex(pred)
-      if (i >= 0) finish(c.msgs.splice(i, 1)[0])
-      else if (c.closed) finish(null)
-    }
-    timer = setTimeout(() => finish(null), ms)
-    c.waiters.add(look)
-    look()
-  })
-  return c
-}
+const client = () => jsonClient(t.url)
 
 // Announce info hashes [from, to) spread over the seeder connections, 256 in flight
 // on each, every reply waited for; 30 s at most. Returns {ok, failed, missing}.

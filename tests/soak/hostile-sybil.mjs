@@ -12,7 +12,7 @@
 //
 //   node tests/soak/hostile-sybil.mjs
 
-import { tracker, check, result, openWs, id20, fakeSdp } from './lib.mjs'
+import { tracker, check, result, jsonClient, id20, fakeSdp } from './lib.mjs'
 
 const NAME = 'hostile-sybil'
 const HONEST = 5
@@ -23,34 +23,11 @@ const t = await tracker.startTracker({ args: ['--threads', '2', '--max-peers-per
 const sdp = fakeSdp(300)
 const H = id20('sybil-swarm-', 1)
 
-async function client (tag) {
-  const ws = await openWs(t.url)
-  const c = { tag, ws, msgs: [], closed: false, closeCode: 0, offers: 0, waiters: new Set() }
-  const poke = () => { for (const w of [...c.waiters]) w() }
-  ws.on('message', d => {
-    let m
-    try { m = JSON.parse(d) } catch { return }
-    if (m.offer !== undefined && m.peer_id === NEWBIE) c.offers++
-    else c.msgs.push(m)
-    poke()
-  })
-  ws.on('close', code => { c.closed = true; c.closeCode = code; poke() })
-  ws.on('error', () => {})
-  c.send = o => ws.send(JSON.stringify(o))
-  c.wait = (pred, ms) => new Promise(resolve => {
-    let timer = null
-    const finish = v => { clearTimeout(timer); c.waiters.delete(look); resolve(v) }
-    const look = () => {
-      const i = c.msgs.findIndex(pred)
-      if (i >= 0) finish(c.msgs.splice(i, 1)[0])
-      else if (c.closed) finish(null)
-    }
-    timer = setTimeout(() => finish(null), ms)
-    c.waiters.add(look)
-    look()
-  })
-  return c
-}
+// offers from NEWBIE are counted (c.offers), not kept
+const client = tag => jsonClient(t.url, {
+  tag,
+  take: (m, c) => m.offer !== undefined && m.peer_id === NEWBIE && ++c.offers > 0
+})
 
 const NEWBIE = id20('sybil-newbie-', 1)
 const announce = (peerId, nOffers = 0) => ({

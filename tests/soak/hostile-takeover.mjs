@@ -14,7 +14,7 @@
 //
 //   node tests/soak/hostile-takeover.mjs
 
-import { tracker, sleep, check, result, openWs, id20, fakeSdp } from './lib.mjs'
+import { tracker, sleep, check, result, jsonClient, id20, fakeSdp } from './lib.mjs'
 
 const NAME = 'hostile-takeover'
 const failures = []
@@ -28,35 +28,7 @@ const GHOST = id20('takeover-ghost-', 1)
 
 // A ws client that keeps every message it receives; wait(pred, ms) resolves with (and
 // removes) the first kept message matching pred, or null after ms / when closed.
-async function client (tag) {
-  const ws = await openWs(t.url)
-  const c = { tag, ws, msgs: [], all: [], closed: false, closeCode: 0, waiters: new Set() }
-  const poke = () => { for (const w of [...c.waiters]) w() }
-  ws.on('message', d => { let m; try { m = JSON.parse(d) } catch { return } c.msgs.push(m); c.all.push(m); poke() })
-  ws.on('close', code => { c.closed = true; c.closeCode = code; poke() })
-  ws.on('error', () => {})
-  c.send = o => ws.send(JSON.stringify(o))
-  c.wait = (pred, ms) => new Promise(resolve => {
-    let timer = null
-    const finish = v => { clearTimeout(timer); c.waiters.delete(look); resolve(v) }
-    const look = () => {
-      const i = c.msgs.findIndex(pred)
-      if (i >= 0) finish(c.msgs.splice(i, 1)[0])
-      else if (c.closed) finish(null)
-    }
-    timer = setTimeout(() => finish(null), ms)
-    c.waiters.add(look)
-    look()
-  })
-  c.close = async () => {
-    if (c.closed) return
-    const done = new Promise(resolve => ws.once('close', resolve))
-    ws.close(1000)
-    await Promise.race([done, sleep(3000)])
-    if (!c.closed) ws.terminate()
-  }
-  return c
-}
+const client = tag => jsonClient(t.url, { tag })
 
 const announce = (peerId, nOffers = 0, tag = '') => ({
   action: 'announce', info_hash: H, peer_id: peerId, numwant: nOffers, uploaded: 0, downloaded: 0, left: 0, event: 'started',

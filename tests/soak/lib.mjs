@@ -8,6 +8,12 @@
 //   result(name, failures) prints `soak NAME: ok` or `soak NAME: FAILED: ...`, exits 0/1
 //   check(failures, cond, msg)  collects a failure when cond is false
 //   openWs(url, opts)      ws client, resolves when open (rejects on error / timeout)
+//   jsonClient(url, {tag, take})  an open ws client keeping every JSON message:
+//                          c.msgs (waiting), c.all (every one), c.send(obj),
+//                          c.wait(pred, ms) -> first waiting message matching pred
+//                          (removed), or null after ms / once closed; c.close();
+//                          take(m, c) true: the message is counted by the caller
+//                          and not kept in c.msgs
 //   id20(prefix, n)        deterministic 20-char ASCII id: prefix, '_' padding, n
 //   randId()               random 20-byte Latin-1 id
 //   isFull                 --full given on the command line
@@ -47,6 +53,42 @@ export function result (name, failures) {
     console.log(`soak ${name}: FAILED: ${failures.join('; ')}`)
     process.exitCode = 1
   }
+}
+
+export async function jsonClient (url, { tag, take } = {}) {
+  const ws = await openWs(url)
+  const c = { tag, ws, msgs: [], all: [], closed: false, closeCode: 0, offers: 0, waiters: new Set() }
+  const poke = () => { for (const w of [...c.waiters]) w() }
+  ws.on('message', d => {
+    let m
+    try { m = JSON.parse(d) } catch { return }
+    c.all.push(m)
+    if (!(take && take(m, c))) c.msgs.push(m)
+    poke()
+  })
+  ws.on('close', code => { c.closed = true; c.closeCode = code; poke() })
+  ws.on('error', () => {})
+  c.send = o => ws.send(JSON.stringify(o))
+  c.wait = (pred, ms) => new Promise(resolve => {
+    let timer = null
+    const finish = v => { clearTimeout(timer); c.waiters.delete(look); resolve(v) }
+    const look = () => {
+      const i = c.msgs.findIndex(pred)
+      if (i >= 0) finish(c.msgs.splice(i, 1)[0])
+      else if (c.closed) finish(null)
+    }
+    timer = setTimeout(() => finish(null), ms)
+    c.waiters.add(look)
+    look()
+  })
+  c.close = async () => {
+    if (c.closed) return
+    const done = new Promise(resolve => ws.once('close', resolve))
+    ws.close(1000)
+    await Promise.race([done, sleep(3000)])
+    if (!c.closed) ws.terminate()
+  }
+  return c
 }
 
 export function openWs (url, { timeoutMs = 5000, ...opts } = {}) {
