@@ -450,3 +450,79 @@ void shard_destroy(struct shard *s)
     s->oldest = s->newest = NULL;
     s->empty_oldest = s->empty_newest = NULL;
 }
+
+/* ---- structural self-check (tests and fuzz targets) ---- */
+
+#define SHARD_REQUIRE(cond, why)                                                       \
+    do {                                                                               \
+        if (!(cond))                                                                   \
+            return why;                                                                \
+    } while (0)
+
+static const char *check_swarm(const struct shard *s, const struct shard_swarm *sw,
+                               uint64_t *ipv6)
+{
+    uint32_t c = 0, walked = 0;
+    const struct shard_peer *hp, *htmp, *prev = NULL;
+    SHARD_REQUIRE(HASH_COUNT(sw->peers) == sw->n, "swarm: table count != n");
+    SHARD_REQUIRE(sw->n <= s->lim.max_peers_per_swarm, "swarm: more than max_peers_per_swarm");
+    SHARD_REQUIRE(sw->n <= sw->cap || (sw->n == 0 && sw->cap == 0), "swarm: n > cap");
+    HASH_ITER(hh, sw->peers, hp, htmp)
+    SHARD_REQUIRE(hp->idx < sw->n && sw->arr[hp->idx] == hp, "swarm: table entry not in arr");
+    for (uint32_t k = 0; k < sw->n; k++) {
+        const struct shard_peer *p = sw->arr[k];
+        SHARD_REQUIRE(p->idx == k && p->swarm == sw, "swarm: arr entry's idx or swarm wrong");
+        c += p->seeder;
+        *ipv6 += p->ipv6;
+    }
+    SHARD_REQUIRE(sw->complete == c && sw->incomplete == sw->n - c, "swarm: seeder counts");
+    for (const struct shard_peer *p = sw->oldest; p; p = p->sw_newer) {
+        SHARD_REQUIRE(p->sw_older == prev && p->swarm == sw, "swarm list: broken link");
+        SHARD_REQUIRE(!prev || prev->last_ms <= p->last_ms, "swarm list: not by last announce");
+        prev = p;
+        SHARD_REQUIRE(++walked <= sw->n, "swarm list: longer than n");
+    }
+    SHARD_REQUIRE(sw->newest == prev && walked == sw->n, "swarm list: wrong length or tail");
+    return NULL;
+}
+
+const char *shard_check(const struct shard *s)
+{
+    const struct shard_swarm *sw, *tmp, *eprev = NULL;
+    const struct shard_peer *prev = NULL;
+    uint64_t swarms = 0, active = 0, peers = 0, seeders = 0, ipv6 = 0, walked = 0, ewalked = 0;
+    const char *why;
+    HASH_ITER(hh, s->swarms, sw, tmp)
+    {
+        if ((why = check_swarm(s, sw, &ipv6)) != NULL)
+            return why;
+        swarms++;
+        active += sw->n > 0;
+        peers += sw->n;
+        seeders += sw->complete;
+    }
+    SHARD_REQUIRE(s->counts.swarms == swarms && s->counts.active_swarms == active,
+                  "counts: swarms");
+    SHARD_REQUIRE(s->counts.peers == peers && s->counts.seeders == seeders &&
+                      s->counts.leechers == peers - seeders && s->counts.ipv6 == ipv6,
+                  "counts: peers");
+    SHARD_REQUIRE(swarms <= s->lim.max_swarms && peers <= s->lim.max_peers, "counts: over a cap");
+    for (const struct shard_peer *p = s->oldest; p; p = p->sh_newer) {
+        SHARD_REQUIRE(p->sh_older == prev, "shard list: broken link");
+        SHARD_REQUIRE(p->idx < p->swarm->n && p->swarm->arr[p->idx] == p,
+                      "shard list: peer not in its swarm");
+        SHARD_REQUIRE(!prev || prev->last_ms <= p->last_ms, "shard list: not by last announce");
+        prev = p;
+        SHARD_REQUIRE(++walked <= peers, "shard list: longer than the peer count");
+    }
+    SHARD_REQUIRE(s->newest == prev && walked == peers, "shard list: wrong length or tail");
+    for (const struct shard_swarm *e = s->empty_oldest; e; e = e->e_newer) {
+        SHARD_REQUIRE(e->e_older == eprev && e->n == 0, "empty list: broken link or not empty");
+        SHARD_REQUIRE(!eprev || eprev->emptied_ms <= e->emptied_ms, "empty list: not by time");
+        eprev = e;
+        SHARD_REQUIRE(++ewalked <= swarms, "empty list: longer than the swarm count");
+    }
+    SHARD_REQUIRE(s->empty_newest == eprev && ewalked == swarms - active,
+                  "empty list: not exactly the empty swarms");
+    return NULL;
+}

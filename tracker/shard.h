@@ -123,6 +123,11 @@ void shard_scrape(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN], int64_
 /* Remove at most budget expired peers and empty swarms; returns how many. */
 size_t shard_expire_step(struct shard *s, int64_t now_ms, size_t budget);
 
+/* For tests and fuzz targets: NULL when every count, hash table, dense array
+ * and recency list of s agrees (and the caps hold), else the first broken
+ * invariant. O(peers + swarms). */
+const char *shard_check(const struct shard *s);
+
 /* A small fast generator (splitmix64) for target choice. */
 uint64_t shard_rand(uint64_t *state);
 

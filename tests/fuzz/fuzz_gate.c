@@ -8,7 +8,6 @@
  * Input: up to 8 fields separated by '\n': method, version, upgrade,
  * connection, ws_version, ws_key, protocols, host; a field "-" is an absent
  * header. The whole input is also judged as a close-frame payload.
- * Checks abort in every build type (not assert: NDEBUG would remove them).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,14 +16,8 @@
 #include <strings.h>
 
 #include "../../proto/gate.h"
+#include "../check.h"
 
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -22,12 +22,12 @@
  * would leave the peer behind). At the end every connection closes and no peer
  * may remain; LeakSanitizer checks that nothing else does either.
  */
-#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../tracker/handle.h"
+#include "../check.h"
 
 #define FH_WORKERS 2
 #define FH_CONNS   8
@@ -79,18 +79,18 @@ static void check_frame(const struct frame *f)
     static struct proto_request req;
     enum proto_status st = proto_scan_request(frame_payload((struct frame *)f), f->len,
                                               PROTO_SCRAPE_HASHES_MAX, &req);
-    assert(f->len > 0);
-    assert(st != PROTO_ERR_JSON && st != PROTO_ERR_DEPTH && st != PROTO_ERR_NOT_OBJECT);
-    assert(st != PROTO_ERR_NO_ACTION && st != PROTO_ERR_ACTION);
-    assert(req.action != PROTO_ACTION_UNKNOWN);
+    CHECK(f->len > 0);
+    CHECK(st != PROTO_ERR_JSON && st != PROTO_ERR_DEPTH && st != PROTO_ERR_NOT_OBJECT);
+    CHECK(st != PROTO_ERR_NO_ACTION && st != PROTO_ERR_ACTION);
+    CHECK(req.action != PROTO_ACTION_UNKNOWN);
 }
 
 void net_conn_enqueue(struct worker *w, struct conn *c, struct frame *f)
 {
     int k = conn_index(c->ref);
-    assert(k >= 0 && &conns[k] == c);
-    assert(conn_worker((unsigned)k) == w->idx); /* only the owner touches a connection */
-    assert(f->conn == c->ref);
+    CHECK(k >= 0 && &conns[k] == c);
+    CHECK(conn_worker((unsigned)k) == w->idx); /* only the owner touches a connection */
+    CHECK(f->conn == c->ref);
     check_frame(f);
     net_conn_note_reply(c, f, w->now_ms); /* as net.c: scrapes in flight count down */
     free(f);
@@ -99,15 +99,15 @@ void net_conn_enqueue(struct worker *w, struct conn *c, struct frame *f)
 /* As net.c: the connection closes at its next writeable; step() closes it. */
 void net_conn_close(struct conn *c, uint16_t code)
 {
-    assert(conn_index(c->ref) >= 0);
-    assert(code >= 1000 && code < 5000);
+    CHECK(conn_index(c->ref) >= 0);
+    CHECK(code >= 1000 && code < 5000);
     if (!c->close_code)
         c->close_code = code;
 }
 
 void worker_send(struct worker *w, unsigned dest, struct mail *m)
 {
-    assert(dest < FH_WORKERS && dest != w->idx);
+    CHECK(dest < FH_WORKERS && dest != w->idx);
     m->next = NULL;
     if (queues[dest].tail)
         queues[dest].tail->next = m;
@@ -120,7 +120,7 @@ void worker_deliver(struct worker *w, struct frame *f)
 {
     unsigned dest = route_conn_worker(f->conn);
     int k;
-    assert(dest < FH_WORKERS);
+    CHECK(dest < FH_WORKERS);
     if (dest != w->idx) {
         worker_send(w, dest, &f->m);
         return;
@@ -143,7 +143,7 @@ static void drain(void)
             queues[d].head = m->next;
             if (!queues[d].head)
                 queues[d].tail = NULL;
-            assert(m->kind <= MAIL_REMOVE);
+            CHECK(m->kind <= MAIL_REMOVE);
             handle_mail(&workers[d], m);
             any = true;
         }
@@ -169,57 +169,35 @@ static bool conn_holds(const struct conn *c, const uint8_t ih[PROTO_ID_LEN],
     return false;
 }
 
+/* shard_check's structure, plus what only this harness knows: each swarm is on
+ * its route_owner worker and each peer's connection is live and holds it. */
 static void check_shard(struct worker *w)
 {
-    struct shard *s = &w->shard;
-    struct shard_swarm *sw;
-    uint64_t swarms = 0, active = 0, peers = 0, seeders = 0, listed = 0;
-    for (sw = s->swarms; sw; sw = sw->hh.next) {
-        uint32_t complete = 0, n_list = 0;
-        struct shard_peer *p;
-        swarms++;
-        active += sw->n > 0;
-        assert(route_owner(&t.route, sw->info_hash) == w->idx);
-        assert(sw->n <= s->lim.max_peers_per_swarm && (sw->n == 0 || sw->n <= sw->cap));
-        assert(HASH_COUNT(sw->peers) == sw->n);
-        assert(sw->complete + sw->incomplete == sw->n);
-        for (p = sw->peers; p; p = p->hh.next) {
+    const struct shard_swarm *sw, *tmp;
+    const char *why = shard_check(&w->shard);
+    if (why) {
+        fprintf(stderr, "shard_check (worker %u): %s\n", w->idx, why);
+        abort();
+    }
+    HASH_ITER(hh, w->shard.swarms, sw, tmp)
+    {
+        const struct shard_peer *p, *ptmp;
+        CHECK(route_owner(&t.route, sw->info_hash) == w->idx);
+        HASH_ITER(hh, sw->peers, p, ptmp)
+        {
             int k = conn_index(p->conn);
-            assert(p->swarm == sw);
-            assert(p->idx < sw->n && sw->arr[p->idx] == p);
-            complete += p->seeder;
-            assert(k >= 0); /* bound to a live connection ... */
-            assert(conn_holds(&conns[k], sw->info_hash, p->peer_id)); /* ... that will remove it */
+            CHECK(k >= 0); /* bound to a live connection ... */
+            CHECK(conn_holds(&conns[k], sw->info_hash, p->peer_id)); /* ... that will remove it */
         }
-        assert(complete == sw->complete);
-        for (p = sw->newest; p; p = p->sw_older) {
-            assert(p->swarm == sw);
-            assert(!p->sw_older || p->sw_older->sw_newer == p);
-            n_list++;
-            assert(n_list <= sw->n);
-        }
-        assert(n_list == sw->n);
-        peers += sw->n;
-        seeders += sw->complete;
     }
-    assert(swarms == s->counts.swarms && active == s->counts.active_swarms);
-    assert(peers == s->counts.peers);
-    assert(seeders == s->counts.seeders && peers - seeders == s->counts.leechers);
-    for (struct shard_peer *p = s->newest; p; p = p->sh_older) {
-        assert(!p->sh_older || p->sh_older->sh_newer == p);
-        assert(!p->sh_older || p->sh_older->last_ms <= p->last_ms);
-        listed++;
-        assert(listed <= peers);
-    }
-    assert(listed == peers);
 }
 
 static void check_conns(void)
 {
     for (unsigned k = 0; k < FH_CONNS; k++) {
         const struct conn *c = &conns[k];
-        assert(c->n_regs == (uint32_t)c->has_reg0 + HASH_COUNT(c->regs));
-        assert(c->n_regs <= t.cfg.max_torrents_per_conn);
+        CHECK(c->n_regs == (uint32_t)c->has_reg0 + HASH_COUNT(c->regs));
+        CHECK(c->n_regs <= t.cfg.max_torrents_per_conn);
     }
 }
 
@@ -281,7 +259,7 @@ static void teardown(void)
         conn_close(k);
     for (unsigned d = 0; d < FH_WORKERS; d++) {
         check_shard(&workers[d]);
-        assert(workers[d].shard.counts.peers == 0); /* every connection closed: no peer left */
+        CHECK(workers[d].shard.counts.peers == 0); /* every connection closed: no peer left */
         shard_destroy(&workers[d].shard);
         free(workers[d].fs.body); /* as worker_destroy */
         free(workers[d].fs.waiters);
@@ -312,7 +290,7 @@ static void step(const char *line, size_t n)
         handle_message(&workers[conn_worker(k)], &conns[k], msg, n - 1, true);
         /* Only invalid UTF-8 closes from the handler (1007); an accepted
          * message never does. */
-        assert(!conns[k].close_code || !proto_utf8_valid(msg, n - 1));
+        CHECK(!conns[k].close_code || !proto_utf8_valid(msg, n - 1));
         free(msg);
         drain();
         if (conns[k].close_code)
@@ -328,10 +306,10 @@ static void step(const char *line, size_t n)
         check_shard(&workers[d]);
         /* Mail is drained: every full scrape has come back and answered its
          * waiters, so no connection waits and no travel is under way. */
-        assert(!workers[d].fs.in_flight && workers[d].fs.n_waiters == 0);
+        CHECK(!workers[d].fs.in_flight && workers[d].fs.n_waiters == 0);
     }
     for (unsigned k = 0; k < FH_CONNS; k++)
-        assert(!conns[k].full_waiting && conns[k].scrapes == 0);
+        CHECK(!conns[k].full_waiting && conns[k].scrapes == 0);
     check_conns();
 }
 

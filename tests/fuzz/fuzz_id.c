@@ -3,11 +3,11 @@
  * Owns:   nothing; checks that decode(encode(x)) == x for any 20 bytes, and that
  *         any string that decodes re-encodes to a string that decodes the same.
  */
-#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../check.h"
 #include "id.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -21,9 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= PROTO_ID_LEN) {
         memcpy(id, data, PROTO_ID_LEN);
         n = proto_id_encode(id, enc);
-        assert(n <= PROTO_ID_JSON_MAX);
-        assert(proto_id_decode(enc, n, back) == 0);
-        assert(memcmp(id, back, PROTO_ID_LEN) == 0);
+        CHECK(n <= PROTO_ID_JSON_MAX);
+        CHECK(proto_id_decode(enc, n, back) == 0);
+        CHECK(memcmp(id, back, PROTO_ID_LEN) == 0);
     }
     /* Arbitrary bytes as JSON string contents. */
     char *s = malloc(size ? size : 1);
@@ -32,8 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, data, size);
     if (proto_id_decode(s, size, id) == 0) {
         n = proto_id_encode(id, enc);
-        assert(proto_id_decode(enc, n, back) == 0);
-        assert(memcmp(id, back, PROTO_ID_LEN) == 0);
+        CHECK(proto_id_decode(enc, n, back) == 0);
+        CHECK(memcmp(id, back, PROTO_ID_LEN) == 0);
     }
     free(s);
     return 0;

@@ -7,11 +7,11 @@
  * a status always has a reason, and a successful announce's forwarded frames can
  * be written within the documented worst case.
  */
-#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../check.h"
 #include "id.h"
 #include "scan.h"
 #include "write.h"
@@ -22,8 +22,8 @@ static struct proto_request req;
 
 static void check_span(struct proto_span s, size_t size)
 {
-    assert((size_t)s.off + s.len <= size);
-    assert(s.len > 0);
+    CHECK((size_t)s.off + s.len <= size);
+    CHECK(s.len > 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,13 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(msg, data, size);
     st = proto_scan_request(msg, size, PROTO_SCRAPE_HASHES_MAX, &req);
-    assert(proto_status_reason(st) != NULL);
+    CHECK(proto_status_reason(st) != NULL);
     /* handle_message relies on it: lws no longer checks UTF-8 itself. */
     if (st == PROTO_OK)
-        assert(proto_utf8_valid(msg, size));
+        CHECK(proto_utf8_valid(msg, size));
     if (st == PROTO_OK && req.action == PROTO_ACTION_ANNOUNCE) {
         const struct proto_announce *a = &req.ann;
-        assert(a->n_offers <= PROTO_OFFERS_MAX);
+        CHECK(a->n_offers <= PROTO_OFFERS_MAX);
         for (uint32_t k = 0; k < a->n_offers; k++) {
             size_t cap = PROTO_FORWARD_MAX(a->offers[k].offer.len);
             char *out = malloc(cap);
@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 int n = proto_write_forward(out, cap, a->info_hash, a->peer_id,
                                             a->offers[k].offer_id, 0, msg + a->offers[k].offer.off,
                                             a->offers[k].offer.len);
-                assert(n > 0);
+                CHECK(n > 0);
                 free(out);
             }
         }
@@ -58,10 +58,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_span(a->answer, size);
     }
     if (st == PROTO_OK && req.action == PROTO_ACTION_SCRAPE)
-        assert(req.n_hashes <= PROTO_SCRAPE_HASHES_MAX);
+        CHECK(req.n_hashes <= PROTO_SCRAPE_HASHES_MAX);
     if (st != PROTO_OK) {
         char out[PROTO_ERROR_MAX];
-        assert(proto_write_error(out, sizeof out, req.action, st,
+        CHECK(proto_write_error(out, sizeof out, req.action, st,
                                  req.has_info_hash ? req.info_hash : NULL) > 0);
     }
     free(msg);

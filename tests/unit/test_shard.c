@@ -191,92 +191,9 @@ static void assert_scrape(unsigned swarm, int64_t now, uint32_t c, uint32_t i, u
 /* The whole shard agrees with itself. */
 static void check_shard(void)
 {
-    struct shard_swarm *sw, *tmp;
-    uint64_t swarms = 0, active = 0, peers = 0, seeders = 0, leechers = 0, ipv6 = 0;
-    uint64_t empty = 0;
-    HASH_ITER(hh, sh.swarms, sw, tmp) {
-        swarms++;
-        assert_int_equal(HASH_COUNT(sw->peers), sw->n);
-        assert_true(sw->n <= sh.lim.max_peers_per_swarm);
-        assert_true(sw->n <= sw->cap || (sw->n == 0 && sw->cap == 0));
-        uint32_t c = 0, l = 0;
-        struct shard_peer *hp, *htmp;
-        HASH_ITER(hh, sw->peers, hp, htmp) {
-            /* every table entry sits in the dense array at its idx */
-            assert_true(hp->idx < sw->n);
-            assert_ptr_equal(sw->arr[hp->idx], hp);
-        }
-        for (uint32_t k = 0; k < sw->n; k++) {
-            struct shard_peer *p = sw->arr[k];
-            assert_int_equal(p->idx, k);
-            assert_ptr_equal(p->swarm, sw);
-            if (p->seeder)
-                c++;
-            else
-                l++;
-            if (p->ipv6)
-                ipv6++;
-        }
-        assert_int_equal(sw->complete, c);
-        assert_int_equal(sw->incomplete, l);
-        seeders += c;
-        leechers += l;
-        peers += sw->n;
-        if (sw->n)
-            active++;
-        else
-            empty++;
-        /* Swarm recency list: n peers, oldest first, last announce non-decreasing. */
-        uint32_t walked = 0;
-        struct shard_peer *prev = NULL;
-        for (struct shard_peer *p = sw->oldest; p; p = p->sw_newer) {
-            assert_ptr_equal(p->sw_older, prev);
-            assert_ptr_equal(p->swarm, sw);
-            if (prev)
-                assert_true(prev->last_ms <= p->last_ms);
-            prev = p;
-            walked++;
-            assert_true(walked <= sw->n);
-        }
-        assert_ptr_equal(sw->newest, prev);
-        assert_int_equal(walked, sw->n);
-    }
-    assert_int_equal(sh.counts.swarms, swarms);
-    assert_int_equal(sh.counts.active_swarms, active);
-    assert_int_equal(sh.counts.peers, peers);
-    assert_int_equal(sh.counts.seeders, seeders);
-    assert_int_equal(sh.counts.leechers, leechers);
-    assert_int_equal(sh.counts.ipv6, ipv6);
-
-    /* Shard recency list: every peer once, oldest first. */
-    uint64_t walked = 0;
-    struct shard_peer *prev = NULL;
-    for (struct shard_peer *p = sh.oldest; p; p = p->sh_newer) {
-        assert_ptr_equal(p->sh_older, prev);
-        assert_true(p->idx < p->swarm->n && p->swarm->arr[p->idx] == p);
-        if (prev)
-            assert_true(prev->last_ms <= p->last_ms);
-        prev = p;
-        walked++;
-        assert_true(walked <= peers);
-    }
-    assert_ptr_equal(sh.newest, prev);
-    assert_int_equal(walked, peers);
-
-    /* Empty-swarm list: exactly the swarms without peers, by emptied_ms. */
-    uint64_t ewalked = 0;
-    struct shard_swarm *eprev = NULL;
-    for (struct shard_swarm *e = sh.empty_oldest; e; e = e->e_newer) {
-        assert_ptr_equal(e->e_older, eprev);
-        assert_int_equal(e->n, 0);
-        if (eprev)
-            assert_true(eprev->emptied_ms <= e->emptied_ms);
-        eprev = e;
-        ewalked++;
-        assert_true(ewalked <= swarms);
-    }
-    assert_ptr_equal(sh.empty_newest, eprev);
-    assert_int_equal(ewalked, empty);
+    const char *why = shard_check(&sh);
+    if (why)
+        fail_msg("shard_check: %s", why);
 }
 
 /* Deliveries: count, distinct, not to skip, offer indexes 0..n-1 in order. */

@@ -1,0 +1,134 @@
+/* test_config.c - unit tests of tracker/config.c: defaults < environment < flags.
+ *
+ * Owns:   nothing; runs config_load on argument vectors and environments and
+ *         checks the settings and the error texts (which name the option).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../tracker/config.h"
+
+static struct config cfg;
+static char err[CONFIG_ERR_LEN];
+
+#define LOAD(...)                                                                         \
+    ({                                                                                    \
+        char *argv_[] = {"wstracker", __VA_ARGS__, NULL};                                 \
+        config_load(&cfg, (int)(sizeof argv_ / sizeof argv_[0]) - 1, argv_, err);         \
+    })
+
+static int clear_env(void **state)
+{
+    (void)state;
+    unsetenv("WSTRACKER_INTERVAL");
+    unsetenv("WSTRACKER_LISTEN");
+    unsetenv("WSTRACKER_NO_FULL_SCRAPE");
+    unsetenv("WSTRACKER_MAX_PEERS");
+    return 0;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    char *argv[] = {"wstracker", NULL};
+    assert_int_equal(config_load(&cfg, 1, argv, err), CONFIG_RUN);
+    assert_int_equal(cfg.n_listen, 1);
+    assert_string_equal(cfg.listen[0].host, "127.0.0.1");
+    assert_int_equal(cfg.listen[0].port, 8000);
+    assert_int_equal(cfg.interval, 120);
+    assert_int_equal(cfg.max_offers, 10);
+    assert_int_equal(cfg.max_peers_per_swarm, 1000);
+    assert_int_equal(cfg.peer_timeout, 180);
+    assert_int_equal(cfg.max_message_size, 65536);
+    assert_int_equal(cfg.max_scrape_hashes, 256);
+    assert_int_equal(cfg.max_torrents_per_conn, 4096);
+    assert_int_equal(cfg.max_peer_ids_per_swarm, 2);
+    assert_int_equal(cfg.max_peers, 0); /* 0: from physical memory (main.c) */
+    assert_int_equal(cfg.max_swarms, 0);
+    assert_int_equal(cfg.max_connections, 0);
+    assert_int_equal(cfg.outq_soft_kib, 256);
+    assert_int_equal(cfg.outq_hard_kib, 1024);
+    assert_int_equal(cfg.idle_timeout, 300);
+    assert_int_equal(cfg.handshake_timeout, 10);
+    assert_false(cfg.no_full_scrape);
+}
+
+static void test_precedence(void **state)
+{
+    (void)state;
+    setenv("WSTRACKER_INTERVAL", "60", 1);
+    assert_int_equal(LOAD("--threads", "2"), CONFIG_RUN);
+    assert_int_equal(cfg.interval, 60); /* environment over the default */
+    assert_int_equal(cfg.threads, 2);
+    assert_int_equal(LOAD("--interval=30"), CONFIG_RUN);
+    assert_int_equal(cfg.interval, 30); /* flag over the environment */
+    setenv("WSTRACKER_LISTEN", "127.0.0.1:1,[::1]:2", 1);
+    assert_int_equal(LOAD("--interval", "5"), CONFIG_RUN);
+    assert_int_equal(cfg.n_listen, 2);
+    assert_string_equal(cfg.listen[1].host, "::1");
+    assert_int_equal(cfg.listen[1].port, 2);
+    assert_int_equal(LOAD("--listen", ":9"), CONFIG_RUN); /* flags replace the env list */
+    assert_int_equal(cfg.n_listen, 1);
+    assert_string_equal(cfg.listen[0].host, "0.0.0.0");
+    assert_int_equal(cfg.listen[0].port, 9);
+    setenv("WSTRACKER_NO_FULL_SCRAPE", "yes", 1);
+    setenv("WSTRACKER_MAX_PEERS", "4000000000", 1);
+    assert_int_equal(LOAD("--max-swarms", "7"), CONFIG_RUN);
+    assert_true(cfg.no_full_scrape);
+    assert_int_equal(cfg.max_peers, 4000000000u);
+    assert_int_equal(cfg.max_swarms, 7);
+}
+
+static void test_errors_name_the_option(void **state)
+{
+    (void)state;
+    assert_int_equal(LOAD("--interval", "0"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "interval"));
+    assert_non_null(strstr(err, "1..86400"));
+    assert_int_equal(LOAD("--max-offers", "33"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "max-offers"));
+    assert_int_equal(LOAD("--threads", "-1"), CONFIG_EXIT_ERR);
+    assert_int_equal(LOAD("--threads", "2x"), CONFIG_EXIT_ERR);
+    assert_int_equal(LOAD("--max-peer-ids-per-swarm", "0"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "max-peer-ids-per-swarm"));
+    assert_int_equal(LOAD("--nope"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "unknown option '--nope'"));
+    assert_int_equal(LOAD("stray"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "unexpected argument 'stray'"));
+    assert_int_equal(LOAD("--interval"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "needs a value"));
+    assert_int_equal(LOAD("--listen", "nocolon"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "bad listen address 'nocolon'"));
+    assert_int_equal(LOAD("--listen", "[::1:80"), CONFIG_EXIT_ERR);
+    assert_int_equal(LOAD("--listen", "h:70000"), CONFIG_EXIT_ERR);
+    assert_int_equal(LOAD("--no-full-scrape=maybe"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "no-full-scrape"));
+    setenv("WSTRACKER_INTERVAL", "soon", 1);
+    assert_int_equal(LOAD("--threads", "1"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "environment interval"));
+}
+
+static void test_outq_caps_ordered(void **state)
+{
+    (void)state;
+    assert_int_equal(LOAD("--outq-soft-kib", "512", "--outq-hard-kib", "64"), CONFIG_RUN);
+    assert_int_equal(cfg.outq_soft_kib, 512);
+    assert_int_equal(cfg.outq_hard_kib, 512); /* hard is never below soft */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_defaults, clear_env),
+        cmocka_unit_test_setup(test_precedence, clear_env),
+        cmocka_unit_test_setup(test_errors_name_the_option, clear_env),
+        cmocka_unit_test_setup(test_outq_caps_ordered, clear_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
