@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-all.sh - build wstracker and run every test suite; the README's test command.
 #
-# Suites: cmocka unit tests (ctest), libFuzzer targets (tests/fuzz/run.sh),
+# Suites: cmocka unit tests (ctest), the README's option table against --help
+# (tests/docs/options.mjs), libFuzzer targets (tests/fuzz/run.sh),
 # a loadgen smoke run (bench/smoke.sh), sanitizer runs (tests/sanitize.sh),
 # soak and fault tests (tests/soak/run.sh), end-to-end tests with real npm clients and
 # Chromium (tests/e2e/run.sh, inside a network namespace that has only lo).
@@ -73,6 +74,10 @@ else
     [ "$nfail" -gt 0 ] && cat "$LOG/unit.log"
     suite_result unit $((total - nfail)) "$nfail"
 fi
+
+# --- docs (the README's option table against --help) ---
+node tests/docs/options.mjs build/wstracker >"$LOG/docs.log" 2>&1
+counted_suite docs "$LOG/docs.log" '^docs [a-z]*: ok' '^docs [a-z]*: FAILED'
 
 # --- fuzz (libFuzzer, ASan+UBSan; FUZZ_SECONDS per target) ---
 sh tests/fuzz/run.sh >"$LOG/fuzz.log" 2>&1

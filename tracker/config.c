@@ -26,71 +26,74 @@ struct opt {
     enum opt_type type;
     size_t offset; /* into struct config */
     unsigned min, max;
+    const char *def;      /* the default, as a value of this option would be written; NULL: none */
+    const char *def_text; /* how --help and the README say the default, when not def itself */
     const char *help;
 };
 
 #define OFF(field) offsetof(struct config, field)
 
+/* Every option, once: flag, environment variable, bounds, default and help.
+ * config_load applies the defaults from here, --help prints them from here, and
+ * tests/docs/options.sh checks the README's option table against --help. */
 static const struct opt opts[] = {
-    {"listen", "WSTRACKER_LISTEN", OPT_LISTEN, 0, 0, 0,
-     "HOST:PORT to serve (repeatable; [::1]:8000 for IPv6; default 127.0.0.1:8000)"},
-    {"threads", "WSTRACKER_THREADS", OPT_UINT, OFF(threads), 0, 64,
-     "worker threads (default: number of cores)"},
-    {"interval", "WSTRACKER_INTERVAL", OPT_UINT, OFF(interval), 1, 86400,
-     "announce interval in seconds sent to clients (default 120)"},
-    {"max-offers", "WSTRACKER_MAX_OFFERS", OPT_UINT, OFF(max_offers), 0, PROTO_OFFERS_MAX,
-     "offers forwarded per announce (default 10)"},
+    {"listen", "WSTRACKER_LISTEN", OPT_LISTEN, 0, 0, 0, "127.0.0.1:8000", NULL,
+     "HOST:PORT to serve (repeatable; [::1]:8000 for IPv6)"},
+    {"threads", "WSTRACKER_THREADS", OPT_UINT, OFF(threads), 0, 64, "0", "cores",
+     "worker threads (0: one per core)"},
+    {"interval", "WSTRACKER_INTERVAL", OPT_UINT, OFF(interval), 1, 86400, "120", NULL,
+     "announce interval in seconds sent to clients"},
+    {"max-offers", "WSTRACKER_MAX_OFFERS", OPT_UINT, OFF(max_offers), 0, PROTO_OFFERS_MAX, "10",
+     NULL, "offers forwarded per announce"},
     {"max-peers-per-swarm", "WSTRACKER_MAX_PEERS_PER_SWARM", OPT_UINT, OFF(max_peers_per_swarm),
-     1, 1000000, "peers kept per swarm, most recent first (default 1000)"},
-    {"peer-timeout", "WSTRACKER_PEER_TIMEOUT", OPT_UINT, OFF(peer_timeout), 1, 86400,
-     "seconds without an announce before a peer expires (default 180)"},
+     1, 1000000, "1000", NULL, "peers kept per swarm, most recent first"},
+    {"peer-timeout", "WSTRACKER_PEER_TIMEOUT", OPT_UINT, OFF(peer_timeout), 1, 86400, "180",
+     NULL, "seconds without an announce before a peer expires"},
     {"max-message-size", "WSTRACKER_MAX_MESSAGE_SIZE", OPT_UINT, OFF(max_message_size), 256,
-     16u << 20, "largest accepted message in bytes; larger closes with 1009 (default 65536)"},
+     16u << 20, "65536", NULL, "largest accepted message in bytes; larger closes with 1009"},
     {"max-scrape-hashes", "WSTRACKER_MAX_SCRAPE_HASHES", OPT_UINT, OFF(max_scrape_hashes), 1,
-     PROTO_SCRAPE_HASHES_MAX, "info hashes per scrape (default 256)"},
+     PROTO_SCRAPE_HASHES_MAX, "256", NULL, "info hashes per scrape"},
+    {"no-full-scrape", "WSTRACKER_NO_FULL_SCRAPE", OPT_BOOL, OFF(no_full_scrape), 0, 1, "off",
+     NULL, "refuse scrapes without info_hash"},
     {"max-torrents-per-conn", "WSTRACKER_MAX_TORRENTS_PER_CONN", OPT_UINT,
-     OFF(max_torrents_per_conn), 1, 1000000,
-     "(info_hash, peer_id) pairs one connection may hold (default 4096)"},
+     OFF(max_torrents_per_conn), 1, 1000000, "4096", NULL,
+     "(info_hash, peer_id) pairs one connection may hold"},
     {"max-peer-ids-per-swarm", "WSTRACKER_MAX_PEER_IDS_PER_SWARM", OPT_UINT,
-     OFF(max_peer_ids_per_swarm), 1, 1000000,
-     "peer_ids one connection may hold in one swarm (default 2)"},
-    {"max-peers", "WSTRACKER_MAX_PEERS", OPT_UINT, OFF(max_peers), 0, 4000000000u,
-     "peers held by the whole tracker (default 0: physical memory / 4 KiB)"},
-    {"max-swarms", "WSTRACKER_MAX_SWARMS", OPT_UINT, OFF(max_swarms), 0, 4000000000u,
-     "swarms held by the whole tracker, empty ones included (default 0: as max-peers)"},
+     OFF(max_peer_ids_per_swarm), 1, 1000000, "2", NULL,
+     "peer_ids one connection may hold in one swarm"},
+    {"max-peers", "WSTRACKER_MAX_PEERS", OPT_UINT, OFF(max_peers), 0, 4000000000u, "0",
+     "physical memory / 4 KiB", "peers held by the whole tracker (0: from memory)"},
+    {"max-swarms", "WSTRACKER_MAX_SWARMS", OPT_UINT, OFF(max_swarms), 0, 4000000000u, "0",
+     "as --max-peers", "swarms held by the whole tracker, empty ones included"},
     {"max-connections", "WSTRACKER_MAX_CONNECTIONS", OPT_UINT, OFF(max_connections), 0,
-     100000000,
-     "sockets open at once, of every kind (default 0: the open-file limit - 64)"},
-    {"outq-soft-kib", "WSTRACKER_OUTQ_SOFT_KIB", OPT_UINT, OFF(outq_soft_kib), 1, 1u << 20,
-     "KiB queued to one connection before offers to it are dropped (default 256)"},
+     100000000, "0", "open-file limit - 64",
+     "sockets open at once, of every kind (0: from the open-file limit)"},
+    {"outq-soft-kib", "WSTRACKER_OUTQ_SOFT_KIB", OPT_UINT, OFF(outq_soft_kib), 1, 1u << 20, "256",
+     NULL, "KiB queued to one connection before offers to it are dropped and reading stops"},
     {"outq-hard-kib", "WSTRACKER_OUTQ_HARD_KIB", OPT_UINT, OFF(outq_hard_kib), 1, 1u << 20,
-     "KiB queued to one connection before it is closed with 1008 (default 1024)"},
-    {"idle-timeout", "WSTRACKER_IDLE_TIMEOUT", OPT_UINT, OFF(idle_timeout), 1, 86400,
-     "seconds a WebSocket may go without a complete message before it is closed "
-     "(default 300)"},
+     "1024", NULL, "KiB queued to one connection before it is closed with 1008"},
+    {"idle-timeout", "WSTRACKER_IDLE_TIMEOUT", OPT_UINT, OFF(idle_timeout), 1, 86400, "300", NULL,
+     "seconds a WebSocket may go without a complete message before it is closed"},
     {"handshake-timeout", "WSTRACKER_HANDSHAKE_TIMEOUT", OPT_UINT, OFF(handshake_timeout), 1,
-     3600, "seconds allowed to complete the HTTP request or upgrade (default 10)"},
-    {"no-full-scrape", "WSTRACKER_NO_FULL_SCRAPE", OPT_BOOL, OFF(no_full_scrape), 0, 1,
-     "refuse scrapes without info_hash"},
+     3600, "10", NULL,
+     "seconds a socket that is not a WebSocket may stay, from accept or its last request"},
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
+static int apply(struct config *cfg, const struct opt *o, const char *value, const char *origin,
+                 char *err);
+
+/* The table's defaults; the listen default is applied last, only when no
+ * listen address was given. */
 static void defaults(struct config *cfg)
 {
+    char err[CONFIG_ERR_LEN];
     memset(cfg, 0, sizeof *cfg);
-    cfg->interval = 120;
-    cfg->max_offers = 10;
-    cfg->max_peers_per_swarm = 1000;
-    cfg->peer_timeout = 180;
-    cfg->max_message_size = 65536;
-    cfg->max_scrape_hashes = 256;
-    cfg->max_torrents_per_conn = 4096;
-    cfg->max_peer_ids_per_swarm = 2;
-    cfg->outq_soft_kib = 256;
-    cfg->outq_hard_kib = 1024;
-    cfg->idle_timeout = 300;
-    cfg->handshake_timeout = 10;
+    for (size_t k = 0; k < N_OPTS; k++)
+        if (opts[k].def && opts[k].type != OPT_LISTEN &&
+            apply(cfg, &opts[k], opts[k].def, "default", err) != 0)
+            abort(); /* a default outside its own bounds: a bug in the table */
 }
 
 static void usage(FILE *f)
@@ -100,11 +103,13 @@ static void usage(FILE *f)
                "Every option can also be set with its environment variable.\n\n");
     for (size_t k = 0; k < N_OPTS; k++) {
         char left[64];
+        const char *d = opts[k].def_text ? opts[k].def_text : opts[k].def;
         snprintf(left, sizeof left, "--%s%s", opts[k].flag,
                  opts[k].type == OPT_BOOL     ? ""
                  : opts[k].type == OPT_LISTEN ? " HOST:PORT"
                                               : " N");
-        fprintf(f, "  %-30s %s\n  %-30s   env %s\n", left, opts[k].help, "", opts[k].env);
+        fprintf(f, "  %-30s %s (default %s)\n  %-30s   env %s\n", left, opts[k].help, d, "",
+                opts[k].env);
     }
     fprintf(f, "  %-30s %s\n  %-30s %s\n", "--help", "show this help", "--version",
             "show the version");
@@ -262,11 +267,8 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
         if (apply(cfg, o, value, "option", err) != 0)
             return CONFIG_EXIT_ERR;
     }
-    if (cfg->n_listen == 0) {
-        strcpy(cfg->listen[0].host, "127.0.0.1");
-        cfg->listen[0].port = 8000;
-        cfg->n_listen = 1;
-    }
+    if (cfg->n_listen == 0 && apply(cfg, &opts[0], opts[0].def, "default", err) != 0)
+        return CONFIG_EXIT_ERR;
     if (cfg->outq_hard_kib < cfg->outq_soft_kib)
         cfg->outq_hard_kib = cfg->outq_soft_kib;
     return CONFIG_RUN;

@@ -32,8 +32,6 @@
 #define FD_RESERVE     64 /* descriptors kept for listeners, pipes, logs */
 #define MEM_PER_PEER_CAP 4096 /* bytes of physical memory per peer of the default cap */
 
-pthread_barrier_t worker_start_barrier;
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -178,14 +176,14 @@ int main(int argc, char **argv)
         }
     }
 
-    pthread_barrier_init(&worker_start_barrier, NULL, t.n_workers + 1);
+    pthread_barrier_init(&t.start_barrier, NULL, t.n_workers + 1);
     for (; started < t.n_workers; started++) {
         if (pthread_create(&t.workers[started].thread, NULL, worker_main, &t.workers[started])) {
             fprintf(stderr, "wstracker: cannot start worker %u\n", started);
             return 1;
         }
     }
-    pthread_barrier_wait(&worker_start_barrier);
+    pthread_barrier_wait(&t.start_barrier);
     rc = 0;
     for (unsigned k = 0; k < t.n_workers; k++)
         if (t.workers[k].start_err)
@@ -217,6 +215,6 @@ int main(int argc, char **argv)
     for (unsigned k = 0; k < t.n_workers; k++)
         worker_destroy(&t.workers[k]);
     free(t.workers);
-    pthread_barrier_destroy(&worker_start_barrier);
+    pthread_barrier_destroy(&t.start_barrier);
     return rc;
 }

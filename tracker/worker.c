@@ -27,8 +27,6 @@
 #include "net.h"
 #include "worker.h"
 
-extern pthread_barrier_t worker_start_barrier; /* main.c: all contexts exist */
-
 struct frame *frame_alloc(size_t cap)
 {
     struct frame *f = malloc(sizeof *f + LWS_PRE + cap);
@@ -394,7 +392,6 @@ static const lws_retry_bo_t no_validity_timer = {
 
 static int create_context(struct worker *w)
 {
-    static __thread void *foreign[1];
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     /* libev (epoll) instead of lws's default poll(): poll() walks every socket
@@ -403,13 +400,13 @@ static int create_context(struct worker *w)
     w->loop = ev_loop_new(EVBACKEND_EPOLL);
     if (!w->loop)
         return -1;
-    foreign[0] = w->loop;
+    w->foreign_loops[0] = w->loop;
     /* No LWS_SERVER_OPTION_VALIDATE_UTF8: lws checks text frames a byte at a
      * time (3-4 % of the server's CPU in a profile); the scanner checks every
      * string anyway, and handle_message checks what it rejects (1007). */
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS |
                    LWS_SERVER_OPTION_LIBEV;
-    info.foreign_loops = foreign;
+    info.foreign_loops = w->foreign_loops;
     info.user = w;
     info.count_threads = 1;
     info.timeout_secs = w->t->cfg.handshake_timeout;
@@ -434,7 +431,7 @@ void *worker_main(void *arg)
 
     w->start_err = create_context(w);
     w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    pthread_barrier_wait(&worker_start_barrier);
+    pthread_barrier_wait(&w->t->start_barrier);
     if (w->start_err)
         goto out;
     for (unsigned k = 0; k < w->n_listen; k++) {

@@ -50,6 +50,7 @@ struct tracker {
     uint64_t max_peers, max_swarms;       /* process-wide caps, split between workers */
     int64_t started_ms;                   /* ms, monotonic */
     atomic_bool down;                     /* {atomic} workers stopped, contexts going */
+    pthread_barrier_t start_barrier;      /* main + every worker: all contexts exist */
 };
 
 enum worker_mail_kind {
@@ -166,6 +167,7 @@ struct worker {
     pthread_t thread;
     struct lws_context *ctx;
     struct ev_loop *loop; /* libev loop (epoll) the context runs on */
+    void *foreign_loops[1]; /* { loop }, as lws_context_creation_info wants it */
     struct lws_vhost *vh;
     int listen_fds[CONFIG_LISTEN_MAX]; /* this worker's SO_REUSEPORT sockets */
     struct lws *listen_wsi[CONFIG_LISTEN_MAX];
