@@ -25,9 +25,37 @@
 
 /* The first member of every message that crosses threads. */
 struct mail {
-    struct mail *next; /* owner-local lists only (backlogs, output queues) */
+    struct mail *next; /* owner-local queues only (struct mail_queue) */
     unsigned kind;     /* enum worker_mail_kind */
 };
+
+/* A FIFO of mails linked through mail.next, owned by one thread: a worker's
+ * backlog per destination, a connection's output queue. */
+struct mail_queue {
+    struct mail *head, *tail;
+};
+
+static inline void mail_queue_push(struct mail_queue *q, struct mail *m)
+{
+    m->next = NULL;
+    if (q->tail)
+        q->tail->next = m;
+    else
+        q->head = m;
+    q->tail = m;
+}
+
+/* The oldest mail, removed; NULL when empty. */
+static inline struct mail *mail_queue_pop(struct mail_queue *q)
+{
+    struct mail *m = q->head;
+    if (m) {
+        q->head = m->next;
+        if (!q->head)
+            q->tail = NULL;
+    }
+    return m;
+}
 
 struct mailbox_ring {
     struct ck_ring ring;          /* {SPSC} producer: worker src; consumer: the owner */

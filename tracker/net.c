@@ -91,7 +91,7 @@ void net_conn_enqueue(struct worker *w, struct conn *c, struct frame *f)
         net_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION);
         return;
     }
-    if (!c->out_head && !lws_partial_buffered(c->wsi)) {
+    if (!c->out.head && !lws_partial_buffered(c->wsi)) {
         /* Nothing waits before this frame: write it now. Going through the
          * writeable callback would cost two epoll_ctl calls and a loop turn
          * per frame. If the socket takes only part of it, lws keeps the rest
@@ -102,12 +102,7 @@ void net_conn_enqueue(struct worker *w, struct conn *c, struct frame *f)
             net_conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
         return;
     }
-    f->m.next = NULL;
-    if (c->out_tail)
-        c->out_tail->next = &f->m;
-    else
-        c->out_head = &f->m;
-    c->out_tail = &f->m;
+    mail_queue_push(&c->out, &f->m);
     c->out_bytes += f->len;
     rx_pace(w, c);
     lws_callback_on_writable(c->wsi);
@@ -115,12 +110,9 @@ void net_conn_enqueue(struct worker *w, struct conn *c, struct frame *f)
 
 static void free_out(struct conn *c)
 {
-    while (c->out_head) {
-        struct mail *m = c->out_head;
-        c->out_head = m->next;
+    struct mail *m;
+    while ((m = mail_queue_pop(&c->out)) != NULL)
         free(m);
-    }
-    c->out_tail = NULL;
     c->out_bytes = 0;
 }
 
@@ -130,14 +122,12 @@ static int on_writeable(struct worker *w, struct conn *c, struct lws *wsi)
         lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
         return -1;
     }
-    for (int k = 0; k < NET_WRITES_PER_CB && c->out_head; k++) {
-        struct frame *f = (struct frame *)c->out_head;
+    for (int k = 0; k < NET_WRITES_PER_CB && c->out.head; k++) {
+        struct frame *f;
         int n;
         if (k > 0 && lws_send_pipe_choked(wsi))
             break;
-        c->out_head = f->m.next;
-        if (!c->out_head)
-            c->out_tail = NULL;
+        f = (struct frame *)mail_queue_pop(&c->out);
         c->out_bytes -= f->len;
         n = lws_write(wsi, (unsigned char *)frame_payload(f), f->len, LWS_WRITE_TEXT);
         free(f);
@@ -145,7 +135,7 @@ static int on_writeable(struct worker *w, struct conn *c, struct lws *wsi)
             return -1;
     }
     rx_pace(w, c);
-    if (c->out_head)
+    if (c->out.head)
         lws_callback_on_writable(wsi);
     return 0;
 }

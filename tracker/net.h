@@ -47,7 +47,7 @@ struct conn {
         char *rx;        /* WebSocket: reassembly of a fragmented message, <= max_message_size */
         char *http_body; /* HTTP: LWS_PRE + http_len, pending reply body */
     };
-    struct mail *out_head, *out_tail; /* queued struct frame */
+    struct mail_queue out;            /* queued struct frame */
     int64_t last_msg_ms;              /* ms, monotonic: last complete message (idle check) */
     struct conn_reg *regs;            /* uthash: registrations after the first */
     union {

@@ -32,6 +32,8 @@ void shard_create(struct shard *s, const uint8_t *key, const struct shard_limits
     memset(s, 0, sizeof *s);
     s->key = key;
     s->lim = *lim;
+    list_init(&s->by_age);
+    list_init(&s->empty);
 }
 
 static struct shard_swarm *find_swarm(struct shard *s, const uint8_t ih[PROTO_ID_LEN])
@@ -49,78 +51,31 @@ static struct shard_peer *find_peer(struct shard *s, struct shard_swarm *sw,
     return p;
 }
 
-/* ---- the two peer recency lists and the empty-swarm list ---- */
+/* ---- the two peer recency lists and the empty-swarm list (list.h) ---- */
 
-static void swarm_list_unlink(struct shard_swarm *sw, struct shard_peer *p)
+static struct shard_peer *swarm_oldest(const struct shard_swarm *sw)
 {
-    if (p->sw_older)
-        p->sw_older->sw_newer = p->sw_newer;
-    else
-        sw->oldest = p->sw_newer;
-    if (p->sw_newer)
-        p->sw_newer->sw_older = p->sw_older;
-    else
-        sw->newest = p->sw_older;
-    p->sw_older = p->sw_newer = NULL;
+    return list_empty(&sw->by_age) ? NULL : LIST_ENTRY(sw->by_age.next, struct shard_peer, sw_link);
 }
 
-static void swarm_list_append(struct shard_swarm *sw, struct shard_peer *p)
+static struct shard_peer *shard_oldest(const struct shard *s)
 {
-    p->sw_older = sw->newest;
-    p->sw_newer = NULL;
-    if (sw->newest)
-        sw->newest->sw_newer = p;
-    else
-        sw->oldest = p;
-    sw->newest = p;
+    return list_empty(&s->by_age) ? NULL : LIST_ENTRY(s->by_age.next, struct shard_peer, sh_link);
 }
 
-static void shard_list_unlink(struct shard *s, struct shard_peer *p)
+static struct shard_swarm *oldest_empty(const struct shard *s)
 {
-    if (p->sh_older)
-        p->sh_older->sh_newer = p->sh_newer;
-    else
-        s->oldest = p->sh_newer;
-    if (p->sh_newer)
-        p->sh_newer->sh_older = p->sh_older;
-    else
-        s->newest = p->sh_older;
-    p->sh_older = p->sh_newer = NULL;
+    return list_empty(&s->empty) ? NULL
+                                 : LIST_ENTRY(s->empty.next, struct shard_swarm, empty_link);
 }
 
-static void shard_list_append(struct shard *s, struct shard_peer *p)
+/* The peer announced now: to the fresh end of both lists. */
+static void touch_peer(struct shard *s, struct shard_swarm *sw, struct shard_peer *p)
 {
-    p->sh_older = s->newest;
-    p->sh_newer = NULL;
-    if (s->newest)
-        s->newest->sh_newer = p;
-    else
-        s->oldest = p;
-    s->newest = p;
-}
-
-static void empty_list_unlink(struct shard *s, struct shard_swarm *sw)
-{
-    if (sw->e_older)
-        sw->e_older->e_newer = sw->e_newer;
-    else
-        s->empty_oldest = sw->e_newer;
-    if (sw->e_newer)
-        sw->e_newer->e_older = sw->e_older;
-    else
-        s->empty_newest = sw->e_older;
-    sw->e_older = sw->e_newer = NULL;
-}
-
-static void empty_list_append(struct shard *s, struct shard_swarm *sw)
-{
-    sw->e_older = s->empty_newest;
-    sw->e_newer = NULL;
-    if (s->empty_newest)
-        s->empty_newest->e_newer = sw;
-    else
-        s->empty_oldest = sw;
-    s->empty_newest = sw;
+    list_del(&p->sw_link);
+    list_append(&sw->by_age, &p->sw_link);
+    list_del(&p->sh_link);
+    list_append(&s->by_age, &p->sh_link);
 }
 
 /* ---- swarms ---- */
@@ -132,17 +87,18 @@ static struct shard_swarm *create_swarm(struct shard *s, const uint8_t ih[PROTO_
     if (!sw)
         return NULL;
     memcpy(sw->info_hash, ih, PROTO_ID_LEN);
+    list_init(&sw->by_age);
     HASH_ADD_BYHASHVALUE(hh, s->swarms, info_hash, PROTO_ID_LEN, table_hash(s, ih), sw);
     s->counts.swarms++;
     sw->emptied_ms = now_ms;
-    empty_list_append(s, sw); /* empty until its first peer arrives */
+    list_append(&s->empty, &sw->empty_link); /* empty until its first peer arrives */
     return sw;
 }
 
 static void free_swarm(struct shard *s, struct shard_swarm *sw)
 {
     /* Only empty swarms are freed. */
-    empty_list_unlink(s, sw);
+    list_del(&sw->empty_link);
     HASH_DELETE(hh, s->swarms, sw);
     s->counts.swarms--;
     free(sw->arr);
@@ -198,15 +154,15 @@ static void remove_peer(struct shard *s, struct shard_peer *p, int64_t now_ms)
         sw->arr[p->idx]->idx = p->idx;
     }
     sw->n--;
-    swarm_list_unlink(sw, p);
-    shard_list_unlink(s, p);
+    list_del(&p->sw_link);
+    list_del(&p->sh_link);
     count_peer(s, sw, p, -1);
     s->counts.peers--;
     free(p);
     if (sw->n == 0) {
         s->counts.active_swarms--;
         sw->emptied_ms = now_ms;
-        empty_list_append(s, sw);
+        list_append(&s->empty, &sw->empty_link);
     }
     swarm_maybe_shrink(sw);
 }
@@ -225,11 +181,11 @@ static struct shard_peer *add_peer(struct shard *s, struct shard_swarm *sw,
     p->idx = sw->n;
     sw->arr[sw->n++] = p;
     if (sw->n == 1) {
-        empty_list_unlink(s, sw);
+        list_del(&sw->empty_link);
         s->counts.active_swarms++;
     }
-    swarm_list_append(sw, p);
-    shard_list_append(s, p);
+    list_append(&sw->by_age, &p->sw_link);
+    list_append(&s->by_age, &p->sh_link);
     count_peer(s, sw, p, +1);
     s->counts.peers++;
     return p;
@@ -243,8 +199,9 @@ static bool expired(const struct shard *s, const struct shard_peer *p, int64_t n
 /* Drop the swarm's expired peers; the swarm itself stays (maybe empty). */
 static void expire_swarm(struct shard *s, struct shard_swarm *sw, int64_t now_ms)
 {
-    while (sw->oldest && expired(s, sw->oldest, now_ms)) {
-        remove_peer(s, sw->oldest, now_ms);
+    struct shard_peer *p;
+    while ((p = swarm_oldest(sw)) && expired(s, p, now_ms)) {
+        remove_peer(s, p, now_ms);
         s->counts.expired++;
     }
 }
@@ -318,30 +275,27 @@ void shard_announce(struct shard *s, const struct proto_announce *a, uint64_t co
     }
     if (!sw) {
         if (s->counts.swarms >= s->lim.max_swarms) {
-            if (!s->empty_oldest) {
+            if (!oldest_empty(s)) {
                 s->counts.swarms_refused++;
                 out->refused = PROTO_ERR_TRACKER_FULL_SWARMS;
                 return;
             }
-            free_swarm(s, s->empty_oldest); /* it only waited to be freed */
+            free_swarm(s, oldest_empty(s)); /* it only waited to be freed */
             s->counts.reclaimed++;
         }
         if (!(sw = create_swarm(s, a->info_hash, now_ms)))
             return;
     }
     if (p) {
-        swarm_list_unlink(sw, p);
-        swarm_list_append(sw, p);
-        shard_list_unlink(s, p);
-        shard_list_append(s, p);
+        touch_peer(s, sw, p);
         if (p->ipv6 != ipv6) {
             count_peer(s, sw, p, -1);
             p->ipv6 = ipv6;
             count_peer(s, sw, p, +1);
         }
     } else {
-        if (sw->n >= s->lim.max_peers_per_swarm && sw->oldest) {
-            remove_peer(s, sw->oldest, now_ms);
+        if (sw->n >= s->lim.max_peers_per_swarm && swarm_oldest(sw)) {
+            remove_peer(s, swarm_oldest(sw), now_ms);
             s->counts.evicted++;
         }
         p = add_peer(s, sw, a->peer_id, conn, ipv6);
@@ -418,14 +372,16 @@ void shard_scrape(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN], int64_
 size_t shard_expire_step(struct shard *s, int64_t now_ms, size_t budget)
 {
     size_t done = 0;
-    while (done < budget && s->oldest && expired(s, s->oldest, now_ms)) {
-        remove_peer(s, s->oldest, now_ms);
+    struct shard_peer *p;
+    struct shard_swarm *sw;
+    while (done < budget && (p = shard_oldest(s)) && expired(s, p, now_ms)) {
+        remove_peer(s, p, now_ms);
         s->counts.expired++;
         done++;
     }
-    while (done < budget && s->empty_oldest &&
-           now_ms - s->empty_oldest->emptied_ms >= s->lim.peer_timeout_ms) {
-        free_swarm(s, s->empty_oldest);
+    while (done < budget && (sw = oldest_empty(s)) &&
+           now_ms - sw->emptied_ms >= s->lim.peer_timeout_ms) {
+        free_swarm(s, sw);
         done++;
     }
     return done;
@@ -447,8 +403,8 @@ void shard_destroy(struct shard *s)
         free(sw);
     }
     memset(&s->counts, 0, sizeof s->counts);
-    s->oldest = s->newest = NULL;
-    s->empty_oldest = s->empty_newest = NULL;
+    list_init(&s->by_age);
+    list_init(&s->empty);
 }
 
 /* ---- structural self-check (tests and fuzz targets) ---- */
@@ -476,13 +432,14 @@ static const char *check_swarm(const struct shard *s, const struct shard_swarm *
         *ipv6 += p->ipv6;
     }
     SHARD_REQUIRE(sw->complete == c && sw->incomplete == sw->n - c, "swarm: seeder counts");
-    for (const struct shard_peer *p = sw->oldest; p; p = p->sw_newer) {
-        SHARD_REQUIRE(p->sw_older == prev && p->swarm == sw, "swarm list: broken link");
+    for (const struct list_node *n = sw->by_age.next; n != &sw->by_age; n = n->next) {
+        const struct shard_peer *p = LIST_ENTRY(n, const struct shard_peer, sw_link);
+        SHARD_REQUIRE(n->next && n->next->prev == n && p->swarm == sw, "swarm list: broken link");
         SHARD_REQUIRE(!prev || prev->last_ms <= p->last_ms, "swarm list: not by last announce");
         prev = p;
         SHARD_REQUIRE(++walked <= sw->n, "swarm list: longer than n");
     }
-    SHARD_REQUIRE(sw->newest == prev && walked == sw->n, "swarm list: wrong length or tail");
+    SHARD_REQUIRE(walked == sw->n, "swarm list: wrong length");
     return NULL;
 }
 
@@ -507,22 +464,24 @@ const char *shard_check(const struct shard *s)
                       s->counts.leechers == peers - seeders && s->counts.ipv6 == ipv6,
                   "counts: peers");
     SHARD_REQUIRE(swarms <= s->lim.max_swarms && peers <= s->lim.max_peers, "counts: over a cap");
-    for (const struct shard_peer *p = s->oldest; p; p = p->sh_newer) {
-        SHARD_REQUIRE(p->sh_older == prev, "shard list: broken link");
+    for (const struct list_node *n = s->by_age.next; n != &s->by_age; n = n->next) {
+        const struct shard_peer *p = LIST_ENTRY(n, const struct shard_peer, sh_link);
+        SHARD_REQUIRE(n->next && n->next->prev == n, "shard list: broken link");
         SHARD_REQUIRE(p->idx < p->swarm->n && p->swarm->arr[p->idx] == p,
                       "shard list: peer not in its swarm");
         SHARD_REQUIRE(!prev || prev->last_ms <= p->last_ms, "shard list: not by last announce");
         prev = p;
         SHARD_REQUIRE(++walked <= peers, "shard list: longer than the peer count");
     }
-    SHARD_REQUIRE(s->newest == prev && walked == peers, "shard list: wrong length or tail");
-    for (const struct shard_swarm *e = s->empty_oldest; e; e = e->e_newer) {
-        SHARD_REQUIRE(e->e_older == eprev && e->n == 0, "empty list: broken link or not empty");
+    SHARD_REQUIRE(walked == peers, "shard list: wrong length");
+    for (const struct list_node *n = s->empty.next; n != &s->empty; n = n->next) {
+        const struct shard_swarm *e = LIST_ENTRY(n, const struct shard_swarm, empty_link);
+        SHARD_REQUIRE(n->next && n->next->prev == n && e->n == 0,
+                      "empty list: broken link or not empty");
         SHARD_REQUIRE(!eprev || eprev->emptied_ms <= e->emptied_ms, "empty list: not by time");
         eprev = e;
         SHARD_REQUIRE(++ewalked <= swarms, "empty list: longer than the swarm count");
     }
-    SHARD_REQUIRE(s->empty_newest == eprev && ewalked == swarms - active,
-                  "empty list: not exactly the empty swarms");
+    SHARD_REQUIRE(ewalked == swarms - active, "empty list: not exactly the empty swarms");
     return NULL;
 }

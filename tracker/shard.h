@@ -21,6 +21,7 @@
 #include <uthash.h>
 
 #include "../proto/scan.h"
+#include "list.h"
 #include "route.h"
 
 struct shard_swarm;
@@ -36,8 +37,8 @@ struct shard_peer {
     bool seeder;
     bool ipv6;
     bool completed; /* has counted its one "downloaded" */
-    struct shard_peer *sw_older, *sw_newer; /* swarm recency list */
-    struct shard_peer *sh_older, *sh_newer; /* shard-wide recency list */
+    struct list_node sw_link; /* in swarm->by_age */
+    struct list_node sh_link; /* in shard->by_age */
 };
 
 /* One per info hash with peers, or emptied less than peer_timeout ago. */
@@ -48,10 +49,10 @@ struct shard_swarm {
     struct shard_peer **arr;  /* dense array of the peers, for O(1) random choice */
     uint32_t n;               /* peers, <= max_peers_per_swarm */
     uint32_t cap;             /* arr slots allocated */
-    struct shard_peer *oldest, *newest;
+    struct list_node by_age;  /* its peers by last announce, oldest first */
     uint32_t complete, incomplete, downloaded;
-    int64_t emptied_ms;                    /* ms, monotonic; valid while n == 0 */
-    struct shard_swarm *e_older, *e_newer; /* shard's list of empty swarms */
+    int64_t emptied_ms;         /* ms, monotonic; valid while n == 0 */
+    struct list_node empty_link; /* in shard->empty while n == 0 */
 };
 
 struct shard_limits {
@@ -78,8 +79,8 @@ struct shard {
     const uint8_t *key; /* route key, for table hashing */
     struct shard_limits lim;
     struct shard_swarm *swarms;
-    struct shard_peer *oldest, *newest;            /* every peer, by last announce */
-    struct shard_swarm *empty_oldest, *empty_newest; /* empty swarms, by emptied_ms */
+    struct list_node by_age; /* every peer (sh_link), by last announce, oldest first */
+    struct list_node empty;  /* empty swarms (empty_link), by emptied_ms, oldest first */
     struct shard_counts counts;
 };
 

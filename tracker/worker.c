@@ -88,12 +88,9 @@ void worker_destroy(struct worker *w)
     /* Mails still queued to this worker are freed, whatever their kind. */
     while ((m = mailbox_pop(&w->mb)) != NULL)
         free(m);
-    for (unsigned d = 0; d < w->t->n_workers; d++) {
-        while ((m = w->backlog[d].head) != NULL) {
-            w->backlog[d].head = m->next;
+    for (unsigned d = 0; d < w->t->n_workers; d++)
+        while ((m = mail_queue_pop(&w->backlog[d].q)) != NULL)
             free(m);
-        }
-    }
     shard_destroy(&w->shard);
     free(w->fs.body);
     free(w->fs.waiters);
@@ -175,12 +172,7 @@ static void park(struct worker *w, unsigned dest, struct mail *m)
         free(m); /* every mail is one allocation; its sender learns of the loss by timeout */
         return;
     }
-    m->next = NULL;
-    if (w->backlog[dest].tail)
-        w->backlog[dest].tail->next = m;
-    else
-        w->backlog[dest].head = m;
-    w->backlog[dest].tail = m;
+    mail_queue_push(&w->backlog[dest].q, m);
     w->backlog[dest].n++;
 }
 
@@ -188,7 +180,7 @@ void worker_send(struct worker *w, unsigned dest, struct mail *m)
 {
     struct worker *d = &w->t->workers[dest];
     w->wake[dest] = true;
-    if (w->backlog[dest].head || mailbox_push(&d->mb, w->idx, m) != 0)
+    if (w->backlog[dest].q.head || mailbox_push(&d->mb, w->idx, m) != 0)
         park(w, dest, m); /* keep order behind mails already parked */
 }
 
@@ -196,13 +188,10 @@ static void flush_backlogs(struct worker *w)
 {
     for (unsigned dest = 0; dest < w->t->n_workers; dest++) {
         struct worker *d = &w->t->workers[dest];
-        while (w->backlog[dest].head) {
-            struct mail *m = w->backlog[dest].head;
-            if (mailbox_push(&d->mb, w->idx, m) != 0)
+        while (w->backlog[dest].q.head) {
+            if (mailbox_push(&d->mb, w->idx, w->backlog[dest].q.head) != 0)
                 break;
-            w->backlog[dest].head = m->next;
-            if (!w->backlog[dest].head)
-                w->backlog[dest].tail = NULL;
+            mail_queue_pop(&w->backlog[dest].q);
             w->backlog[dest].n--;
             w->wake[dest] = true;
         }

@@ -176,7 +176,7 @@ struct worker {
 
     struct mailbox mb; /* {mailbox} pushed to by every worker */
     struct {
-        struct mail *head, *tail;
+        struct mail_queue q;
         uint32_t n; /* <= WORKER_BACKLOG_MAX */
     } *backlog;     /* per destination worker: mails its full ring refused */
     bool *wake;     /* per destination worker: pushed to during this pass */

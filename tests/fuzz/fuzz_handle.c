@@ -38,9 +38,7 @@ static struct tracker t;
 static struct worker workers[FH_WORKERS];
 static struct conn conns[FH_CONNS];
 static uint32_t gens[FH_CONNS];
-static struct {
-    struct mail *head, *tail;
-} queues[FH_WORKERS];
+static struct mail_queue queues[FH_WORKERS];
 static uint8_t route_key[ROUTE_KEY_LEN] = "fuzz_handle key!";
 
 /* ---- the seam: what worker.c and net.c do in the real tracker ---- */
@@ -108,12 +106,7 @@ void net_conn_close(struct conn *c, uint16_t code)
 void worker_send(struct worker *w, unsigned dest, struct mail *m)
 {
     CHECK(dest < FH_WORKERS && dest != w->idx);
-    m->next = NULL;
-    if (queues[dest].tail)
-        queues[dest].tail->next = m;
-    else
-        queues[dest].head = m;
-    queues[dest].tail = m;
+    mail_queue_push(&queues[dest], m);
 }
 
 void worker_deliver(struct worker *w, struct frame *f)
@@ -137,12 +130,9 @@ static void drain(void)
     for (;;) {
         bool any = false;
         for (unsigned d = 0; d < FH_WORKERS; d++) {
-            struct mail *m = queues[d].head;
+            struct mail *m = mail_queue_pop(&queues[d]);
             if (!m)
                 continue;
-            queues[d].head = m->next;
-            if (!queues[d].head)
-                queues[d].tail = NULL;
             CHECK(m->kind <= MAIL_REMOVE);
             handle_mail(&workers[d], m);
             any = true;

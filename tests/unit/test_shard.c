@@ -682,7 +682,9 @@ static void test_cap_model(void **state)
                 assert_non_null(get_peer(1, model[k]));
             /* The swarm's recency list is the model's order. */
             uint32_t k = 0;
-            for (struct shard_peer *p = need_swarm(1)->oldest; p; p = p->sw_newer, k++) {
+            struct list_node *head = &need_swarm(1)->by_age;
+            for (struct list_node *n = head->next; n != head; n = n->next, k++) {
+                const struct shard_peer *p = LIST_ENTRY(n, struct shard_peer, sw_link);
                 uint8_t pid[PROTO_ID_LEN];
                 make_id(pid, 'P', model[k]);
                 assert_memory_equal(p->peer_id, pid, PROTO_ID_LEN);
@@ -1117,9 +1119,8 @@ static void test_destroy_frees_everything(void **state)
     check_shard();
     shard_destroy(&sh);
     assert_null(sh.swarms);
-    assert_null(sh.oldest);
-    assert_null(sh.newest);
-    assert_null(sh.empty_oldest);
+    assert_true(list_empty(&sh.by_age));
+    assert_true(list_empty(&sh.empty));
     assert_int_equal(sh.counts.peers, 0);
     assert_int_equal(sh.counts.swarms, 0);
     /* Usable again after create; teardown destroys it once more. */
