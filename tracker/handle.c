@@ -457,7 +457,7 @@ void handle_mail(struct worker *w, struct mail *m)
     case MAIL_SCRAPE: handle_scrape(w, (struct mail_scrape *)m); break;
     case MAIL_FULL_SCRAPE: handle_full_scrape(w, (struct mail_full_scrape *)m); break;
     case MAIL_REMOVE: handle_remove(w, (struct mail_remove *)m); break;
-    default: free(m); break;
+    default: mail_free(m); break;
     }
 }
 

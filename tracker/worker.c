@@ -87,10 +87,10 @@ void worker_destroy(struct worker *w)
     struct mail *m;
     /* Mails still queued to this worker are freed, whatever their kind. */
     while ((m = mailbox_pop(&w->mb)) != NULL)
-        free(m);
+        mail_free(m);
     for (unsigned d = 0; d < w->t->n_workers; d++)
         while ((m = mail_queue_pop(&w->backlog[d].q)) != NULL)
-            free(m);
+            mail_free(m);
     shard_destroy(&w->shard);
     free(w->fs.body);
     free(w->fs.waiters);
@@ -165,11 +165,18 @@ struct conn *worker_conn_lookup(struct worker *w, uint64_t ref)
 
 /* ---- mail ---- */
 
+/* Past WORKER_BACKLOG_MAX only frames and announces are dropped (a client
+ * retries those). Scrapes and removes are always kept: dropping one would
+ * leave a client without its reply or a closed connection's peers in their
+ * swarms, and they are bounded elsewhere (HANDLE_SCRAPES_IN_FLIGHT per
+ * connection, one full-scrape travel per worker, one remove per closed
+ * connection and worker). */
 static void park(struct worker *w, unsigned dest, struct mail *m)
 {
-    if (w->backlog[dest].n >= WORKER_BACKLOG_MAX) {
+    if (w->backlog[dest].n >= WORKER_BACKLOG_MAX &&
+        (m->kind == MAIL_FRAME || m->kind == MAIL_ANNOUNCE)) {
         stats_add(&w->stats, STATS_MAIL_DROPPED, 1);
-        free(m); /* every mail is one allocation; its sender learns of the loss by timeout */
+        mail_free(m);
         return;
     }
     mail_queue_push(&w->backlog[dest].q, m);

@@ -29,7 +29,8 @@
 
 #define WORKER_MAX          64    /* --threads upper bound; fits route's 8-bit field */
 #define WORKER_DRAIN_BUDGET 4096  /* mails handled per wakeup before yielding */
-#define WORKER_BACKLOG_MAX  65536 /* mails parked per destination when its ring is full */
+#define WORKER_BACKLOG_MAX  65536 /* frames and announces parked per destination when its
+                                     ring is full; past it they are dropped (mailDropped) */
 #define WORKER_TICK_MS      100   /* housekeeping period */
 #define WORKER_EXPIRE_BUDGET 2000 /* peers/swarms expired per tick */
 #define WORKER_STOP_GRACE_MS 2000 /* time allowed for close frames at shutdown */
@@ -60,6 +61,13 @@ enum worker_mail_kind {
     MAIL_FULL_SCRAPE, /* struct mail_full_scrape: add this worker's swarms, or done */
     MAIL_REMOVE,   /* struct mail_remove: a closed connection's peers */
 };
+
+/* Every kind of mail is one allocation, so any mail, whatever its kind, is
+ * freed (when dropped, or left over at shutdown) with this. */
+static inline void mail_free(struct mail *m)
+{
+    free(m);
+}
 
 /* What a frame answers, so its connection can count its scrapes in flight. */
 enum frame_reply { FRAME_REPLY_OTHER, FRAME_REPLY_SCRAPE, FRAME_REPLY_FULL_SCRAPE };
