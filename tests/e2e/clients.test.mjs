@@ -42,8 +42,9 @@ async function setup (t, trackerOpts = {}) {
 
 const b64 = buf => Buffer.from(buf).toString('base64')
 
-// node-datachannel (inside simple-peer 10) now and then fails to open a channel
-// by itself after the signalling is done, more often on a loaded machine. Runs
+// node-datachannel (inside simple-peer 10), and now and then @roamhq/wrtc
+// (simple-peer 9), fails to open a channel by itself after the signalling is
+// done, more often on a loaded machine. Runs
 // attempt() and allows one retry only in that case: the failure is a wait
 // matching `waiting` and the client had already seen its 'peer' event, i.e.
 // offer and answer went through the tracker. Anything else, or a second
@@ -110,25 +111,33 @@ test('two bittorrent-tracker Clients in separate processes open a WebRTC data ch
   await retryAfterSignalling(t, attempt, /waiting for data channel open/)
 })
 
-test('bittorrent-tracker 10 (simple-peer 9 on @roamhq/wrtc) and 11 (node-datachannel) connect through the tracker', T, async t => {
+test('bittorrent-tracker 10 (simple-peer 9 on @roamhq/wrtc) and 11 (node-datachannel) connect through the tracker', { timeout: 180_000 }, async t => {
   const { tracker, spawn } = await setup(t)
-  const infoHash = randomHex()
-  const idOld = randomHex()
-  const idNew = randomHex()
 
-  const old = spawn('bt-client.mjs', { impl: 'v10', announce: tracker.url, clients: [{ infoHash, peerId: idOld }] })
-  await old.next(e => e.type === 'update', 10000, 'announce response for the v10 client')
-  const neu = spawn('bt-client.mjs', { impl: 'v11', announce: tracker.url, clients: [{ infoHash, peerId: idNew }] })
-  await neu.next(e => e.type === 'update', 10000, 'announce response for the v11 client')
+  // One attempt = a fresh v10 and a fresh v11 client process in a fresh swarm.
+  const attempt = async () => {
+    const infoHash = randomHex()
+    const idOld = randomHex()
+    const idNew = randomHex()
 
-  assert.equal((await old.next(e => e.type === 'connect', 30000, 'data channel open on the v10 client')).remoteId, idNew)
-  assert.equal((await neu.next(e => e.type === 'connect', 30000, 'data channel open on the v11 client')).remoteId, idOld)
-  const m1 = randomBytes(1500)
-  const m2 = randomBytes(1700)
-  old.send({ cmd: 'send', index: 0, remoteId: idNew, data: b64(m1) })
-  neu.send({ cmd: 'send', index: 0, remoteId: idOld, data: b64(m2) })
-  assert.deepEqual(await receive(neu, 0, m1.length), m1, 'v11 received exactly the bytes v10 sent')
-  assert.deepEqual(await receive(old, 0, m2.length), m2, 'v10 received exactly the bytes v11 sent')
+    const old = spawn('bt-client.mjs', { impl: 'v10', announce: tracker.url, clients: [{ infoHash, peerId: idOld }] })
+    await old.next(e => e.type === 'update', 10000, 'announce response for the v10 client')
+    const neu = spawn('bt-client.mjs', { impl: 'v11', announce: tracker.url, clients: [{ infoHash, peerId: idNew }] })
+    await neu.next(e => e.type === 'update', 10000, 'announce response for the v11 client')
+
+    assert.equal((await old.next(e => e.type === 'connect', 30000, 'data channel open on the v10 client')).remoteId, idNew)
+    assert.equal((await neu.next(e => e.type === 'connect', 30000, 'data channel open on the v11 client')).remoteId, idOld)
+    const m1 = randomBytes(1500)
+    const m2 = randomBytes(1700)
+    old.send({ cmd: 'send', index: 0, remoteId: idNew, data: b64(m1) })
+    neu.send({ cmd: 'send', index: 0, remoteId: idOld, data: b64(m2) })
+    assert.deepEqual(await receive(neu, 0, m1.length), m1, 'v11 received exactly the bytes v10 sent')
+    assert.deepEqual(await receive(old, 0, m2.length), m2, 'v10 received exactly the bytes v11 sent')
+  }
+
+  // seen once on a loaded machine (2026-12-01): "Ice connection failed" on the
+  // v10 client after its 'peer' event, i.e. after offer and answer went through
+  await retryAfterSignalling(t, attempt, /waiting for data channel open/)
 })
 
 test('webtorrent: a file seeded in one process downloads in another through the tracker only', { timeout: 150_000 }, async t => {
