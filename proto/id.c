@@ -89,13 +89,34 @@ size_t proto_id_encode(const uint8_t id[PROTO_ID_LEN], char *out)
     for (int k = 0; k < PROTO_ID_LEN; k++) {
         uint8_t b = id[k];
         switch (b) {
-        case 0x08: out[o++] = '\\'; out[o++] = 'b'; continue;
-        case 0x09: out[o++] = '\\'; out[o++] = 't'; continue;
-        case 0x0a: out[o++] = '\\'; out[o++] = 'n'; continue;
-        case 0x0c: out[o++] = '\\'; out[o++] = 'f'; continue;
-        case 0x0d: out[o++] = '\\'; out[o++] = 'r'; continue;
-        case '"': out[o++] = '\\'; out[o++] = '"'; continue;
-        case '\\': out[o++] = '\\'; out[o++] = '\\'; continue;
+        case 0x08:
+            out[o++] = '\\';
+            out[o++] = 'b';
+            continue;
+        case 0x09:
+            out[o++] = '\\';
+            out[o++] = 't';
+            continue;
+        case 0x0a:
+            out[o++] = '\\';
+            out[o++] = 'n';
+            continue;
+        case 0x0c:
+            out[o++] = '\\';
+            out[o++] = 'f';
+            continue;
+        case 0x0d:
+            out[o++] = '\\';
+            out[o++] = 'r';
+            continue;
+        case '"':
+            out[o++] = '\\';
+            out[o++] = '"';
+            continue;
+        case '\\':
+            out[o++] = '\\';
+            out[o++] = '\\';
+            continue;
         default: break;
         }
         if (b < 0x20) {

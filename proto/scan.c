@@ -446,9 +446,9 @@ static enum proto_status scan_event(const unsigned char *msg, const struct field
         const char *word;
         enum proto_event ev;
     } events[] = {
-        {"", PROTO_EVENT_UPDATE},           {"update", PROTO_EVENT_UPDATE},
-        {"empty", PROTO_EVENT_UPDATE},      {"started", PROTO_EVENT_STARTED},
-        {"stopped", PROTO_EVENT_STOPPED},   {"completed", PROTO_EVENT_COMPLETED},
+        {"", PROTO_EVENT_UPDATE},         {"update", PROTO_EVENT_UPDATE},
+        {"empty", PROTO_EVENT_UPDATE},    {"started", PROTO_EVENT_STARTED},
+        {"stopped", PROTO_EVENT_STOPPED}, {"completed", PROTO_EVENT_COMPLETED},
         {"paused", PROTO_EVENT_PAUSED},
     };
     *ev = PROTO_EVENT_UPDATE;
@@ -494,7 +494,7 @@ static enum proto_left scan_left(const unsigned char *msg, const struct field_sp
         if (decode_short(msg + f->off + 1, f->len - 2, text, sizeof text) != 0)
             return PROTO_LEFT_NONZERO;
         return number_is_zero((const unsigned char *)text, strlen(text)) ? PROTO_LEFT_ZERO
-                                                                        : PROTO_LEFT_NONZERO;
+                                                                         : PROTO_LEFT_NONZERO;
     }
     if (msg[f->off] == '-' || (msg[f->off] >= '0' && msg[f->off] <= '9'))
         return number_is_zero(msg + f->off, f->len) ? PROTO_LEFT_ZERO : PROTO_LEFT_NONZERO;
@@ -652,7 +652,7 @@ enum proto_status proto_scan_request(const char *msg, size_t len, uint32_t max_s
     if (req->action == PROTO_ACTION_ANNOUNCE)
         return scan_announce(m, fs, req);
     if (!fs[F_INFO_HASH].present || m[fs[F_INFO_HASH].off] == 'n')
-        return PROTO_OK; /* full scrape */
+        return PROTO_OK;        /* full scrape */
     req->has_info_hash = false; /* a scrape's errors carry no info_hash */
     return scan_scrape_hashes(m, &fs[F_INFO_HASH], max_scrape_hashes, req);
 }

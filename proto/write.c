@@ -95,8 +95,8 @@ int proto_write_error(char *buf, size_t cap, enum proto_action action, enum prot
                       const uint8_t *info_hash)
 {
     struct out o = {buf, cap, 0, 0};
-    puts_lit(&o, action == PROTO_ACTION_SCRAPE ? "{\"action\":\"scrape\""
-                                               : "{\"action\":\"announce\"");
+    puts_lit(&o,
+             action == PROTO_ACTION_SCRAPE ? "{\"action\":\"scrape\"" : "{\"action\":\"announce\"");
     puts_lit(&o, ",\"failure reason\":\"");
     puts_lit(&o, proto_status_reason(st)); /* plain ASCII, no escaping needed */
     puts_lit(&o, "\"");
@@ -115,8 +115,9 @@ int proto_write_scrape_open(char *buf, size_t cap)
     return finish(&o);
 }
 
-int proto_write_scrape_entry(char *buf, size_t cap, int first, const uint8_t info_hash[PROTO_ID_LEN],
-                             uint32_t complete, uint32_t incomplete, uint32_t downloaded)
+int proto_write_scrape_entry(char *buf, size_t cap, int first,
+                             const uint8_t info_hash[PROTO_ID_LEN], uint32_t complete,
+                             uint32_t incomplete, uint32_t downloaded)
 {
     struct out o = {buf, cap, 0, 0};
     if (!first)

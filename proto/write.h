@@ -17,13 +17,13 @@
 #include "id.h"
 #include "scan.h"
 
-#define PROTO_ID_FIELD_MAX  (PROTO_ID_JSON_MAX + 16) /* ,"to_peer_id":"<id>" */
-#define PROTO_RESPONSE_MAX  (64 + PROTO_ID_FIELD_MAX + 3 * 20)
+#define PROTO_ID_FIELD_MAX             (PROTO_ID_JSON_MAX + 16) /* ,"to_peer_id":"<id>" */
+#define PROTO_RESPONSE_MAX             (64 + PROTO_ID_FIELD_MAX + 3 * 20)
 #define PROTO_FORWARD_MAX(payload_len) (48 + 3 * PROTO_ID_FIELD_MAX + (size_t)(payload_len))
-#define PROTO_ERROR_MAX     (96 + PROTO_ID_FIELD_MAX)
-#define PROTO_SCRAPE_OPEN_MAX  32
-#define PROTO_SCRAPE_ENTRY_MAX (PROTO_ID_JSON_MAX + 96)
-#define PROTO_SCRAPE_CLOSE_MAX 2
+#define PROTO_ERROR_MAX                (96 + PROTO_ID_FIELD_MAX)
+#define PROTO_SCRAPE_OPEN_MAX          32
+#define PROTO_SCRAPE_ENTRY_MAX         (PROTO_ID_JSON_MAX + 96)
+#define PROTO_SCRAPE_CLOSE_MAX         2
 
 /* {"action":"announce","info_hash":…,"complete":c,"incomplete":i,"interval":n} */
 int proto_write_response(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID_LEN],
@@ -42,8 +42,9 @@ int proto_write_error(char *buf, size_t cap, enum proto_action action, enum prot
 /* {"action":"scrape","files":{ … }} written in three steps; entry writes a
  * leading comma unless first. */
 int proto_write_scrape_open(char *buf, size_t cap);
-int proto_write_scrape_entry(char *buf, size_t cap, int first, const uint8_t info_hash[PROTO_ID_LEN],
-                             uint32_t complete, uint32_t incomplete, uint32_t downloaded);
+int proto_write_scrape_entry(char *buf, size_t cap, int first,
+                             const uint8_t info_hash[PROTO_ID_LEN], uint32_t complete,
+                             uint32_t incomplete, uint32_t downloaded);
 int proto_write_scrape_close(char *buf, size_t cap);
 
 #endif

@@ -24,22 +24,22 @@ struct config_listen {
 struct config {
     struct config_listen listen[CONFIG_LISTEN_MAX];
     unsigned n_listen;
-    unsigned threads;               /* worker threads, 1..64; 0 = number of cores */
-    unsigned interval;              /* s, announce interval sent to clients */
-    unsigned max_offers;            /* <= PROTO_OFFERS_MAX */
-    unsigned max_peers_per_swarm;   /* peers kept per swarm ("last N") */
-    unsigned peer_timeout;          /* s without announce before a peer expires */
-    unsigned max_message_size;      /* bytes; larger messages close with 1009 */
-    unsigned max_scrape_hashes;     /* <= PROTO_SCRAPE_HASHES_MAX */
-    unsigned max_torrents_per_conn; /* (info_hash, peer_id) pairs per connection */
+    unsigned threads;                /* worker threads, 1..64; 0 = number of cores */
+    unsigned interval;               /* s, announce interval sent to clients */
+    unsigned max_offers;             /* <= PROTO_OFFERS_MAX */
+    unsigned max_peers_per_swarm;    /* peers kept per swarm ("last N") */
+    unsigned peer_timeout;           /* s without announce before a peer expires */
+    unsigned max_message_size;       /* bytes; larger messages close with 1009 */
+    unsigned max_scrape_hashes;      /* <= PROTO_SCRAPE_HASHES_MAX */
+    unsigned max_torrents_per_conn;  /* (info_hash, peer_id) pairs per connection */
     unsigned max_peer_ids_per_swarm; /* peer_ids one connection may hold in one swarm */
-    unsigned max_peers;             /* process-wide; 0 = from physical memory */
-    unsigned max_swarms;            /* process-wide; 0 = from physical memory */
-    unsigned max_connections;       /* 0 = from RLIMIT_NOFILE */
-    unsigned outq_soft_kib;         /* KiB queued per connection before offers drop */
-    unsigned outq_hard_kib;         /* KiB queued per connection before it is closed */
-    unsigned idle_timeout;          /* s without a complete message before a close */
-    unsigned handshake_timeout;     /* s allowed for the HTTP upgrade */
+    unsigned max_peers;              /* process-wide; 0 = from physical memory */
+    unsigned max_swarms;             /* process-wide; 0 = from physical memory */
+    unsigned max_connections;        /* 0 = from RLIMIT_NOFILE */
+    unsigned outq_soft_kib;          /* KiB queued per connection before offers drop */
+    unsigned outq_hard_kib;          /* KiB queued per connection before it is closed */
+    unsigned idle_timeout;           /* s without a complete message before a close */
+    unsigned handshake_timeout;      /* s allowed for the HTTP upgrade */
     bool no_full_scrape;
 };
 

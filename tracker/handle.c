@@ -62,7 +62,7 @@ static uint32_t regs_in_swarm(const struct conn *c, const uint8_t ih[PROTO_ID_LE
     const struct conn_reg *r, *tmp;
     uint32_t n = c->has_reg0 && memcmp(c->reg0, ih, PROTO_ID_LEN) == 0;
     HASH_ITER(hh, c->regs, r, tmp)
-    n += memcmp(r->key, ih, PROTO_ID_LEN) == 0;
+        n += memcmp(r->key, ih, PROTO_ID_LEN) == 0;
     return n;
 }
 
@@ -71,8 +71,7 @@ static uint32_t regs_in_swarm(const struct conn *c, const uint8_t ih[PROTO_ID_LE
  * with peer_ids of its own and evict everyone else: issue 9). The first pair
  * lives inline in struct conn: most connections announce one (browsers,
  * trystero) and a uthash table costs about 600 bytes (its bucket array) more. */
-static enum proto_status reg_note(struct worker *w, struct conn *c,
-                                  const struct proto_announce *a)
+static enum proto_status reg_note(struct worker *w, struct conn *c, const struct proto_announce *a)
 {
     uint8_t key[2 * PROTO_ID_LEN];
     struct conn_reg *r;
@@ -113,9 +112,8 @@ static enum proto_status reg_note(struct worker *w, struct conn *c,
 
 /* ---- announce ---- */
 
-static void forward(struct worker *w, const struct proto_announce *a, const char *msg,
-                    uint64_t to, int is_answer, const uint8_t offer_id[PROTO_ID_LEN],
-                    struct proto_span payload)
+static void forward(struct worker *w, const struct proto_announce *a, const char *msg, uint64_t to,
+                    int is_answer, const uint8_t offer_id[PROTO_ID_LEN], struct proto_span payload)
 {
     size_t cap = PROTO_FORWARD_MAX(payload.len);
     struct frame *f = frame_alloc(cap);
@@ -203,8 +201,8 @@ static void route_announce(struct worker *w, struct conn *c, const struct proto_
 /* The reply to a list scrape, sent to its connection. */
 static void scrape_answer(struct worker *w, struct mail_scrape *s)
 {
-    size_t cap = PROTO_SCRAPE_OPEN_MAX + (size_t)s->n * PROTO_SCRAPE_ENTRY_MAX +
-                 PROTO_SCRAPE_CLOSE_MAX;
+    size_t cap =
+        PROTO_SCRAPE_OPEN_MAX + (size_t)s->n * PROTO_SCRAPE_ENTRY_MAX + PROTO_SCRAPE_CLOSE_MAX;
     struct frame *f = frame_alloc(cap);
     if (f) {
         char *p = frame_payload(f);
@@ -325,8 +323,7 @@ void handle_full_scrape(struct worker *w, struct mail_full_scrape *m)
         full_scrape_done(w, m);
         return;
     }
-    HASH_ITER(hh, w->shard.swarms, sw, tmp)
-    {
+    HASH_ITER(hh, w->shard.swarms, sw, tmp) {
         uint32_t c, i, d;
         int n;
         if (m->len + PROTO_SCRAPE_ENTRY_MAX > budget)
@@ -472,7 +469,7 @@ void handle_conn_closed(struct worker *w, struct conn *c)
     if (c->has_reg0)
         per[route_owner(&w->t->route, c->reg0)]++;
     HASH_ITER(hh, c->regs, r, tmp)
-    per[route_owner(&w->t->route, r->key)]++;
+        per[route_owner(&w->t->route, r->key)]++;
     for (unsigned k = 0; k < nw; k++) {
         if (!per[k])
             continue;
@@ -491,8 +488,7 @@ void handle_conn_closed(struct worker *w, struct conn *c)
             memcpy(m->pairs[m->n++], c->reg0, sizeof c->reg0);
         c->has_reg0 = false;
     }
-    HASH_ITER(hh, c->regs, r, tmp)
-    {
+    HASH_ITER(hh, c->regs, r, tmp) {
         struct mail_remove *m = out[route_owner(&w->t->route, r->key)];
         if (m)
             memcpy(m->pairs[m->n++], r->key, sizeof r->key);

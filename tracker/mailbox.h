@@ -20,8 +20,9 @@
 
 #include <ck_ring.h>
 
-#define MAILBOX_RING_SIZE 4096                    /* slots per producer ring; power of two */
-#define MAILBOX_CAP       (MAILBOX_RING_SIZE - 1) /* mails in flight per producer (ck_ring keeps one slot free) */
+#define MAILBOX_RING_SIZE 4096 /* slots per producer ring; power of two */
+#define MAILBOX_CAP                                                                                \
+    (MAILBOX_RING_SIZE - 1) /* mails in flight per producer (ck_ring keeps one slot free) */
 
 /* The first member of every message that crosses threads. */
 struct mail {
@@ -66,9 +67,9 @@ struct mailbox_ring {
 struct mailbox {
     struct mailbox_ring *from; /* n_src rings, indexed by producer */
     unsigned n_src;
-    unsigned cursor;          /* owner only: next ring mailbox_pop looks at */
-    atomic_int wake_pending;  /* {atomic} 1 while a wakeup is on its way */
-    void (*wake)(void *arg);  /* interrupts the consumer's event loop */
+    unsigned cursor;         /* owner only: next ring mailbox_pop looks at */
+    atomic_int wake_pending; /* {atomic} 1 while a wakeup is on its way */
+    void (*wake)(void *arg); /* interrupts the consumer's event loop */
     void *wake_arg;
 };
 

@@ -28,8 +28,8 @@
 #include "route.h"
 #include "worker.h"
 
-#define LISTEN_BACKLOG 1024
-#define FD_RESERVE     64 /* descriptors kept for listeners, pipes, logs */
+#define LISTEN_BACKLOG   1024
+#define FD_RESERVE       64   /* descriptors kept for listeners, pipes, logs */
 #define MEM_PER_PEER_CAP 4096 /* bytes of physical memory per peer of the default cap */
 
 static int64_t now_ms(void)
@@ -110,8 +110,8 @@ static void peer_caps(struct tracker *t)
     uint64_t def = mem / MEM_PER_PEER_CAP;
     t->max_peers = t->cfg.max_peers ? t->cfg.max_peers : def;
     t->max_swarms = t->cfg.max_swarms ? t->cfg.max_swarms : t->max_peers;
-    fprintf(stderr, "wstracker: peer cap %llu, swarm cap %llu\n",
-            (unsigned long long)t->max_peers, (unsigned long long)t->max_swarms);
+    fprintf(stderr, "wstracker: peer cap %llu, swarm cap %llu\n", (unsigned long long)t->max_peers,
+            (unsigned long long)t->max_swarms);
 }
 
 static unsigned default_threads(void)
@@ -144,7 +144,9 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    lws_set_log_level(getenv("WSTRACKER_LWS_DEBUG") ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO) : LLL_ERR, NULL);
+    lws_set_log_level(getenv("WSTRACKER_LWS_DEBUG") ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO)
+                                                    : LLL_ERR,
+                      NULL);
 
     t.n_workers = t.cfg.threads ? t.cfg.threads : default_threads();
     t.max_connections = connection_capacity(&t.cfg);
@@ -193,9 +195,9 @@ int main(int argc, char **argv)
     } else {
         for (unsigned l = 0; l < t.cfg.n_listen; l++) {
             const char *h = t.cfg.listen[l].host;
-            fprintf(stderr, strchr(h, ':') ? "listening on ws://[%s]:%u\n"
-                                           : "listening on ws://%s:%u\n",
-                    h, ports[l]);
+            fprintf(stderr,
+                    strchr(h, ':') ? "listening on ws://[%s]:%u\n" : "listening on ws://%s:%u\n", h,
+                    ports[l]);
         }
         fprintf(stderr, "wstracker: %u worker threads\n", t.n_workers);
         while (sigwait(&sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM)

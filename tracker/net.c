@@ -26,7 +26,7 @@
 struct net_sock {
     struct list_node link; /* in worker.handshakes; unlinked once closed or WebSocket */
     struct lws *wsi;
-    int64_t deadline_ms;   /* ms, monotonic */
+    int64_t deadline_ms; /* ms, monotonic */
 };
 
 /* The opaque user data of an accepted socket that became a WebSocket: it has
@@ -195,13 +195,11 @@ static void on_closed(struct worker *w, struct conn *c)
 static int too_big(struct lws *wsi)
 {
     static const char why[] = "message too big";
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
-                     sizeof why - 1);
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why, sizeof why - 1);
     return -1;
 }
 
-static int on_receive(struct worker *w, struct conn *c, struct lws *wsi, const char *in,
-                      size_t len)
+static int on_receive(struct worker *w, struct conn *c, struct lws *wsi, const char *in, size_t len)
 {
     size_t max = w->t->cfg.max_message_size;
     size_t remaining = lws_remaining_packet_payload(wsi);
@@ -269,10 +267,10 @@ static const char *hdr(struct lws *wsi, enum lws_token_indexes t, char *buf, int
 static void read_request(struct lws *wsi, struct http_req_buf *b)
 {
     static const char *const methods[] = {
-        [LWSHUMETH_GET] = "GET",         [LWSHUMETH_POST] = "POST",
-        [LWSHUMETH_OPTIONS] = "OPTIONS", [LWSHUMETH_PUT] = "PUT",
-        [LWSHUMETH_PATCH] = "PATCH",     [LWSHUMETH_DELETE] = "DELETE",
-        [LWSHUMETH_CONNECT] = "CONNECT", [LWSHUMETH_HEAD] = "HEAD",
+        [LWSHUMETH_GET] = "GET",          [LWSHUMETH_POST] = "POST",
+        [LWSHUMETH_OPTIONS] = "OPTIONS",  [LWSHUMETH_PUT] = "PUT",
+        [LWSHUMETH_PATCH] = "PATCH",      [LWSHUMETH_DELETE] = "DELETE",
+        [LWSHUMETH_CONNECT] = "CONNECT",  [LWSHUMETH_HEAD] = "HEAD",
         [LWSHUMETH_COLON_PATH] = ":path",
     };
     char *uri;
@@ -463,8 +461,8 @@ static void on_http_closed(struct conn *c)
 
 /* ---- the callbacks ---- */
 
-static int callback_tracker(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                            void *in, size_t len)
+static int callback_tracker(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                            size_t len)
 {
     struct worker *w = worker_of(wsi);
     struct conn *c = user;
@@ -497,8 +495,8 @@ static int callback_tracker(struct lws *wsi, enum lws_callback_reasons reason, v
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-static int callback_listen(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                           void *in, size_t len)
+static int callback_listen(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len)
 {
     (void)user;
     (void)in;
@@ -512,8 +510,8 @@ static int callback_listen(struct lws *wsi, enum lws_callback_reasons reason, vo
 
 const struct lws_protocols *net_worker_protocols(struct worker *w)
 {
-    const struct lws_protocols tracker = {"wstracker", callback_tracker, sizeof(struct conn),
-                                          NET_RX_CHUNK, 0, NULL, 0};
+    const struct lws_protocols tracker = {
+        "wstracker", callback_tracker, sizeof(struct conn), NET_RX_CHUNK, 0, NULL, 0};
     const struct lws_protocols listen = {NET_PROTOCOL_LISTEN, callback_listen, 0, 0, 0, NULL, 0};
     _Static_assert(NET_PROTOCOLS == sizeof w->protocols / sizeof w->protocols[0],
                    "worker.protocols holds NET_PROTOCOLS entries");

@@ -24,9 +24,9 @@
  * unaligned payload; the page a close touches is given back by jemalloc's
  * background purge (jemalloc_conf.c). Longer messages are reassembled in
  * struct conn's rx, freed after each message. */
-#define NET_RX_CHUNK     4096
-#define NET_WRITES_PER_CB 16  /* frames written per writeable callback */
-#define NET_CLOSE_GRACE_S 5   /* a closing connection that cannot take its close frame is cut */
+#define NET_RX_CHUNK      4096
+#define NET_WRITES_PER_CB 16   /* frames written per writeable callback */
+#define NET_CLOSE_GRACE_S 5    /* a closing connection that cannot take its close frame is cut */
 #define NET_SWEEP_BUDGET  2000 /* sockets the handshake-deadline sweep closes per tick */
 #define NET_PROTOCOLS     4    /* the tracker's, its subprotocol alias, the listener's, end */
 
@@ -42,29 +42,29 @@ struct conn {
     /* Ordered by alignment so the struct is 128 bytes (a jemalloc size class;
      * 152 with padding before), one per connection. */
     struct lws *wsi;
-    uint64_t ref;      /* route_conn_make(); ROUTE_CONN_NONE until established */
+    uint64_t ref; /* route_conn_make(); ROUTE_CONN_NONE until established */
     union {
         char *rx;        /* WebSocket: reassembly of a fragmented message, <= max_message_size */
         char *http_body; /* HTTP: LWS_PRE + http_len, pending reply body */
     };
-    struct mail_queue out;            /* queued struct frame */
-    int64_t last_msg_ms;              /* ms, monotonic: last complete message (idle check) */
-    struct conn_reg *regs;            /* uthash: registrations after the first */
+    struct mail_queue out; /* queued struct frame */
+    int64_t last_msg_ms;   /* ms, monotonic: last complete message (idle check) */
+    struct conn_reg *regs; /* uthash: registrations after the first */
     union {
-        uint32_t rx_len; /* WebSocket */
+        uint32_t rx_len;   /* WebSocket */
         uint32_t http_len; /* HTTP */
     };
     uint32_t rx_cap;
-    uint32_t out_bytes;               /* payload bytes queued, <= outq_hard_kib KiB */
-    uint32_t n_regs;                  /* reg0 + regs, <= max_torrents_per_conn */
-    uint32_t scrape_ms;               /* low 32 bits of now_ms when scrapes last changed */
-    uint16_t close_code;              /* nonzero: close with it at the next writeable */
-    uint8_t scrapes;                  /* list scrapes in flight, <= HANDLE_SCRAPES_IN_FLIGHT */
-    bool full_waiting; /* waits for its worker's full scrape */
-    bool rx_paused;    /* reading stopped: output over the soft cap */
-    bool ipv6;         /* peer address family (v4-mapped counts as IPv4) */
+    uint32_t out_bytes;  /* payload bytes queued, <= outq_hard_kib KiB */
+    uint32_t n_regs;     /* reg0 + regs, <= max_torrents_per_conn */
+    uint32_t scrape_ms;  /* low 32 bits of now_ms when scrapes last changed */
+    uint16_t close_code; /* nonzero: close with it at the next writeable */
+    uint8_t scrapes;     /* list scrapes in flight, <= HANDLE_SCRAPES_IN_FLIGHT */
+    bool full_waiting;   /* waits for its worker's full scrape */
+    bool rx_paused;      /* reading stopped: output over the soft cap */
+    bool ipv6;           /* peer address family (v4-mapped counts as IPv4) */
     bool has_reg0;
-    uint8_t reg0[2 * PROTO_ID_LEN];   /* first registration, inline (see handle.c) */
+    uint8_t reg0[2 * PROTO_ID_LEN]; /* first registration, inline (see handle.c) */
 };
 
 /* The protocol of the adopted listening sockets. The space keeps a client

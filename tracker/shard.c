@@ -65,8 +65,7 @@ static struct shard_peer *shard_oldest(const struct shard *s)
 
 static struct shard_swarm *oldest_empty(const struct shard *s)
 {
-    return list_empty(&s->empty) ? NULL
-                                 : LIST_ENTRY(s->empty.next, struct shard_swarm, empty_link);
+    return list_empty(&s->empty) ? NULL : LIST_ENTRY(s->empty.next, struct shard_swarm, empty_link);
 }
 
 /* The peer announced now: to the fresh end of both lists. */
@@ -267,8 +266,7 @@ void shard_announce(struct shard *s, const struct proto_announce *a, uint64_t co
         out->refused = PROTO_ERR_PEER_ID_IN_USE;
         return;
     }
-    if (!p && s->counts.peers >= s->lim.max_peers &&
-        !(sw && sw->n >= s->lim.max_peers_per_swarm)) {
+    if (!p && s->counts.peers >= s->lim.max_peers && !(sw && sw->n >= s->lim.max_peers_per_swarm)) {
         s->counts.peers_refused++;
         out->refused = PROTO_ERR_TRACKER_FULL_PEERS;
         return;
@@ -390,11 +388,9 @@ size_t shard_expire_step(struct shard *s, int64_t now_ms, size_t budget)
 void shard_destroy(struct shard *s)
 {
     struct shard_swarm *sw, *tmp;
-    HASH_ITER(hh, s->swarms, sw, tmp)
-    {
+    HASH_ITER(hh, s->swarms, sw, tmp) {
         struct shard_peer *p, *ptmp;
-        HASH_ITER(hh, sw->peers, p, ptmp)
-        {
+        HASH_ITER(hh, sw->peers, p, ptmp) {
             HASH_DELETE(hh, sw->peers, p);
             free(p);
         }
@@ -409,14 +405,13 @@ void shard_destroy(struct shard *s)
 
 /* ---- structural self-check (tests and fuzz targets) ---- */
 
-#define SHARD_REQUIRE(cond, why)                                                       \
-    do {                                                                               \
-        if (!(cond))                                                                   \
-            return why;                                                                \
+#define SHARD_REQUIRE(cond, why)                                                                   \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return why;                                                                            \
     } while (0)
 
-static const char *check_swarm(const struct shard *s, const struct shard_swarm *sw,
-                               uint64_t *ipv6)
+static const char *check_swarm(const struct shard *s, const struct shard_swarm *sw, uint64_t *ipv6)
 {
     uint32_t c = 0, walked = 0;
     const struct shard_peer *hp, *htmp, *prev = NULL;
@@ -424,7 +419,7 @@ static const char *check_swarm(const struct shard *s, const struct shard_swarm *
     SHARD_REQUIRE(sw->n <= s->lim.max_peers_per_swarm, "swarm: more than max_peers_per_swarm");
     SHARD_REQUIRE(sw->n <= sw->cap || (sw->n == 0 && sw->cap == 0), "swarm: n > cap");
     HASH_ITER(hh, sw->peers, hp, htmp)
-    SHARD_REQUIRE(hp->idx < sw->n && sw->arr[hp->idx] == hp, "swarm: table entry not in arr");
+        SHARD_REQUIRE(hp->idx < sw->n && sw->arr[hp->idx] == hp, "swarm: table entry not in arr");
     for (uint32_t k = 0; k < sw->n; k++) {
         const struct shard_peer *p = sw->arr[k];
         SHARD_REQUIRE(p->idx == k && p->swarm == sw, "swarm: arr entry's idx or swarm wrong");
@@ -449,8 +444,7 @@ const char *shard_check(const struct shard *s)
     const struct shard_peer *prev = NULL;
     uint64_t swarms = 0, active = 0, peers = 0, seeders = 0, ipv6 = 0, walked = 0, ewalked = 0;
     const char *why;
-    HASH_ITER(hh, s->swarms, sw, tmp)
-    {
+    HASH_ITER(hh, s->swarms, sw, tmp) {
         if ((why = check_swarm(s, sw, &ipv6)) != NULL)
             return why;
         swarms++;

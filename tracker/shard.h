@@ -36,7 +36,7 @@ struct shard_peer {
     uint32_t idx;              /* position in swarm->arr */
     bool seeder;
     bool ipv6;
-    bool completed; /* has counted its one "downloaded" */
+    bool completed;           /* has counted its one "downloaded" */
     struct list_node sw_link; /* in swarm->by_age */
     struct list_node sh_link; /* in shard->by_age */
 };
@@ -51,7 +51,7 @@ struct shard_swarm {
     uint32_t cap;             /* arr slots allocated */
     struct list_node by_age;  /* its peers by last announce, oldest first */
     uint32_t complete, incomplete, downloaded;
-    int64_t emptied_ms;         /* ms, monotonic; valid while n == 0 */
+    int64_t emptied_ms;          /* ms, monotonic; valid while n == 0 */
     struct list_node empty_link; /* in shard->empty while n == 0 */
 };
 
@@ -94,9 +94,9 @@ struct shard_result {
     bool answer_dropped;           /* answer target not in the swarm */
     uint32_t n;                    /* deliveries */
     struct {
-        uint64_t conn;  /* target connection */
-        uint8_t kind;   /* enum shard_delivery_kind */
-        uint8_t offer;  /* index into the announce's offers (SHARD_OFFER) */
+        uint64_t conn; /* target connection */
+        uint8_t kind;  /* enum shard_delivery_kind */
+        uint8_t offer; /* index into the announce's offers (SHARD_OFFER) */
     } d[PROTO_OFFERS_MAX + 1];
 };
 

@@ -436,8 +436,7 @@ void *worker_main(void *arg)
         w->listen_wsi[k] = lws_adopt_descriptor_vhost(w->vh, LWS_ADOPT_RAW_FILE_DESC, u,
                                                       NET_PROTOCOL_LISTEN, NULL);
         if (!w->listen_wsi[k]) {
-            fprintf(stderr, "wstracker: worker %u could not adopt its listening socket\n",
-                    w->idx);
+            fprintf(stderr, "wstracker: worker %u could not adopt its listening socket\n", w->idx);
             w->start_err = -1;
             atomic_store(&w->stop, true);
         }

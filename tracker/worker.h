@@ -27,14 +27,15 @@
 #include "shard.h"
 #include "stats.h"
 
-#define WORKER_MAX          64    /* --threads upper bound; fits route's 8-bit field */
-#define WORKER_DRAIN_BUDGET 4096  /* mails handled per wakeup before yielding */
-#define WORKER_BACKLOG_MAX  65536 /* frames and announces parked per destination when its
+#define WORKER_MAX          64   /* --threads upper bound; fits route's 8-bit field */
+#define WORKER_DRAIN_BUDGET 4096 /* mails handled per wakeup before yielding */
+#define WORKER_BACKLOG_MAX                                                                         \
+    65536                         /* frames and announces parked per destination when its          \
                                      ring is full; past it they are dropped (mailDropped) */
-#define WORKER_TICK_MS      100   /* housekeeping period */
+#define WORKER_TICK_MS       100  /* housekeeping period */
 #define WORKER_EXPIRE_BUDGET 2000 /* peers/swarms expired per tick */
 #define WORKER_STOP_GRACE_MS 2000 /* time allowed for close frames at shutdown */
-#define WORKER_IDLE_BUDGET  2000 /* connection slots checked for idleness per tick */
+#define WORKER_IDLE_BUDGET   2000 /* connection slots checked for idleness per tick */
 
 struct worker;
 struct conn;
@@ -45,21 +46,21 @@ struct tracker {
     struct route route;
     struct worker *workers; /* cfg.threads entries */
     unsigned n_workers;
-    uint64_t max_connections;             /* cap on open sockets of every kind */
-    _Atomic uint64_t connections;         /* {atomic} open WebSocket connections */
-    _Atomic uint64_t sockets;             /* {atomic} accepted sockets not yet destroyed */
-    uint64_t max_peers, max_swarms;       /* process-wide caps, split between workers */
-    int64_t started_ms;                   /* ms, monotonic */
-    atomic_bool down;                     /* {atomic} workers stopped, contexts going */
-    pthread_barrier_t start_barrier;      /* main + every worker: all contexts exist */
+    uint64_t max_connections;        /* cap on open sockets of every kind */
+    _Atomic uint64_t connections;    /* {atomic} open WebSocket connections */
+    _Atomic uint64_t sockets;        /* {atomic} accepted sockets not yet destroyed */
+    uint64_t max_peers, max_swarms;  /* process-wide caps, split between workers */
+    int64_t started_ms;              /* ms, monotonic */
+    atomic_bool down;                /* {atomic} workers stopped, contexts going */
+    pthread_barrier_t start_barrier; /* main + every worker: all contexts exist */
 };
 
 enum worker_mail_kind {
-    MAIL_FRAME,    /* struct frame: send to a connection of the receiving worker */
-    MAIL_ANNOUNCE, /* struct mail_announce: for a swarm of the receiving worker */
-    MAIL_SCRAPE,   /* struct mail_scrape: fill in the receiving worker's swarms */
+    MAIL_FRAME,       /* struct frame: send to a connection of the receiving worker */
+    MAIL_ANNOUNCE,    /* struct mail_announce: for a swarm of the receiving worker */
+    MAIL_SCRAPE,      /* struct mail_scrape: fill in the receiving worker's swarms */
     MAIL_FULL_SCRAPE, /* struct mail_full_scrape: add this worker's swarms, or done */
-    MAIL_REMOVE,   /* struct mail_remove: a closed connection's peers */
+    MAIL_REMOVE,      /* struct mail_remove: a closed connection's peers */
 };
 
 /* Every kind of mail is one allocation, so any mail, whatever its kind, is
@@ -75,11 +76,11 @@ enum frame_reply { FRAME_REPLY_OTHER, FRAME_REPLY_SCRAPE, FRAME_REPLY_FULL_SCRAP
 /* One outgoing WebSocket text frame; allocated by the builder, freed after
  * lws_write (or when dropped). data holds LWS_PRE bytes of headroom. */
 struct frame {
-    struct mail m;     /* kind MAIL_FRAME; m.next links the connection's queue */
-    uint64_t conn;     /* destination connection */
-    uint32_t len;      /* payload bytes after the headroom */
-    bool droppable;    /* a forwarded offer: may be dropped past the soft cap */
-    uint8_t reply;     /* enum frame_reply */
+    struct mail m;        /* kind MAIL_FRAME; m.next links the connection's queue */
+    uint64_t conn;        /* destination connection */
+    uint32_t len;         /* payload bytes after the headroom */
+    bool droppable;       /* a forwarded offer: may be dropped past the soft cap */
+    uint8_t reply;        /* enum frame_reply */
     unsigned char data[]; /* LWS_PRE + len */
 };
 
@@ -128,7 +129,8 @@ static inline uint8_t *mail_scrape_done(struct mail_scrape *s)
 /* n ids, counts zeroed, none done; NULL on failure. */
 static inline struct mail_scrape *mail_scrape_alloc(uint32_t n)
 {
-    size_t size = sizeof(struct mail_scrape) + (size_t)n * (3 * sizeof(uint32_t) + PROTO_ID_LEN + 1);
+    size_t size =
+        sizeof(struct mail_scrape) + (size_t)n * (3 * sizeof(uint32_t) + PROTO_ID_LEN + 1);
     struct mail_scrape *s = calloc(1, size);
     if (s) {
         s->m.kind = MAIL_SCRAPE;
@@ -151,7 +153,7 @@ struct mail_full_scrape {
 
 /* A worker's full-scrape state: the cached reply and who waits for the travel. */
 struct full_scrape {
-    char *body;         /* the last reply's payload, or NULL */
+    char *body; /* the last reply's payload, or NULL */
     uint32_t len;
     int64_t made_ms;    /* when body was made (ms, monotonic) */
     bool in_flight;     /* a travel started here is under way */
@@ -174,7 +176,7 @@ struct worker {
     struct tracker *t;
     pthread_t thread;
     struct lws_context *ctx;
-    struct ev_loop *loop; /* libev loop (epoll) the context runs on */
+    struct ev_loop *loop;   /* libev loop (epoll) the context runs on */
     void *foreign_loops[1]; /* { loop }, as lws_context_creation_info wants it */
     struct lws_vhost *vh;
     int listen_fds[CONFIG_LISTEN_MAX]; /* this worker's SO_REUSEPORT sockets */
@@ -186,15 +188,15 @@ struct worker {
     struct {
         struct mail_queue q;
         uint32_t n; /* <= WORKER_BACKLOG_MAX */
-    } *backlog;     /* per destination worker: mails its full ring refused */
+    } * backlog;    /* per destination worker: mails its full ring refused */
     bool *wake;     /* per destination worker: pushed to during this pass */
 
     struct shard shard;
     struct full_scrape fs;
     struct stats stats;
     struct log_limit log; /* rate limits of this worker's log lines */
-    uint64_t rng;   /* shard_rand state */
-    int64_t now_ms; /* ms, monotonic; refreshed at the start of each pass */
+    uint64_t rng;         /* shard_rand state */
+    int64_t now_ms;       /* ms, monotonic; refreshed at the start of each pass */
 
     struct conn **slots; /* connection by slot; NULL = free */
     uint32_t *gens;      /* generation per slot */
@@ -202,19 +204,19 @@ struct worker {
     uint32_t *free_slots;
     uint32_t n_free;
 
-    uint32_t idle_cursor;     /* next slot the idle sweep looks at */
-    struct list_node handshakes; /* struct net_sock by deadline: sockets not yet WebSocket */
-    uint64_t n_sockets;          /* sockets adopted and not yet destroyed */
+    uint32_t idle_cursor;              /* next slot the idle sweep looks at */
+    struct list_node handshakes;       /* struct net_sock by deadline: sockets not yet WebSocket */
+    uint64_t n_sockets;                /* sockets adopted and not yet destroyed */
     struct lws_protocols protocols[4]; /* net_worker_protocols(); NET_PROTOCOLS entries */
-    char subprotocol[64];        /* the alias protocol's name (net.c) */
-    struct proto_request req; /* scratch for the scanner */
+    char subprotocol[64];              /* the alias protocol's name (net.c) */
+    struct proto_request req;          /* scratch for the scanner */
     lws_sorted_usec_list_t tick;
 
-    atomic_bool stop;        /* {atomic} set by main on SIGINT/SIGTERM */
-    bool stopping;           /* closing connections */
+    atomic_bool stop; /* {atomic} set by main on SIGINT/SIGTERM */
+    bool stopping;    /* closing connections */
     int64_t stop_deadline_ms;
     bool exit_loop;
-    int start_err;           /* set before the startup barrier */
+    int start_err; /* set before the startup barrier */
 };
 
 /* A worker's shard limits: the process-wide caps split evenly between workers. */
