@@ -3,7 +3,7 @@
 #
 #   deploy/install-deps.sh            build dependencies (compiler, cmake, libraries)
 #   deploy/install-deps.sh --test     plus what the test suites need (cmocka, node,
-#                                     npm, chromium, clang for fuzzing, iproute2)
+#                                     npm, chromium, clang for fuzzing, clang-format, iproute2)
 #   deploy/install-deps.sh --runtime  only the shared libraries the binary loads
 #                                     (the Dockerfile's final stage)
 #
@@ -21,7 +21,7 @@ esac
 
 runtime="libwebsockets17 libwebsockets-evlib-ev libev4 libsodium23 libjemalloc2 libck0 ca-certificates"
 build="build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev uthash-dev libsodium-dev libjemalloc-dev libck-dev"
-test="libcmocka-dev clang-14 libclang-rt-14-dev iproute2 util-linux curl procps chromium"
+test="libcmocka-dev clang-14 libclang-rt-14-dev clang-format iproute2 util-linux curl procps chromium"
 
 case "$mode" in
 runtime) want="$runtime" ;;

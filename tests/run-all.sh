@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-all.sh - build wstracker and run every test suite; the README's test command.
 #
-# Suites: cmocka unit tests (ctest), the README's option table against --help
+# Suites: cmocka unit tests (ctest), clang-format over tracker/ and proto/,
+# the README's option table against --help
 # (tests/docs/options.mjs), libFuzzer targets (tests/fuzz/run.sh),
 # a loadgen smoke run (bench/smoke.sh), sanitizer runs (tests/sanitize.sh),
 # soak and fault tests (tests/soak/run.sh), end-to-end tests with real npm clients and
@@ -74,6 +75,21 @@ else
     [ "$nfail" -gt 0 ] && cat "$LOG/unit.log"
     suite_result unit $((total - nfail)) "$nfail"
 fi
+
+# --- format (clang-format over tracker/ and proto/, the project's .clang-format) ---
+if command -v clang-format >/dev/null 2>&1; then
+    for f in $(git ls-files 'tracker/*.[ch]' 'tracker/**/*.[ch]' 'proto/*.[ch]' 2>/dev/null ||
+        ls tracker/*.[ch] proto/*.[ch]); do
+        if clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
+            echo "format $f: ok"
+        else
+            echo "format $f: FAILED (clang-format -i $f)"
+        fi
+    done >"$LOG/format.log"
+else
+    echo "format: FAILED: clang-format not installed (deploy/install-deps.sh --test)" >"$LOG/format.log"
+fi
+counted_suite format "$LOG/format.log" ': ok$' 'FAILED'
 
 # --- docs (the README's option table against --help) ---
 node tests/docs/options.mjs build/wstracker >"$LOG/docs.log" 2>&1
