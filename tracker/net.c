@@ -392,16 +392,69 @@ void net_sock_sweep(struct worker *w)
     }
 }
 
+/* ---- HTTP routes ---- */
+
+/* A route's body writer: writes into buf[0..cap) and returns the length, or -1
+ * when cap is too small (the caller doubles it and calls again). */
+typedef int (*http_writer)(struct worker *w, char *buf, size_t cap);
+
+static int write_health(struct worker *w, char *buf, size_t cap)
+{
+    (void)w;
+    return snprintf(buf, cap, "ok") < (int)cap ? 2 : -1;
+}
+
+static int write_stats(struct worker *w, char *buf, size_t cap)
+{
+    struct stats *all[WORKER_MAX];
+    for (unsigned k = 0; k < w->t->n_workers; k++)
+        all[k] = &w->t->workers[k].stats;
+    return stats_write_json(buf, cap, all, w->t->n_workers,
+                            (uint64_t)(w->now_ms - w->t->started_ms) / 1000);
+}
+
+static int write_not_found(struct worker *w, char *buf, size_t cap)
+{
+    (void)w;
+    return snprintf(buf, cap, "not found") < (int)cap ? 9 : -1;
+}
+
+/* The HTTP routes of the tracker's port (PROTOCOL.md section 8). */
+static const struct http_route {
+    const char *path;
+    const char *type; /* content-type */
+    http_writer write;
+} http_routes[] = {
+    {"/health", "text/plain", write_health},
+    {"/stats.json", "application/json", write_stats},
+    {"/stats", "application/json", write_stats},
+};
+
+#define HTTP_BODY_FIRST 4096      /* first allocation of a reply body */
+#define HTTP_BODY_MAX   (1 << 20) /* largest reply body */
+
+/* The route's body in a buffer with LWS_PRE bytes of headroom; NULL on failure. */
+static char *http_body(struct worker *w, http_writer write, int *len)
+{
+    for (size_t cap = HTTP_BODY_FIRST; cap <= HTTP_BODY_MAX; cap *= 2) {
+        char *buf = malloc(LWS_PRE + cap);
+        if (!buf)
+            return NULL;
+        if ((*len = write(w, buf + LWS_PRE, cap)) >= 0)
+            return buf;
+        free(buf);
+    }
+    return NULL;
+}
+
 static int on_http(struct worker *w, struct conn *c, struct lws *wsi, const char *path)
 {
     unsigned char hdr_buf[LWS_PRE + 512], *start = hdr_buf + LWS_PRE, *p = start,
                                           *end = hdr_buf + sizeof hdr_buf;
-    unsigned status = HTTP_STATUS_OK;
-    const char *type = "text/plain";
+    const struct http_route *route = NULL;
     struct net_sock *ns = lws_get_opaque_user_data(wsi);
     struct http_req_buf b;
     struct proto_http_verdict v;
-    char body[4096];
     int n;
 
     read_request(wsi, &b);
@@ -411,27 +464,16 @@ static int on_http(struct worker *w, struct conn *c, struct lws *wsi, const char
     worker_clock(w);
     if (ns && ns != (void *)&ws_mark)
         sock_touch(w, ns); /* a keep-alive client gets a full deadline per request */
-    if (!strcmp(path, "/health")) {
-        n = snprintf(body, sizeof body, "ok");
-    } else if (!strcmp(path, "/stats.json") || !strcmp(path, "/stats")) {
-        struct stats *all[WORKER_MAX];
-        for (unsigned k = 0; k < w->t->n_workers; k++)
-            all[k] = &w->t->workers[k].stats;
-        n = stats_write_json(body, sizeof body, all, w->t->n_workers,
-                             (uint64_t)(w->now_ms - w->t->started_ms) / 1000);
-        type = "application/json";
-    } else {
-        status = HTTP_STATUS_NOT_FOUND;
-        n = snprintf(body, sizeof body, "not found");
-    }
-    if (n < 0)
-        return -1;
-    c->http_body = malloc(LWS_PRE + (size_t)n);
+    for (size_t k = 0; k < sizeof http_routes / sizeof http_routes[0]; k++)
+        if (!strcmp(path, http_routes[k].path))
+            route = &http_routes[k];
+    c->http_body = http_body(w, route ? route->write : write_not_found, &n);
     if (!c->http_body)
         return -1;
-    memcpy(c->http_body + LWS_PRE, body, (size_t)n);
     c->http_len = strcmp(b.r.method, "HEAD") ? (uint32_t)n : 0; /* HEAD: headers only */
-    if (lws_add_http_common_headers(wsi, status, type, (lws_filepos_t)n, &p, end) ||
+    if (lws_add_http_common_headers(wsi, route ? HTTP_STATUS_OK : HTTP_STATUS_NOT_FOUND,
+                                    route ? route->type : "text/plain", (lws_filepos_t)n, &p,
+                                    end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      (const unsigned char *)"no-store", 8, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
