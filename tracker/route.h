@@ -34,11 +34,14 @@ unsigned route_owner(const struct route *r, const uint8_t info_hash[20]);
 
 /* A connection reference: worker (8 bits), slot (24 bits), generation (32 bits).
  * A reference to a closed connection never matches a reused slot. */
-#define ROUTE_CONN_NONE 0u
+#define ROUTE_CONN_NONE  0u
+#define ROUTE_SLOT_BITS  24 /* connection slots per worker: 2^24 */
+#define ROUTE_SLOT_MASK  ((1u << ROUTE_SLOT_BITS) - 1)
+#define ROUTE_WORKER_MAX 256 /* the 8-bit worker field */
 
 static inline uint64_t route_conn_make(unsigned worker, uint32_t slot, uint32_t gen)
 {
-    return ((uint64_t)worker << 56) | ((uint64_t)(slot & 0xFFFFFFu) << 32) | gen;
+    return ((uint64_t)worker << 56) | ((uint64_t)(slot & ROUTE_SLOT_MASK) << 32) | gen;
 }
 static inline unsigned route_conn_worker(uint64_t ref)
 {
@@ -46,7 +49,7 @@ static inline unsigned route_conn_worker(uint64_t ref)
 }
 static inline uint32_t route_conn_slot(uint64_t ref)
 {
-    return (uint32_t)(ref >> 32) & 0xFFFFFFu;
+    return (uint32_t)(ref >> 32) & ROUTE_SLOT_MASK;
 }
 static inline uint32_t route_conn_gen(uint64_t ref)
 {

@@ -119,7 +119,7 @@ uint64_t worker_conn_register(struct worker *w, struct conn *c)
             uint32_t cap = w->cap_slots ? w->cap_slots * 2 : 1024;
             struct conn **slots;
             uint32_t *gens, *fr;
-            if (cap > (1u << 24))
+            if (cap > (1u << ROUTE_SLOT_BITS))
                 return ROUTE_CONN_NONE;
             slots = realloc(w->slots, cap * sizeof *slots);
             if (!slots)
@@ -294,7 +294,7 @@ void worker_stop_all(struct tracker *t)
 
 void worker_accept(struct worker *w, int listen_fd)
 {
-    for (int k = 0; k < 256; k++) {
+    for (int k = 0; k < WORKER_ACCEPT_BATCH; k++) {
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if ((errno == EMFILE || errno == ENFILE) && w->reserve_fd >= 0) {

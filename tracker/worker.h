@@ -27,7 +27,7 @@
 #include "shard.h"
 #include "stats.h"
 
-#define WORKER_MAX          64   /* --threads upper bound; fits route's 8-bit field */
+#define WORKER_MAX          64   /* --threads upper bound; <= ROUTE_WORKER_MAX */
 #define WORKER_DRAIN_BUDGET 4096 /* mails handled per wakeup before yielding */
 #define WORKER_BACKLOG_MAX                                                                         \
     65536                         /* frames and announces parked per destination when its          \
@@ -35,7 +35,10 @@
 #define WORKER_TICK_MS       100  /* housekeeping period */
 #define WORKER_EXPIRE_BUDGET 2000 /* peers/swarms expired per tick */
 #define WORKER_STOP_GRACE_MS 2000 /* time allowed for close frames at shutdown */
+#define WORKER_ACCEPT_BATCH  256  /* connections accepted per listener wakeup */
 #define WORKER_IDLE_BUDGET   2000 /* connection slots checked for idleness per tick */
+
+_Static_assert(WORKER_MAX <= ROUTE_WORKER_MAX, "a worker index fits a connection reference");
 
 struct worker;
 struct conn;
