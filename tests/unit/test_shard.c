@@ -25,7 +25,8 @@
 
 static struct route rt;
 static struct shard sh;
-static uint64_t rng = 0x0123456789abcdefull;
+#define TEST_RNG_SEED 0x0123456789abcdefull
+static uint64_t rng; /* seeded in setup: each test sees the same draws, alone or in the suite */
 
 static const struct shard_limits default_lim = {
     .max_peers_per_swarm = 1000,
@@ -55,6 +56,7 @@ static void reset(const struct shard_limits *lim)
 static int setup(void **state)
 {
     (void)state;
+    rng = TEST_RNG_SEED;
     shard_create(&sh, rt.key, &default_lim);
     return 0;
 }
