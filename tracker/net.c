@@ -5,7 +5,7 @@
  *         protocol of the adopted listening sockets), struct conn's lifecycle,
  *         message reassembly and the per-connection output queue.
  * Thread: the worker serving the connection.
- * Why:    one callback, one switch; each case is one call (STYLE.md).
+ * Why:    one callback, one switch; each case is one call.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -3,7 +3,7 @@
  * Owns:   struct conn (lws's per-session data of every socket) and its output
  *         queue, message reassembly and registration set.
  * Thread: a connection is touched only by the worker whose context serves it.
- * Why:    the lws callback only dispatches (STYLE.md); each case is one call.
+ * Why:    the lws callback only dispatches; each case is one call.
  */
 #ifndef WSTRACKER_NET_H
 #define WSTRACKER_NET_H

@@ -110,7 +110,7 @@ static void test_workload(void)
         zero += k == 0;
         last += k == 9999;
     }
-    /* aquatic's rule: 43.4 % at index 0, 5.2 % at 9999 (shared/reference/trackers.md). */
+    /* aquatic_ws_load_test's Gamma(0.2, 100) rule: 43.4 % at index 0, 5.2 % at 9999. */
     EXPECT(fabs(100.0 * zero / n - 43.4) < 1.0, "index 0: %.1f %%", 100.0 * zero / n);
     EXPECT(fabs(100.0 * last / n - 5.2) < 0.7, "index 9999: %.1f %%", 100.0 * last / n);
 

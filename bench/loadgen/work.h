@@ -3,8 +3,9 @@
  * Owns:   struct work_pool (info hashes and SDPs, built once, then read-only),
  *         struct work_rng (one per thread), the message writers and the scanner.
  * Thread: a pool is shared read-only by every thread; an rng belongs to one thread.
- * Why:    the aquatic_ws_load_test workload (shared/reference/trackers.md, section
- *         3) with browser-like SDPs, so trackers are compared on the same bytes.
+ * Why:    the aquatic_ws_load_test workload (aquatic's load tester: offers per
+ *         announce, Gamma(0.2, 100) info hash choice) with browser-like SDPs, so
+ *         trackers are compared on the same bytes.
  */
 #ifndef LG_WORK_H
 #define LG_WORK_H
