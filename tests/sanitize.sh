@@ -49,7 +49,7 @@ e2e() { # binary [test files...]; TAP on stdout
     bin=$1
     shift
     tap=$(mktemp)
-    WSTRACKER_BIN="$bin" E2E_TIMEOUT=1200 sh tests/e2e/run.sh "$@" >"$tap" 2>&1
+    WSTRACKER_BIN="$bin" WSTRACKER_TIME_SCALE=3 E2E_TIMEOUT=1200 sh tests/e2e/run.sh "$@" >"$tap" 2>&1
     cat "$tap"
     grep -q '^# fail 0$' "$tap" && grep -q '^# pass [1-9]' "$tap"
     rc=$?

@@ -10,7 +10,7 @@ import http from 'node:http'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { createRequire } from 'node:module'
-import { startTracker, stats, waitFor, randomHex, trackerName, E2E_ROOT } from './lib/tracker.mjs'
+import { startTracker, stats, waitFor, randomHex, trackerName, E2E_ROOT, scaled } from './lib/tracker.mjs'
 import { launchChromium } from './lib/browser.mjs'
 
 const require = createRequire(import.meta.url)
@@ -44,7 +44,7 @@ async function startPageServer () {
   }
 }
 
-test('p2pt in two Chromium pages: message and reply over WebRTC through the tracker', { timeout: 120_000 }, async t => {
+test('p2pt in two Chromium pages: message and reply over WebRTC through the tracker', { timeout: scaled(120_000) }, async t => {
   const tracker = await startTracker()
   t.after(() => tracker.stop())
   const site = await startPageServer()
@@ -77,15 +77,15 @@ test('p2pt in two Chromium pages: message and reply over WebRTC through the trac
   const page1 = await openPage('page1')
   const id2 = await page2.evaluate(([a, r, m, rep]) => window.startPeer(a, r, 'receiver', m, rep), [tracker.url, room, message, reply])
   await waitFor(() => page2.evaluate(() => window.state.trackerConnected > 0),
-    { timeoutMs: 15_000, message: 'page 2 announced to the tracker' }).catch(async e => { throw new Error(`${e.message}\n${await diag([page2])}`) })
+    { timeoutMs: scaled(15_000), message: 'page 2 announced to the tracker' }).catch(async e => { throw new Error(`${e.message}\n${await diag([page2])}`) })
   const id1 = await page1.evaluate(([a, r, m, rep]) => window.startPeer(a, r, 'sender', m, rep), [tracker.url, room, message, reply])
   assert.notEqual(id1, id2)
 
   try {
     await waitFor(() => page2.evaluate(() => window.state.received.length > 0),
-      { timeoutMs: 45_000, message: 'page 2 to receive the message' })
+      { timeoutMs: scaled(45_000), message: 'page 2 to receive the message' })
     await waitFor(() => page1.evaluate(() => window.state.replies.length > 0),
-      { timeoutMs: 15_000, message: 'page 1 to receive the reply' })
+      { timeoutMs: scaled(15_000), message: 'page 1 to receive the reply' })
   } catch (e) {
     throw new Error(`${e.message}\n${await diag([page1, page2])}`)
   }

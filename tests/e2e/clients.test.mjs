@@ -14,11 +14,11 @@ import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Client } from 'bittorrent-tracker'
-import { startTracker, stats, waitFor, withTimeout, randomHex, trackerName } from './lib/tracker.mjs'
+import { startTracker, stats, waitFor, withTimeout, randomHex, trackerName, scaled } from './lib/tracker.mjs'
 import { startFixture } from './lib/fixture.mjs'
 import { nodeRtcConfig } from './lib/webrtc.mjs'
 
-const T = { timeout: 90_000 }
+const T = { timeout: scaled(90_000) }
 
 console.log(`tracker under test: ${trackerName()}`)
 
@@ -81,7 +81,7 @@ function scrape (announce, infoHash, ms = 10000) {
   }), ms, `Client.scrape(${JSON.stringify(infoHash)})`)
 }
 
-test('two bittorrent-tracker Clients in separate processes open a WebRTC data channel through the tracker', { timeout: 180_000 }, async t => {
+test('two bittorrent-tracker Clients in separate processes open a WebRTC data channel through the tracker', { timeout: scaled(180_000) }, async t => {
   const { tracker, spawn } = await setup(t)
 
   // One attempt = two fresh client processes in a fresh swarm.
@@ -111,7 +111,7 @@ test('two bittorrent-tracker Clients in separate processes open a WebRTC data ch
   await retryAfterSignalling(t, attempt, /waiting for data channel open/)
 })
 
-test('bittorrent-tracker 10 (simple-peer 9 on @roamhq/wrtc) and 11 (node-datachannel) connect through the tracker', { timeout: 180_000 }, async t => {
+test('bittorrent-tracker 10 (simple-peer 9 on @roamhq/wrtc) and 11 (node-datachannel) connect through the tracker', { timeout: scaled(180_000) }, async t => {
   const { tracker, spawn } = await setup(t)
 
   // One attempt = a fresh v10 and a fresh v11 client process in a fresh swarm.
@@ -140,7 +140,7 @@ test('bittorrent-tracker 10 (simple-peer 9 on @roamhq/wrtc) and 11 (node-datacha
   await retryAfterSignalling(t, attempt, /waiting for data channel open/)
 })
 
-test('webtorrent: a file seeded in one process downloads in another through the tracker only', { timeout: 150_000 }, async t => {
+test('webtorrent: a file seeded in one process downloads in another through the tracker only', { timeout: scaled(150_000) }, async t => {
   const { tracker, spawn } = await setup(t)
   const dir = await mkdtemp(path.join(tmpdir(), 'wst-e2e-wt-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
@@ -194,7 +194,7 @@ test('webtorrent: a file seeded in one process downloads in another through the 
   }
 })
 
-test('two Clients in one process share one WebSocket and both get announce responses and peers', { timeout: 180_000 }, async t => {
+test('two Clients in one process share one WebSocket and both get announce responses and peers', { timeout: scaled(180_000) }, async t => {
   // One attempt = a fresh tracker (the counts below assume one) and two fresh
   // client processes.
   const attempt = async () => {
@@ -259,7 +259,7 @@ test('stop() and SIGKILL of the client process both remove the peer', T, async t
   await a.next(e => e.type === 'update', 10000, 'announce response for A')
   await b.next(e => e.type === 'update', 10000, 'announce response for B')
   const s2 = await waitFor(async () => { const s = await stats(tracker); return s.peersAll === 2 && s },
-    { timeoutMs: 5000, message: 'peersAll == 2' })
+    { timeoutMs: scaled(5000), message: 'peersAll == 2' })
   assert.equal(s2.connections, 2, 'two client processes -> two connections')
   assert.equal(s2.peersLeecherOnly, 2)
   assert.equal((await scrape(tracker.url, infoHash)).incomplete, 2, 'scrape: 2 leechers')
@@ -267,7 +267,7 @@ test('stop() and SIGKILL of the client process both remove the peer', T, async t
   // Graceful: announce event=stopped.
   a.send({ cmd: 'stop', index: 0 })
   await waitFor(async () => (await stats(tracker)).peersAll === 1,
-    { timeoutMs: 10000, message: 'peersAll == 1 after stop()' })
+    { timeoutMs: scaled(10000), message: 'peersAll == 1 after stop()' })
   const sc = await scrape(tracker.url, infoHash)
   assert.equal(sc.incomplete, 1, 'scrape: 1 leecher left after stop()')
   assert.equal(sc.complete, 0)
@@ -276,11 +276,11 @@ test('stop() and SIGKILL of the client process both remove the peer', T, async t
   b.kill('SIGKILL')
   await b.exited
   await waitFor(async () => (await stats(tracker)).peersAll === 0,
-    { timeoutMs: 15000, message: 'peersAll == 0 after SIGKILL of the client process' })
+    { timeoutMs: scaled(15000), message: 'peersAll == 0 after SIGKILL of the client process' })
   // A's connection stays (stop() does not close it); B's and the short-lived
   // Client.scrape() connections go.
   await waitFor(async () => (await stats(tracker)).connections === 1,
-    { timeoutMs: 10000, message: 'connections == 1 (only A) after SIGKILL of B' })
+    { timeoutMs: scaled(10000), message: 'connections == 1 (only A) after SIGKILL of B' })
   const sc2 = await scrape(tracker.url, infoHash)
   assert.equal(sc2.incomplete, 0, 'scrape: no leechers after SIGKILL')
   assert.equal(sc2.complete, 0)
@@ -309,7 +309,7 @@ test('scrape through Client.scrape: single and multiple info hashes', T, async t
   for (let i = 0; i < 5; i++) await p.next(e => e.type === 'update' && e.index === i, 10000, `announce response ${i}`)
   // Clients sharing a socket also see each other's announce responses (the client
   // matches them by info hash only), so wait for the tracker to count all five.
-  await waitFor(async () => (await stats(tracker)).peersAll === 5, { timeoutMs: 10000, message: 'peersAll == 5' })
+  await waitFor(async () => (await stats(tracker)).peersAll === 5, { timeoutMs: scaled(10000), message: 'peersAll == 5' })
 
   const one = await scrape(tracker.url, h1)
   assert.equal(one.infoHash, h1)

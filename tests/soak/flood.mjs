@@ -100,7 +100,10 @@ async function deepJson () {
     deep.sent++
     await got
   }
-  await sleep(200)
+  // Negative check: the server must not close this socket. The last reply has just
+  // been read; a close because of that message would follow it at once; 200 ms
+  // (scaled) for it to arrive.
+  await sleep(tracker.scaled(200))
   deep.closedByServer = deep.closed
   ws.terminate()
 }
@@ -141,10 +144,10 @@ async function manySwarms () {
 
 await Promise.all([...Array.from({ length: FLOODERS }, (_, i) => flooder(i)), oversized(), deepJson(), manySwarms()])
 const h = await honest.stop()
-await sleep(300)
 const s = await tracker.stats(t)
+// every client is closed: wait (5 s, scaled) for peersAll and connections to reach 0
 let sEnd = s
-for (let i = 0; i < 50 && (sEnd.peersAll !== 0 || sEnd.connections !== 0); i++) { await sleep(100); sEnd = await tracker.stats(t) }
+for (const end = Date.now() + tracker.scaled(5000); (sEnd.peersAll !== 0 || sEnd.connections !== 0) && Date.now() < end;) { await sleep(100); sEnd = await tracker.stats(t) }
 clearInterval(sampler)
 const conns = FLOODERS + 4
 const boundKiB = rss0 + conns * (1024 + 64) + (MAXT + 1000) * 1 + 16 * 1024

@@ -113,7 +113,7 @@ await c1.close()
 await h.close()
 let s3a = null
 try {
-  s3a = await tracker.waitFor(async () => { const s = await tracker.stats(t); return s.peersAll === 0 && s.connections === 0 ? s : null }, { timeoutMs: 5000, message: 'peersAll 0 and connections 0' })
+  s3a = await tracker.waitFor(async () => { const s = await tracker.stats(t); return s.peersAll === 0 && s.connections === 0 ? s : null }, { timeoutMs: tracker.scaled(5000), message: 'peersAll 0 and connections 0' })
 } catch (e) { failures.push(`phase 3: ${e.message}`) }
 console.log(`${NAME}: phase 3: ${st1.ok.length} + ${hs.ok.length} stopped answered; then /stats.json peersAll ${s3a ? s3a.peersAll : '?'}, torrents ${s3a ? s3a.torrents : '?'}, activeTorrents ${s3a ? s3a.activeTorrents : '?'}`)
 const c3 = await client()

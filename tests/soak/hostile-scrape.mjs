@@ -170,6 +170,16 @@ check(failures, got2.length === 2 && nReplies >= 1 && nReplies + nBusy === 2, `p
 // s1 has been open since its reply, through the whole back-to-back exchange (at
 // least as long as it took): a close for its oversized reply would have come by now.
 check(failures, !s1.closed, `phase 2: the full-scrape client was closed by the server (code ${s1.closeCode})`)
+// s2 has only just read its second reply: a ping is the barrier (frames of one
+// connection stay in order, so a close the server queued after that reply arrives
+// before the pong; without a pong the wait is 5 s, scaled, which is as good).
+await new Promise(resolve => {
+  const tm = setTimeout(resolve, tracker.scaled(5000))
+  const done = () => { clearTimeout(tm); resolve() }
+  s2.ws.once('pong', done)
+  s2.ws.once('close', done)
+  try { s2.ws.ping() } catch { done() }
+})
 check(failures, !s2.closed, `phase 2: the back-to-back client was closed by the server (code ${s2.closeCode})`)
 
 for (const c of [...seeders, s1, s2]) c.ws.terminate()

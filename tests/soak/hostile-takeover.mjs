@@ -91,7 +91,7 @@ const S = await client('S') // scrapes from a connection of its own
 await A.close()
 let conns = null
 try {
-  conns = await tracker.waitFor(async () => { const s = await tracker.stats(t); return s.connections === 3 ? s : null }, { timeoutMs: 3000, message: 'connections 3 after A closed' })
+  conns = await tracker.waitFor(async () => { const s = await tracker.stats(t); return s.connections === 3 ? s : null }, { timeoutMs: tracker.scaled(3000), message: 'connections 3 after A closed' })
 } catch (e) { failures.push(e.message) }
 // The close's removals are at most one mailbox hop from H's worker (well under 1 ms on
 // loopback). A scrape from S may travel through another mailbox, so instead of one

@@ -293,7 +293,7 @@ for (const [label, payload, badLen] of [
   if (o.ws) o.ws.terminate()
 }
 
-await sleep(100)
+await sleep(100) // lets the closes register; the connection count below is only printed
 const sEnd = await tracker.stats(t).catch(() => null)
 console.log(`hostile-upgrade: /stats.json connections ${sEnd ? sEnd.connections : '?'} at the end; tracker RSS start ${mib(rss0)}, end ${mib(rssKiB(pid))}`)
 check(failures, t.proc.exitCode === null, 'tracker exited during the run')

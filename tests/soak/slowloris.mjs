@@ -83,13 +83,14 @@ const openSecs = (Date.now() - tOpen) / 1000
 const sMid = await tracker.stats(t)
 console.log(`slowloris: ${N} opened in ${openSecs.toFixed(1)} s; /stats.json connections ${sMid.connections}, RSS ${mib(rssKiB(pid))}`)
 
-// wait until all stalled sockets are closed (bounded)
-const deadline = Date.now() + (HS + IDLE + 15) * 1000
+// wait until all stalled sockets are closed (bounded; the close times are checked below)
+const deadline = Date.now() + tracker.scaled((HS + IDLE + 15) * 1000)
 while (Date.now() < deadline && socks.some(s => !s.tClose)) await sleep(100)
-await sleep(500)
+// then until the tracker counts only the honest connections (5 s, scaled)
+let sEnd = await tracker.stats(t)
+for (const end = Date.now() + tracker.scaled(5000); sEnd.connections !== HONEST && Date.now() < end;) { await sleep(100); sEnd = await tracker.stats(t) }
 const rssAfter = rssKiB(pid)
 clearInterval(sampler)
-const sEnd = await tracker.stats(t)
 const hs = honest.map(h => h)
 const hres = []
 for (const h of hs) hres.push(await h.stop())

@@ -7,7 +7,8 @@
 //   c.sendRaw(buffer, {binary: false})     // exact bytes (text opcode, no UTF-8 check)
 //   c.sendBinary('{"...":1}')              // binary frame
 //   const m = await c.next(2000)           // {text, json, binary} of the next frame
-//   await c.expectNone(300)                // fails if any frame arrives
+//   await c.expectNone(300)                // fails if any frame arrives within 300 ms
+//   await c.waitQueued(2, 3000)            // resolves once 2 frames are waiting unread
 //   const {code} = await c.waitClose(3000)
 //
 // Ids are Latin-1 strings: one code point U+0000..U+00FF per byte.
@@ -15,8 +16,11 @@
 import WebSocket from 'ws';
 import crypto from 'node:crypto';
 import net from 'node:net';
+import { scaled } from './tracker.mjs';
 
-export const DEFAULT_TIMEOUT = 3000;
+// Default deadline for a reply, a close or a handshake: 3 s, times the sanitizer
+// build factor (WSTRACKER_TIME_SCALE, see tracker.mjs).
+export const DEFAULT_TIMEOUT = scaled(3000);
 
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
@@ -90,6 +94,7 @@ export class WSClient {
     this.closeInfo = null;
     this.closeWaiters = [];
     this.errors = [];
+    this.queueWatchers = new Set();
     ws.on('message', (data, isBinary) => {
       const buf = Buffer.isBuffer(data) ? data : Buffer.concat([].concat(data));
       const text = buf.toString('utf8');
@@ -104,6 +109,7 @@ export class WSClient {
       const w = this.waiters.shift();
       if (w) w.resolve(m);
       else this.queue.push(m);
+      for (const f of [...this.queueWatchers]) f();
     });
     ws.on('error', (e) => {
       this.errors.push(e);
@@ -112,6 +118,7 @@ export class WSClient {
       this.closeInfo = { code, reason: reason.toString() };
       for (const w of this.waiters.splice(0)) w.reject(new Error(`connection closed (code ${code}) while waiting for a message`));
       for (const w of this.closeWaiters.splice(0)) w(this.closeInfo);
+      for (const f of [...this.queueWatchers]) f();
     });
   }
 
@@ -170,6 +177,14 @@ export class WSClient {
     if (m.binary) throw new Error(`reply was a binary frame (replies must be text): ${m.text}`);
     if (m.parseError) throw new Error(`reply is not JSON: ${JSON.stringify(m.text)}`);
     return m.json;
+  }
+
+  /**
+   * Resolve with true once at least n frames are waiting unread in the queue (none
+   * is consumed), or with false after timeout ms or when the connection closes.
+   */
+  waitQueued(n = 1, timeout = DEFAULT_TIMEOUT) {
+    return waitQueuedAll([this], n, timeout);
   }
 
   /** Fail if any frame arrives within ms (or is already queued). */
@@ -245,6 +260,31 @@ export class WSClient {
   resumeReading() {
     this.ws._socket.resume();
   }
+}
+
+/**
+ * Resolve with true once the clients together hold at least n unread frames (none is
+ * consumed), or with false after timeout ms or once every one of them is closed.
+ * Event-driven: re-checked on each arriving frame and close.
+ */
+export function waitQueuedAll(clients, n, timeout = DEFAULT_TIMEOUT) {
+  const queued = () => clients.reduce((k, c) => k + c.queue.length, 0);
+  const allClosed = () => clients.every((c) => c.closeInfo);
+  if (queued() >= n) return Promise.resolve(true);
+  if (allClosed()) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const finish = (v) => {
+      clearTimeout(t);
+      for (const c of clients) c.queueWatchers.delete(check);
+      resolve(v);
+    };
+    const check = () => {
+      if (queued() >= n) finish(true);
+      else if (allClosed()) finish(false);
+    };
+    const t = setTimeout(() => finish(false), timeout);
+    for (const c of clients) c.queueWatchers.add(check);
+  });
 }
 
 /** Open a WebSocket (no subprotocol, no permessage-deflate), resolve when open. */
