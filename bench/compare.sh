@@ -28,22 +28,14 @@ WSTRACKER=${WSTRACKER:-$ROOT/build/wstracker}
 BENCH_BUILD=${BENCH_BUILD:-$ROOT/build-bench}
 RESULTS=${RESULTS:-$BENCH/results/$(date +%F)-compare.md}
 RUNS=$SCRATCH/runs
-SRV_PID=
 
 die() {
     echo "compare: $*" >&2
     exit 1
 }
 
-stop_server() {
-    if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
-        kill "$SRV_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$SRV_PID" 2>/dev/null || true
-        wait "$SRV_PID" 2>/dev/null || true
-    fi
-    SRV_PID=
-}
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 trap stop_server EXIT
 
 for tool in node npm taskset cmake; do
@@ -166,17 +158,9 @@ run_once() {
     else
         srv_cmd="taskset -c $SERVER_CPU $WSTRACKER --threads 1 --listen 127.0.0.1:0"
     fi
-    (cd "$SCRATCH" && exec $srv_cmd) 2>"$err" &
-    SRV_PID=$!
-    local port=
-    for _ in $(seq 100); do
-        port=$(sed -n 's|^listening on ws://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$err" | head -1)
-        [ -n "$port" ] && break
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$port" ] || { cat "$err" >&2; die "$srv did not start"; }
-    local lg_cmd="taskset -c $LOADGEN_CPU $LOADGEN --url ws://127.0.0.1:$port/ --threads 1 --connections $CONNECTIONS --offers $OFFERS --duration $DURATION --warmup $WARMUP --server-pid $SRV_PID --label $name --json $RUNS/$name.json $LOADGEN_EXTRA $*"
+    # shellcheck disable=SC2086 # srv_cmd is words
+    start_server "$err" sh -c "cd '$SCRATCH' && exec $srv_cmd" || { cat "$err" >&2; die "$srv did not start"; }
+    local lg_cmd="taskset -c $LOADGEN_CPU $LOADGEN --url ws://127.0.0.1:$PORT/ --threads 1 --connections $CONNECTIONS --offers $OFFERS --duration $DURATION --warmup $WARMUP --server-pid $SRV_PID --label $name --json $RUNS/$name.json $LOADGEN_EXTRA $*"
     SRV_CMD[$name]=$srv_cmd
     LG_CMD[$name]=$lg_cmd
     uptime >>"$RUNS/$name.load"
