@@ -120,14 +120,119 @@ static unsigned default_threads(void)
     return n < 1 ? 1 : n > WORKER_MAX ? WORKER_MAX : (unsigned)n;
 }
 
+/* ---- init / start / stop / deinit: main's one error path ---- */
+
+/* Caps, routing, workers and their listening sockets. On failure what was made
+ * stays recorded in t (n_created, listen fds) for tracker_deinit. */
+static int tracker_init(struct tracker *t, uint16_t ports[CONFIG_LISTEN_MAX])
+{
+    t->n_workers = t->cfg.threads ? t->cfg.threads : default_threads();
+    t->max_connections = connection_capacity(&t->cfg);
+    peer_caps(t);
+    t->started_ms = now_ms();
+    atomic_init(&t->connections, 0);
+    atomic_init(&t->sockets, 0);
+    atomic_init(&t->down, false);
+    route_create(&t->route, t->n_workers);
+    t->workers = calloc(t->n_workers, sizeof *t->workers);
+    if (!t->workers) {
+        fprintf(stderr, "wstracker: out of memory\n");
+        return -1;
+    }
+    for (; t->n_created < t->n_workers; t->n_created++) {
+        if (worker_create(&t->workers[t->n_created], t, t->n_created) != 0) {
+            fprintf(stderr, "wstracker: out of memory\n");
+            return -1;
+        }
+    }
+    for (unsigned l = 0; l < t->cfg.n_listen; l++) {
+        ports[l] = t->cfg.listen[l].port;
+        for (unsigned k = 0; k < t->n_workers; k++) {
+            char e[256];
+            int fd = open_listener(&t->cfg.listen[l], &ports[l], e, sizeof e);
+            if (fd < 0) {
+                fprintf(stderr, "wstracker: cannot listen on %s\n", e);
+                return -1;
+            }
+            t->workers[k].listen_fds[t->workers[k].n_listen++] = fd;
+        }
+    }
+    return 0;
+}
+
+/* Start every worker thread and wait until each has its lws context. */
+static int tracker_start(struct tracker *t)
+{
+    pthread_barrier_init(&t->start_barrier, NULL, t->n_workers + 1);
+    t->barrier_made = true;
+    for (; t->n_started < t->n_workers; t->n_started++) {
+        if (pthread_create(&t->workers[t->n_started].thread, NULL, worker_main,
+                           &t->workers[t->n_started])) {
+            /* The threads already started wait at the barrier for this one:
+             * nothing can be unwound in order, so leave at once. */
+            fprintf(stderr, "wstracker: cannot start worker %u\n", t->n_started);
+            exit(1);
+        }
+    }
+    pthread_barrier_wait(&t->start_barrier);
+    for (unsigned k = 0; k < t->n_workers; k++) {
+        if (t->workers[k].start_err) {
+            fprintf(stderr, "wstracker: a worker failed to start\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Say where it listens, then wait for SIGINT or SIGTERM. */
+static void tracker_serve(struct tracker *t, const uint16_t ports[CONFIG_LISTEN_MAX],
+                          const sigset_t *sigs)
+{
+    int sig = 0;
+    for (unsigned l = 0; l < t->cfg.n_listen; l++) {
+        const char *h = t->cfg.listen[l].host;
+        fprintf(stderr,
+                strchr(h, ':') ? "listening on ws://[%s]:%u\n" : "listening on ws://%s:%u\n", h,
+                ports[l]);
+    }
+    fprintf(stderr, "wstracker: %u worker threads\n", t->n_workers);
+    while (sigwait(sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM)
+        ;
+    fprintf(stderr, "wstracker: signal %d, closing connections\n", sig);
+}
+
+/* Ask the started workers to close their connections and wait for them. */
+static void tracker_stop(struct tracker *t)
+{
+    worker_stop_all(t);
+    for (unsigned k = 0; k < t->n_started; k++)
+        pthread_join(t->workers[k].thread, NULL);
+}
+
+/* Free what tracker_init and tracker_start made, however far they got. */
+static void tracker_deinit(struct tracker *t)
+{
+    atomic_store(&t->down, true);
+    for (unsigned k = 0; k < t->n_created; k++) {
+        if (t->workers[k].ctx)
+            lws_context_destroy(t->workers[k].ctx);
+        if (t->workers[k].loop)
+            ev_loop_destroy(t->workers[k].loop);
+    }
+    for (unsigned k = 0; k < t->n_created; k++)
+        worker_destroy(&t->workers[k]);
+    free(t->workers);
+    if (t->barrier_made)
+        pthread_barrier_destroy(&t->start_barrier);
+}
+
 int main(int argc, char **argv)
 {
     static struct tracker t;
     char err[CONFIG_ERR_LEN];
     uint16_t ports[CONFIG_LISTEN_MAX];
     sigset_t sigs;
-    int sig = 0, rc = 1;
-    unsigned started = 0;
+    int rc = 1;
 
     switch (config_load(&t.cfg, argc, argv, err)) {
     case CONFIG_EXIT_OK: return 0;
@@ -148,75 +253,11 @@ int main(int argc, char **argv)
                                                     : LLL_ERR,
                       NULL);
 
-    t.n_workers = t.cfg.threads ? t.cfg.threads : default_threads();
-    t.max_connections = connection_capacity(&t.cfg);
-    peer_caps(&t);
-    t.started_ms = now_ms();
-    atomic_init(&t.connections, 0);
-    atomic_init(&t.sockets, 0);
-    atomic_init(&t.down, false);
-    route_create(&t.route, t.n_workers);
-    t.workers = calloc(t.n_workers, sizeof *t.workers);
-    if (!t.workers)
-        return 1;
-    for (unsigned k = 0; k < t.n_workers; k++) {
-        if (worker_create(&t.workers[k], &t, k) != 0) {
-            fprintf(stderr, "wstracker: out of memory\n");
-            return 1;
-        }
+    if (tracker_init(&t, ports) == 0 && tracker_start(&t) == 0) {
+        tracker_serve(&t, ports, &sigs);
+        rc = 0;
     }
-    for (unsigned l = 0; l < t.cfg.n_listen; l++) {
-        ports[l] = t.cfg.listen[l].port;
-        for (unsigned k = 0; k < t.n_workers; k++) {
-            char e[256];
-            int fd = open_listener(&t.cfg.listen[l], &ports[l], e, sizeof e);
-            if (fd < 0) {
-                fprintf(stderr, "wstracker: cannot listen on %s\n", e);
-                return 1;
-            }
-            t.workers[k].listen_fds[t.workers[k].n_listen++] = fd;
-        }
-    }
-
-    pthread_barrier_init(&t.start_barrier, NULL, t.n_workers + 1);
-    for (; started < t.n_workers; started++) {
-        if (pthread_create(&t.workers[started].thread, NULL, worker_main, &t.workers[started])) {
-            fprintf(stderr, "wstracker: cannot start worker %u\n", started);
-            return 1;
-        }
-    }
-    pthread_barrier_wait(&t.start_barrier);
-    rc = 0;
-    for (unsigned k = 0; k < t.n_workers; k++)
-        if (t.workers[k].start_err)
-            rc = 1;
-    if (rc) {
-        fprintf(stderr, "wstracker: a worker failed to start\n");
-    } else {
-        for (unsigned l = 0; l < t.cfg.n_listen; l++) {
-            const char *h = t.cfg.listen[l].host;
-            fprintf(stderr,
-                    strchr(h, ':') ? "listening on ws://[%s]:%u\n" : "listening on ws://%s:%u\n", h,
-                    ports[l]);
-        }
-        fprintf(stderr, "wstracker: %u worker threads\n", t.n_workers);
-        while (sigwait(&sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM)
-            ;
-        fprintf(stderr, "wstracker: signal %d, closing connections\n", sig);
-    }
-    worker_stop_all(&t);
-    for (unsigned k = 0; k < started; k++)
-        pthread_join(t.workers[k].thread, NULL);
-    atomic_store(&t.down, true);
-    for (unsigned k = 0; k < t.n_workers; k++) {
-        if (t.workers[k].ctx)
-            lws_context_destroy(t.workers[k].ctx);
-        if (t.workers[k].loop)
-            ev_loop_destroy(t.workers[k].loop);
-    }
-    for (unsigned k = 0; k < t.n_workers; k++)
-        worker_destroy(&t.workers[k]);
-    free(t.workers);
-    pthread_barrier_destroy(&t.start_barrier);
+    tracker_stop(&t);
+    tracker_deinit(&t);
     return rc;
 }

@@ -56,6 +56,8 @@ struct tracker {
     int64_t started_ms;              /* ms, monotonic */
     atomic_bool down;                /* {atomic} workers stopped, contexts going */
     pthread_barrier_t start_barrier; /* main + every worker: all contexts exist */
+    bool barrier_made;               /* main: start_barrier was initialised */
+    unsigned n_created, n_started;   /* main: workers made / threads started */
 };
 
 enum worker_mail_kind {
