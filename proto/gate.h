@@ -6,7 +6,7 @@
  * Thread: pure functions, any thread; no I/O, no allocation.
  * Why:    issue 9: only `Upgrade: websocket` over HTTP/1.1 GET may become a
  *         WebSocket; every other request gets a clear HTTP status and a close.
- *         net.c reads the headers from libwebsockets and applies the verdict;
+ *         net/http.c reads the headers from libwebsockets and applies the verdict;
  *         the decision lives here so it is unit-tested and fuzzed.
  */
 #ifndef WSTRACKER_PROTO_GATE_H
@@ -18,7 +18,7 @@
 #define PROTO_SUBPROTOCOL_MAX  63  /* longest subprotocol token echoed (lws: 64 with NUL) */
 #define PROTO_SUBPROTOCOLS_MAX 120 /* longest Sec-WebSocket-Protocol value accepted */
 
-/* An HTTP request as net.c reads it; NULL = header absent. */
+/* An HTTP request as net/http.c reads it; NULL = header absent. */
 struct proto_http_req {
     const char *method;     /* "GET", "POST", ...; never NULL */
     const char *version;    /* request line's version, e.g. "HTTP/1.1" */

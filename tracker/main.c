@@ -20,11 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ev.h>
-#include <libwebsockets.h>
 #include <sodium.h>
 
 #include "config.h"
+#include "net.h"
 #include "route.h"
 #include "worker.h"
 
@@ -132,7 +131,7 @@ static int tracker_init(struct tracker *t, uint16_t ports[CONFIG_LISTEN_MAX])
     t->started_ms = now_ms();
     atomic_init(&t->connections, 0);
     atomic_init(&t->sockets, 0);
-    atomic_init(&t->down, false);
+    t->io = &net_io;
     route_create(&t->route, t->n_workers);
     t->workers = calloc(t->n_workers, sizeof *t->workers);
     if (!t->workers) {
@@ -160,7 +159,7 @@ static int tracker_init(struct tracker *t, uint16_t ports[CONFIG_LISTEN_MAX])
     return 0;
 }
 
-/* Start every worker thread and wait until each has its lws context. */
+/* Start every worker thread and wait until each has started its network side. */
 static int tracker_start(struct tracker *t)
 {
     pthread_barrier_init(&t->start_barrier, NULL, t->n_workers + 1);
@@ -212,13 +211,10 @@ static void tracker_stop(struct tracker *t)
 /* Free what tracker_init and tracker_start made, however far they got. */
 static void tracker_deinit(struct tracker *t)
 {
-    atomic_store(&t->down, true);
-    for (unsigned k = 0; k < t->n_created; k++) {
-        if (t->workers[k].ctx)
-            lws_context_destroy(t->workers[k].ctx);
-        if (t->workers[k].loop)
-            ev_loop_destroy(t->workers[k].loop);
-    }
+    /* Every network side first: closing a context's connections mails their
+     * peers' removal to other workers, whose mailboxes must still exist. */
+    for (unsigned k = 0; k < t->n_created; k++)
+        t->io->destroy(&t->workers[k]);
     for (unsigned k = 0; k < t->n_created; k++)
         worker_destroy(&t->workers[k]);
     free(t->workers);
@@ -249,9 +245,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    lws_set_log_level(getenv("WSTRACKER_LWS_DEBUG") ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO)
-                                                    : LLL_ERR,
-                      NULL);
+    net_log_init(getenv("WSTRACKER_LWS_DEBUG") != NULL);
 
     if (tracker_init(&t, ports) == 0 && tracker_start(&t) == 0) {
         tracker_serve(&t, ports, &sigs);

@@ -2,7 +2,7 @@
 //
 //   node tests/docs/options.mjs [BINARY]      (default build/wstracker)
 //
-// --help is printed from the option table in tracker/config.c (flag, environment
+// --help is printed from the option table in tracker/conf/config.c (flag, environment
 // variable, default); this reads it and the README table under "## Running" and
 // fails on any option missing from either side or any environment variable or
 // default that differs. Prints `docs options: ok` or `docs options: FAILED: ...`.

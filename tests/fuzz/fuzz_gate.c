@@ -15,9 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../../proto/gate.h"
-#include "../check.h"
-
+#include "gate.h"
+#include "check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,13 +1,15 @@
-/* fuzz_handle.c - libFuzzer target: the whole message handler, in memory.
+/* fuzz_handle.c - libFuzzer target: the swarm layer, the whole request logic, in memory.
  *
- * Owns:   a fake tracker of FH_WORKERS workers and FH_CONNS connections, run on
- *         one thread with no sockets, and the invariants checked after each step.
- * Why:    handle.c and shard.c decide what every client receives and what the
+ * Owns:   FH_WORKERS struct swarm and FH_CONNS connections (struct
+ *         swarm_conn), run on one thread with no sockets, the drain of their
+ *         outboxes, and the invariants checked after each step.
+ * Why:    request.c and shard.c decide what every client receives and what the
  *         tracker keeps; a bug there loses peers, leaks them or sends a frame to
- *         the wrong place (issue 5). handle.c reaches the outside only through
- *         frame_alloc, worker_deliver, worker_send, net_conn_enqueue and
- *         net_conn_close (the seam named in handle.h); this file defines those
- *         five, so the real handle.c, shard.c and route.c run unchanged.
+ *         the wrong place (issue 5). The swarm layer does no I/O: it writes
+ *         frames and mail into an outbox, which this file carries as
+ *         rt/worker.c does (frames to their connection, mail to its worker, in
+ *         order), so the real request.c, shard.c and route.c run unchanged
+ *         and nothing is stood in for.
  *
  * Input: lines. "<d><message>" sends message on connection d ('0'..'7');
  * "x<d>" closes connection d (a new one takes its place); "t<n>" advances the
@@ -15,33 +17,37 @@
  * the workers is delivered after each line, in order.
  *
  * After each line: every reply is JSON with a known "action"; each frame
- * reaches a live connection on its own worker; per shard, the swarm counts,
- * the peer hash tables, the dense arrays and both recency lists agree; every
- * swarm lives on the worker route_owner names; every peer belongs to a live
- * connection that still holds its registration (else closing that connection
- * would leave the peer behind). At the end every connection closes and no peer
- * may remain; LeakSanitizer checks that nothing else does either.
+ * reaches a live connection; per shard, the swarm counts, the peer hash
+ * tables, the dense arrays and both recency lists agree; every swarm lives on
+ * the worker route_owner names; every peer belongs to a live connection that
+ * still holds its registration (else closing that connection would leave the
+ * peer behind). At the end every connection closes and no peer may remain;
+ * LeakSanitizer checks that nothing else does either.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tracker/handle.h"
-#include "../check.h"
+#include "check.h"
+#include "swarm.h"
 
 #define FH_WORKERS 2
 #define FH_CONNS   8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct tracker t;
-static struct worker workers[FH_WORKERS];
-static struct conn conns[FH_CONNS];
+static struct route route;
+static struct swarm swarms[FH_WORKERS];
+static struct stats stats[FH_WORKERS];
+static struct swarm_conn conns[FH_CONNS];
 static uint32_t gens[FH_CONNS];
-static struct mail_queue queues[FH_WORKERS];
-static uint8_t route_key[ROUTE_KEY_LEN] = "fuzz_handle key!";
+static struct mail_queue queues[FH_WORKERS]; /* mail on its way to each worker */
+static int64_t now_ms;
+static const uint8_t route_key[ROUTE_KEY_LEN] = "fuzz_handle key!";
+static const uint32_t max_torrents_per_conn = 4;
 
-/* ---- the seam: what worker.c and net.c do in the real tracker ---- */
+/* ---- the runtime's part: connection refs, outbox drain ---- */
 
 static unsigned conn_worker(unsigned k)
 {
@@ -61,68 +67,49 @@ static int conn_index(uint64_t ref)
     return (int)k;
 }
 
-struct frame *frame_alloc(size_t cap)
-{
-    struct frame *f = malloc(sizeof *f + LWS_PRE + cap);
-    if (!f)
-        return NULL;
-    memset(f, 0, sizeof *f);
-    f->m.kind = MAIL_FRAME;
-    return f;
-}
-
 /* A reply must parse as JSON and carry a valid action. */
-static void check_frame(const struct frame *f)
+static void check_frame(struct frame *f)
 {
     static struct proto_request req;
-    enum proto_status st = proto_scan_request(frame_payload((struct frame *)f), f->len,
-                                              PROTO_SCRAPE_HASHES_MAX, &req);
+    enum proto_status st =
+        proto_scan_request(frame_payload(f), f->len, PROTO_SCRAPE_HASHES_MAX, &req);
     CHECK(f->len > 0);
     CHECK(st != PROTO_ERR_JSON && st != PROTO_ERR_DEPTH && st != PROTO_ERR_NOT_OBJECT);
     CHECK(st != PROTO_ERR_NO_ACTION && st != PROTO_ERR_ACTION);
     CHECK(req.action != PROTO_ACTION_UNKNOWN);
 }
 
-void net_conn_enqueue(struct worker *w, struct conn *c, struct frame *f)
+/* A frame at the worker of its connection: to it, or dropped if it closed. */
+static void deliver(struct frame *f)
 {
-    int k = conn_index(c->ref);
-    CHECK(k >= 0 && &conns[k] == c);
-    CHECK(conn_worker((unsigned)k) == w->idx); /* only the owner touches a connection */
-    CHECK(f->conn == c->ref);
-    check_frame(f);
-    net_conn_note_reply(c, f, w->now_ms); /* as net.c: scrapes in flight count down */
-    free(f);
-}
-
-/* As net.c: the connection closes at its next writeable; step() closes it. */
-void net_conn_close(struct conn *c, uint16_t code)
-{
-    CHECK(conn_index(c->ref) >= 0);
-    CHECK(code >= 1000 && code < 5000);
-    if (!c->close_code)
-        c->close_code = code;
-}
-
-void worker_send(struct worker *w, unsigned dest, struct mail *m)
-{
-    CHECK(dest < FH_WORKERS && dest != w->idx);
-    mail_queue_push(&queues[dest], m);
-}
-
-void worker_deliver(struct worker *w, struct frame *f)
-{
-    unsigned dest = route_conn_worker(f->conn);
-    int k;
-    CHECK(dest < FH_WORKERS);
-    if (dest != w->idx) {
-        worker_send(w, dest, &f->m);
-        return;
+    int k = conn_index(f->conn);
+    if (k >= 0) {
+        check_frame(f);
+        swarm_conn_note_reply(&conns[k], f, now_ms);
     }
-    k = conn_index(f->conn);
-    if (k >= 0)
-        net_conn_enqueue(w, &conns[k], f);
-    else
-        free(f); /* the connection closed meanwhile, as in worker.c */
+    mail_free(&f->m);
+}
+
+/* Carry out what worker d's swarm wrote, as rt/worker.c does: a frame for a
+ * connection of d goes to it, any other message to the queue of its worker
+ * (never d itself: the swarm layer does its own work in place). */
+static void drain_outbox(unsigned d, struct outbox *ob)
+{
+    struct mail *m;
+    while ((m = mail_queue_pop(&ob->q)) != NULL) {
+        CHECK(m->kind < MAIL_KINDS);
+        if (m->kind == MAIL_FRAME) {
+            unsigned dest = route_conn_worker(((struct frame *)m)->conn);
+            CHECK(dest < FH_WORKERS);
+            if (dest == d)
+                deliver((struct frame *)m);
+            else
+                mail_queue_push(&queues[dest], m);
+        } else {
+            CHECK(m->dest < FH_WORKERS && m->dest != d);
+            mail_queue_push(&queues[m->dest], m);
+        }
+    }
 }
 
 static void drain(void)
@@ -130,12 +117,19 @@ static void drain(void)
     for (;;) {
         bool any = false;
         for (unsigned d = 0; d < FH_WORKERS; d++) {
+            struct outbox ob = {{NULL, NULL}, 0};
             struct mail *m = mail_queue_pop(&queues[d]);
             if (!m)
                 continue;
-            CHECK(m->kind <= MAIL_REMOVE);
-            handle_mail(&workers[d], m);
             any = true;
+            if (m->kind == MAIL_FRAME) {
+                CHECK(route_conn_worker(((struct frame *)m)->conn) == d);
+                deliver((struct frame *)m);
+                continue;
+            }
+            swarm_mail(&swarms[d], m, now_ms, &ob);
+            CHECK(ob.close == 0); /* mail never closes a connection */
+            drain_outbox(d, &ob);
         }
         if (!any)
             return;
@@ -144,11 +138,12 @@ static void drain(void)
 
 /* ---- invariants ---- */
 
-static bool conn_holds(const struct conn *c, const uint8_t ih[PROTO_ID_LEN],
+/* A linear walk, independent of request.c's keyed lookup. */
+static bool conn_holds(const struct swarm_conn *c, const uint8_t ih[PROTO_ID_LEN],
                        const uint8_t pid[PROTO_ID_LEN])
 {
     uint8_t key[2 * PROTO_ID_LEN];
-    struct conn_reg *r;
+    struct swarm_reg *r;
     memcpy(key, ih, PROTO_ID_LEN);
     memcpy(key + PROTO_ID_LEN, pid, PROTO_ID_LEN);
     if (c->has_reg0 && memcmp(c->reg0, key, sizeof key) == 0)
@@ -161,20 +156,18 @@ static bool conn_holds(const struct conn *c, const uint8_t ih[PROTO_ID_LEN],
 
 /* shard_check's structure, plus what only this harness knows: each swarm is on
  * its route_owner worker and each peer's connection is live and holds it. */
-static void check_shard(struct worker *w)
+static void check_shard(const struct swarm *s)
 {
     const struct shard_swarm *sw, *tmp;
-    const char *why = shard_check(&w->shard);
+    const char *why = shard_check(&s->shard);
     if (why) {
-        fprintf(stderr, "shard_check (worker %u): %s\n", w->idx, why);
+        fprintf(stderr, "shard_check (worker %u): %s\n", s->idx, why);
         abort();
     }
-    HASH_ITER(hh, w->shard.swarms, sw, tmp)
-    {
+    HASH_ITER(hh, s->shard.swarms, sw, tmp) {
         const struct shard_peer *p, *ptmp;
-        CHECK(route_owner(&t.route, sw->info_hash) == w->idx);
-        HASH_ITER(hh, sw->peers, p, ptmp)
-        {
+        CHECK(route_owner(&route, sw->info_hash) == s->idx);
+        HASH_ITER(hh, sw->peers, p, ptmp) {
             int k = conn_index(p->conn);
             CHECK(k >= 0); /* bound to a live connection ... */
             CHECK(conn_holds(&conns[k], sw->info_hash, p->peer_id)); /* ... that will remove it */
@@ -185,9 +178,9 @@ static void check_shard(struct worker *w)
 static void check_conns(void)
 {
     for (unsigned k = 0; k < FH_CONNS; k++) {
-        const struct conn *c = &conns[k];
+        const struct swarm_conn *c = &conns[k];
         CHECK(c->n_regs == (uint32_t)c->has_reg0 + HASH_COUNT(c->regs));
-        CHECK(c->n_regs <= t.cfg.max_torrents_per_conn);
+        CHECK(c->n_regs <= max_torrents_per_conn);
     }
 }
 
@@ -203,41 +196,41 @@ static void conn_open(unsigned k)
 
 static void conn_close(unsigned k)
 {
-    handle_conn_closed(&workers[conn_worker(k)], &conns[k]);
+    struct outbox ob = {{NULL, NULL}, 0};
+    unsigned d = conn_worker(k);
+    swarm_conn_closed(&swarms[d], &conns[k], now_ms, &ob);
+    drain_outbox(d, &ob);
+    gens[k]++; /* as the slot table: frames still on their way find no one */
     drain();
     conn_open(k);
 }
 
 static void setup(void)
 {
-    struct shard_limits lim;
-    memset(&t, 0, sizeof t);
     /* Small limits so eviction, the offer cap and the per-connection cap are
      * reached by short inputs. */
-    t.cfg.interval = 120;
-    t.cfg.max_offers = 5;
-    t.cfg.max_peers_per_swarm = 6;
-    t.cfg.peer_timeout = 120;
-    t.cfg.max_scrape_hashes = 8;
-    t.cfg.max_torrents_per_conn = 4;
-    t.cfg.max_peer_ids_per_swarm = 2;
-    t.cfg.outq_soft_kib = 256;
-    t.cfg.outq_hard_kib = 1024;
-    t.max_peers = 10; /* split: 5 per worker */
-    t.max_swarms = 6;
-    t.n_workers = FH_WORKERS;
-    t.workers = workers;
-    memcpy(t.route.key, route_key, sizeof t.route.key);
-    t.route.n_workers = FH_WORKERS;
-    lim = tracker_shard_limits(&t);
+    const struct swarm_limits lim = {
+        .shard =
+            {
+                .max_peers_per_swarm = 6,
+                .max_offers = 5,
+                .peer_timeout_ms = 120 * 1000,
+                .max_peers = 5, /* per worker */
+                .max_swarms = 3,
+            },
+        .interval = 120,
+        .max_torrents_per_conn = max_torrents_per_conn,
+        .max_peer_ids_per_swarm = 2,
+        .max_scrape_hashes = 8,
+        .full_scrape_max = 512 * 1024,
+        .no_full_scrape = false,
+    };
+    memcpy(route.key, route_key, sizeof route.key);
+    route.n_workers = FH_WORKERS;
+    now_ms = 1000000;
     for (unsigned d = 0; d < FH_WORKERS; d++) {
-        struct worker *w = &workers[d];
-        memset(w, 0, sizeof *w);
-        w->idx = d;
-        w->t = &t;
-        w->rng = 0x9e3779b97f4a7c15ull + d;
-        w->now_ms = 1000000;
-        shard_create(&w->shard, t.route.key, &lim);
+        memset(&stats[d], 0, sizeof stats[d]);
+        swarm_create(&swarms[d], d, &route, &lim, &stats[d], 0x9e3779b97f4a7c15ull + d);
     }
     for (unsigned k = 0; k < FH_CONNS; k++)
         conn_open(k);
@@ -248,11 +241,9 @@ static void teardown(void)
     for (unsigned k = 0; k < FH_CONNS; k++)
         conn_close(k);
     for (unsigned d = 0; d < FH_WORKERS; d++) {
-        check_shard(&workers[d]);
-        CHECK(workers[d].shard.counts.peers == 0); /* every connection closed: no peer left */
-        shard_destroy(&workers[d].shard);
-        free(workers[d].fs.body); /* as worker_destroy */
-        free(workers[d].fs.waiters);
+        check_shard(&swarms[d]);
+        CHECK(swarms[d].shard.counts.peers == 0); /* every connection closed: no peer left */
+        swarm_destroy(&swarms[d]);
     }
 }
 
@@ -261,29 +252,30 @@ static void advance(const char *p, size_t n)
     unsigned secs = 0;
     for (size_t k = 0; k < n && k < 6 && p[k] >= '0' && p[k] <= '9'; k++)
         secs = secs * 10 + (unsigned)(p[k] - '0');
-    for (unsigned d = 0; d < FH_WORKERS; d++) {
-        workers[d].now_ms += (int64_t)secs * 1000;
-        shard_expire_step(&workers[d].shard, workers[d].now_ms, 1000000);
-    }
+    now_ms += (int64_t)secs * 1000;
+    for (unsigned d = 0; d < FH_WORKERS; d++)
+        shard_expire_step(&swarms[d].shard, now_ms, 1000000);
 }
 
 static void step(const char *line, size_t n)
 {
     if (n >= 1 && line[0] >= '0' && line[0] < '0' + FH_CONNS) {
-        unsigned k = (unsigned)(line[0] - '0');
+        unsigned k = (unsigned)(line[0] - '0'), d = conn_worker(k);
+        struct outbox ob = {{NULL, NULL}, 0};
         /* An exact-size heap copy, so ASan sees any over-read of the message. */
         char *msg = malloc(n > 1 ? n - 1 : 1);
         if (!msg)
             return;
         memcpy(msg, line + 1, n - 1);
         conns[k].ipv6 = (k & 4) != 0;
-        handle_message(&workers[conn_worker(k)], &conns[k], msg, n - 1, true);
-        /* Only invalid UTF-8 closes from the handler (1007); an accepted
-         * message never does. */
-        CHECK(!conns[k].close_code || !proto_utf8_valid(msg, n - 1));
-        free(msg);
+        swarm_message(&swarms[d], &conns[k], msg, n - 1, true, now_ms, &ob);
+        /* Only invalid UTF-8 closes (1007); an accepted message never does. */
+        CHECK(ob.close == 0 ||
+              (ob.close == SWARM_CLOSE_INVALID_UTF8 && !proto_utf8_valid(msg, n - 1)));
+        free(msg); /* the outbox holds copies: nothing may point into msg */
+        drain_outbox(d, &ob);
         drain();
-        if (conns[k].close_code)
+        if (ob.close)
             conn_close(k);
     } else if (n >= 2 && line[0] == 'x' && line[1] >= '0' && line[1] < '0' + FH_CONNS) {
         conn_close((unsigned)(line[1] - '0'));
@@ -293,10 +285,10 @@ static void step(const char *line, size_t n)
         return;
     }
     for (unsigned d = 0; d < FH_WORKERS; d++) {
-        check_shard(&workers[d]);
+        check_shard(&swarms[d]);
         /* Mail is drained: every full scrape has come back and answered its
          * waiters, so no connection waits and no travel is under way. */
-        CHECK(!workers[d].fs.in_flight && workers[d].fs.n_waiters == 0);
+        CHECK(!swarms[d].fs.in_flight && swarms[d].fs.n_waiters == 0);
     }
     for (unsigned k = 0; k < FH_CONNS; k++)
         CHECK(!conns[k].full_waiting && conns[k].scrapes == 0);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../check.h"
+#include "check.h"
 #include "id.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../check.h"
+#include "check.h"
 #include "id.h"
 #include "scan.h"
 #include "write.h"
@@ -47,9 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char *out = malloc(cap);
             check_span(a->offers[k].offer, size);
             if (out) {
-                int n = proto_write_forward(out, cap, a->info_hash, a->peer_id,
-                                            a->offers[k].offer_id, 0, msg + a->offers[k].offer.off,
-                                            a->offers[k].offer.len);
+                int n =
+                    proto_write_forward(out, cap, a->info_hash, a->peer_id, a->offers[k].offer_id,
+                                        0, msg + a->offers[k].offer.off, a->offers[k].offer.len);
                 CHECK(n > 0);
                 free(out);
             }
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st != PROTO_OK) {
         char out[PROTO_ERROR_MAX];
         CHECK(proto_write_error(out, sizeof out, req.action, st,
-                                 req.has_info_hash ? req.info_hash : NULL) > 0);
+                                req.has_info_hash ? req.info_hash : NULL) > 0);
     }
     free(msg);
     return 0;

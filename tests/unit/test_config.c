@@ -12,15 +12,15 @@
 
 #include <cmocka.h>
 
-#include "../../tracker/config.h"
+#include "config.h"
 
 static struct config cfg;
 static char err[CONFIG_ERR_LEN];
 
-#define LOAD(...)                                                                         \
-    ({                                                                                    \
-        char *argv_[] = {"wstracker", __VA_ARGS__, NULL};                                 \
-        config_load(&cfg, (int)(sizeof argv_ / sizeof argv_[0]) - 1, argv_, err);         \
+#define LOAD(...)                                                                                  \
+    ({                                                                                             \
+        char *argv_[] = {"wstracker", __VA_ARGS__, NULL};                                          \
+        config_load(&cfg, (int)(sizeof argv_ / sizeof argv_[0]) - 1, argv_, err);                  \
     })
 
 static int clear_env(void **state)

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../proto/gate.h"
+#include "gate.h"
 
 static struct proto_http_req good(void)
 {

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../tracker/route.h"
+#include "route.h"
 
 static void id_of(uint8_t id[20], uint32_t n)
 {

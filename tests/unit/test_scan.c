@@ -78,15 +78,13 @@ static void assert_span_at(const char *msg, struct proto_span sp, size_t off, co
 static void test_announce_all_fields(void **state)
 {
     (void)state;
-    const char
-        *m =
-            "{\"action\":\"announce\",\"info_hash\":" Q(IH) ",\"peer_id\":" Q(
-                PID) ",\"event\":\"started\",\"left\":0,\"numwant\":50,\"uploaded\":10,"
-                     "\"downloaded\":20,\"trackerid\":\"tid\",\"offers\":[{\"offer\":{\"type\":"
-                     "\"offer\",\"sdp\":\"v=0\\r\\no=- 1 2 IN IP4 "
-                     "127.0.0.1\\r\\n\"},\"offer_id\":" Q(
-                         OID) "}],\"answer\":{\"type\":\"answer\",\"sdp\":\"v=1\"},\"to_peer_"
-                              "id\":" Q(TPID) ",\"offer_id\":\"answeroffer123456789\"}";
+    const char *m = "{\"action\":\"announce\",\"info_hash\":" Q(IH) ",\"peer_id\":" Q(
+        PID) ",\"event\":\"started\",\"left\":0,\"numwant\":50,\"uploaded\":10,"
+             "\"downloaded\":20,\"trackerid\":\"tid\",\"offers\":[{\"offer\":{\"type\":"
+             "\"offer\",\"sdp\":\"v=0\\r\\no=- 1 2 IN IP4 "
+             "127.0.0.1\\r\\n\"},\"offer_id\":" Q(
+                 OID) "}],\"answer\":{\"type\":\"answer\",\"sdp\":\"v=1\"},\"to_peer_"
+                      "id\":" Q(TPID) ",\"offer_id\":\"answeroffer123456789\"}";
     assert_int_equal(scan(m), PROTO_OK);
     assert_int_equal(req.action, PROTO_ACTION_ANNOUNCE);
     assert_true(req.has_info_hash);
@@ -715,12 +713,11 @@ static void test_unknown_fields(void **state)
 static void test_whitespace_binary_safe(void **state)
 {
     (void)state;
-    const char *m =
-        " \t\r\n{ \t\r\n\"action\" \t\r\n: \t\r\n\"announce\" \t\r\n, \t\r\n"
-        "\"info_hash\"\n:\n" Q(IH) "\r,\r\"peer_id\"\t:\t" Q(PID) " , \"offers\" : [ { \"offer\" : "
-                                                                  "[ 1 , 2 ] , \"offer_id\" : " Q(
-                                                                      OID) " } ] , \"left\" : 0 "
-                                                                           "\t\r\n} \t\r\n";
+    const char *m = " \t\r\n{ \t\r\n\"action\" \t\r\n: \t\r\n\"announce\" \t\r\n, \t\r\n"
+                    "\"info_hash\"\n:\n" Q(IH) "\r,\r\"peer_id\"\t:\t" Q(
+                        PID) " , \"offers\" : [ { \"offer\" : "
+                             "[ 1 , 2 ] , \"offer_id\" : " Q(OID) " } ] , \"left\" : 0 "
+                                                                  "\t\r\n} \t\r\n";
     assert_int_equal(scan(m), PROTO_OK);
     assert_int_equal(req.ann.n_offers, 1);
     assert_span(m, req.ann.offers[0].offer, "[ 1 , 2 ]");
@@ -1010,7 +1007,8 @@ static void test_utf8_valid(void **state)
     const size_t pad = 40;
     for (int set = 0; set < 2; set++) {
         const char *const *t = set ? utf8_bad : utf8_good;
-        size_t n = set ? sizeof utf8_bad / sizeof utf8_bad[0] : sizeof utf8_good / sizeof utf8_good[0];
+        size_t n =
+            set ? sizeof utf8_bad / sizeof utf8_bad[0] : sizeof utf8_good / sizeof utf8_good[0];
         for (size_t c = 0; c < n; c++) {
             /* only the raw bytes matter: drop escapes, which are ASCII */
             size_t len = strlen(t[c]);

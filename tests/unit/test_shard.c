@@ -20,8 +20,8 @@
 
 #include <cmocka.h>
 
-#include "../../tracker/route.h"
-#include "../../tracker/shard.h"
+#include "route.h"
+#include "shard.h"
 
 static struct route rt;
 static struct shard sh;
@@ -1068,8 +1068,7 @@ static void test_random_operations(void **state)
             o.ipv6 = shard_rand(&x) % 2;
             struct shard_swarm *before = get_swarm(swarm);
             struct shard_peer *held = before ? get_peer(swarm, peer) : NULL;
-            bool was_held = held && held->conn != conn &&
-                            now - held->last_ms < lim.peer_timeout_ms;
+            bool was_held = held && held->conn != conn && now - held->last_ms < lim.peer_timeout_ms;
             announce_opts(swarm, peer, conn, now, o, &r);
             assert_true(sh.counts.peers <= lim.max_peers);
             assert_true(sh.counts.swarms <= lim.max_swarms);

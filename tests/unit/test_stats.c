@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../tracker/stats.h"
+#include "stats.h"
 
 static struct stats w0, w1;
 

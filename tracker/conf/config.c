@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "../proto/scan.h"
+#include "scan.h"
 
 #ifndef WSTRACKER_VERSION
 #define WSTRACKER_VERSION "0.0.0"

@@ -20,7 +20,7 @@
 
 #include <uthash.h>
 
-#include "../proto/scan.h"
+#include "scan.h"
 #include "list.h"
 #include "route.h"
 

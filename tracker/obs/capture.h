@@ -10,8 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "route.h"
-
 #ifdef WSTRACKER_CAPTURE
 void capture_message(uint64_t ref, const char *msg, size_t len);
 void capture_close(uint64_t ref);

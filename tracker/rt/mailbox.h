@@ -1,8 +1,8 @@
 /* mailbox.h - bounded lock-free queues between workers, and their wakeups.
  *
  * Owns:   struct mailbox (one per worker, the consumer) holding one single-
- *         producer ring per worker that may send to it, and struct mail, the
- *         header every cross-thread message starts with.
+ *         producer ring per worker that may send to it; what moves through the
+ *         rings is struct mail (swarm/mail.h).
  * Thread: mailbox_push(mb, src, m) only from worker src; mailbox_wake from any
  *         worker; mailbox_pop and mailbox_begin_drain only from the owner.
  * Why:    workers share no mutable table; work crosses threads as messages
@@ -20,43 +20,11 @@
 
 #include <ck_ring.h>
 
+#include "mail.h"
+
 #define MAILBOX_RING_SIZE 4096 /* slots per producer ring; power of two */
 #define MAILBOX_CAP                                                                                \
     (MAILBOX_RING_SIZE - 1) /* mails in flight per producer (ck_ring keeps one slot free) */
-
-/* The first member of every message that crosses threads. */
-struct mail {
-    struct mail *next; /* owner-local queues only (struct mail_queue) */
-    unsigned kind;     /* enum worker_mail_kind */
-};
-
-/* A FIFO of mails linked through mail.next, owned by one thread: a worker's
- * backlog per destination, a connection's output queue. */
-struct mail_queue {
-    struct mail *head, *tail;
-};
-
-static inline void mail_queue_push(struct mail_queue *q, struct mail *m)
-{
-    m->next = NULL;
-    if (q->tail)
-        q->tail->next = m;
-    else
-        q->head = m;
-    q->tail = m;
-}
-
-/* The oldest mail, removed; NULL when empty. */
-static inline struct mail *mail_queue_pop(struct mail_queue *q)
-{
-    struct mail *m = q->head;
-    if (m) {
-        q->head = m->next;
-        if (!q->head)
-            q->tail = NULL;
-    }
-    return m;
-}
 
 struct mailbox_ring {
     struct ck_ring ring;          /* {SPSC} producer: worker src; consumer: the owner */

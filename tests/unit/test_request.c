@@ -1,0 +1,354 @@
+/* test_request.c - unit tests of tracker/swarm/request.c: the right replies and forwards.
+ *
+ * Owns:   two struct swarm (two workers) and a few struct swarm_conn, driven
+ *         with real JSON messages; what each call wrote into its outbox is
+ *         checked byte for byte: which connection gets which frame, and which
+ *         worker gets which mail.
+ * Why:    issue 10: the fuzz target checks that replies parse and the shard
+ *         stays whole; this checks that they are the right replies, in the
+ *         right order, to the right connections.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "swarm.h"
+
+#define IH_LEN 20
+
+static struct route route;
+static struct swarm sw[2];
+static struct stats stats[2];
+static struct swarm_conn c1, c2, c3;
+static const int64_t now = 5000000;
+
+static const struct swarm_limits lim = {
+    .shard = {.max_peers_per_swarm = 10,
+              .max_offers = 5,
+              .peer_timeout_ms = 120000,
+              .max_peers = 100,
+              .max_swarms = 100},
+    .interval = 120,
+    .max_torrents_per_conn = 10,
+    .max_peer_ids_per_swarm = 2,
+    .max_scrape_hashes = 8,
+    .full_scrape_max = 4096,
+    .no_full_scrape = false,
+};
+
+static int setup(void **state)
+{
+    (void)state;
+    route_create(&route, 2);
+    memset(stats, 0, sizeof stats);
+    swarm_create(&sw[0], 0, &route, &lim, &stats[0], 1);
+    swarm_create(&sw[1], 1, &route, &lim, &stats[1], 2);
+    memset(&c1, 0, sizeof c1);
+    memset(&c2, 0, sizeof c2);
+    memset(&c3, 0, sizeof c3);
+    c1.ref = route_conn_make(0, 1, 1);
+    c2.ref = route_conn_make(0, 2, 1);
+    c3.ref = route_conn_make(1, 3, 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    swarm_destroy(&sw[0]);
+    swarm_destroy(&sw[1]);
+    return 0;
+}
+
+/* A 20-character info hash whose swarm worker `owner` holds. */
+static void hash_owned_by(unsigned owner, char ih[IH_LEN + 1])
+{
+    for (unsigned k = 0; k < 1000; k++) {
+        snprintf(ih, IH_LEN + 1, "ih%018u", k);
+        if (route_owner(&route, (const uint8_t *)ih) == owner)
+            return;
+    }
+    fail_msg("no info hash owned by worker %u in 1000 tries", owner);
+}
+
+static void send_msg(unsigned w, struct swarm_conn *c, const char *msg, struct outbox *ob)
+{
+    memset(ob, 0, sizeof *ob);
+    swarm_message(&sw[w], c, msg, strlen(msg), true, now, ob);
+}
+
+/* The next item of the outbox must be a frame for conn with exactly this text. */
+static void expect_frame(struct outbox *ob, uint64_t conn, const char *text, bool droppable)
+{
+    struct mail *m = mail_queue_pop(&ob->q);
+    struct frame *f = (struct frame *)m;
+    assert_non_null(m);
+    assert_int_equal(m->kind, MAIL_FRAME);
+    assert_int_equal(f->conn, conn);
+    assert_int_equal(f->droppable, droppable);
+    if (f->len != strlen(text) || memcmp(frame_payload(f), text, f->len) != 0)
+        fail_msg("frame  %.*s\nwanted %s", (int)f->len, frame_payload(f), text);
+    mail_free(m);
+}
+
+static void expect_empty(struct outbox *ob)
+{
+    struct mail *m = mail_queue_pop(&ob->q);
+    if (m) {
+        if (m->kind == MAIL_FRAME)
+            fail_msg("unexpected frame %.*s", (int)((struct frame *)m)->len,
+                     frame_payload((struct frame *)m));
+        fail_msg("unexpected mail of kind %u", m->kind);
+    }
+    assert_int_equal(ob->close, 0);
+}
+
+/* Announce, offer, answer: the three messages of a WebRTC connection between
+ * two peers of one swarm, each frame checked. */
+static void test_offer_answer(void **state)
+{
+    char ih[IH_LEN + 1], msg[512], want[512];
+    struct outbox ob;
+    (void)state;
+    hash_owned_by(0, ih);
+
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-one-0000000000a\","
+             "\"left\":1,\"numwant\":0}",
+             ih);
+    send_msg(0, &c1, msg, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":1,"
+             "\"interval\":120}",
+             ih);
+    expect_frame(&ob, c1.ref, want, false);
+    expect_empty(&ob);
+
+    /* The second peer, a seeder, offers: one offer reaches the one other
+     * peer, byte for byte; the second offer has no one left to go to. */
+    snprintf(
+        msg, sizeof msg,
+        "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-two-0000000000b\","
+        "\"left\":0,\"numwant\":2,\"offers\":["
+        "{\"offer_id\":\"offer-id-00000000001\",\"offer\":{\"type\":\"offer\",\"sdp\":\"v=0 1\"}},"
+        "{\"offer_id\":\"offer-id-00000000002\",\"offer\":{\"type\":\"offer\",\"sdp\":\"v=0 "
+        "2\"}}]}",
+        ih);
+    send_msg(0, &c2, msg, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":1,\"incomplete\":1,"
+             "\"interval\":120}",
+             ih);
+    expect_frame(&ob, c2.ref, want, false);
+    snprintf(
+        want, sizeof want,
+        "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-two-0000000000b\","
+        "\"offer_id\":\"offer-id-00000000001\",\"offer\":{\"type\":\"offer\",\"sdp\":\"v=0 1\"}}",
+        ih);
+    expect_frame(&ob, c1.ref, want, true); /* an offer may be dropped under pressure */
+    expect_empty(&ob);
+
+    /* The first peer answers: the answer goes to the offerer only, and the
+     * answering announce gets no response of its own. */
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-one-0000000000a\","
+             "\"to_peer_id\":\"peer-two-0000000000b\",\"offer_id\":\"offer-id-00000000001\","
+             "\"answer\":{\"type\":\"answer\",\"sdp\":\"v=0 a\"}}",
+             ih);
+    send_msg(0, &c1, msg, &ob);
+    snprintf(
+        want, sizeof want,
+        "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-one-0000000000a\","
+        "\"offer_id\":\"offer-id-00000000001\",\"answer\":{\"type\":\"answer\",\"sdp\":\"v=0 a\"}}",
+        ih);
+    expect_frame(&ob, c2.ref, want, false); /* an answer is never dropped */
+    expect_empty(&ob);
+    assert_int_equal(atomic_load(&stats[0].v[STATS_OFFERS_FORWARDED]), 1);
+    assert_int_equal(atomic_load(&stats[0].v[STATS_ANSWERS_FORWARDED]), 1);
+
+    /* A scrape of that swarm and of an unknown one: the exact counts. */
+    snprintf(msg, sizeof msg, "{\"action\":\"scrape\",\"info_hash\":[\"%s\"]}", ih);
+    send_msg(0, &c1, msg, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"scrape\",\"files\":{\"%s\":{\"complete\":1,\"incomplete\":1,"
+             "\"downloaded\":0}}}",
+             ih);
+    expect_frame(&ob, c1.ref, want, false);
+    expect_empty(&ob);
+    assert_int_equal(c1.scrapes, 1); /* until the reply reaches the connection */
+}
+
+/* An announce for another worker's swarm: no frame, one mail to its owner
+ * carrying its own copy of the message; there it is applied and the response
+ * is addressed to the connection on the first worker. */
+static void test_announce_for_other_worker(void **state)
+{
+    char ih[IH_LEN + 1], msg[512], want[512];
+    struct outbox ob, ob2;
+    struct mail *m;
+    (void)state;
+    hash_owned_by(1, ih);
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-one-0000000000a\","
+             "\"left\":1}",
+             ih);
+    send_msg(0, &c1, msg, &ob);
+    memset(msg, 'x', strlen(msg)); /* the mail must not point into the message */
+    m = mail_queue_pop(&ob.q);
+    assert_non_null(m);
+    assert_int_equal(m->kind, MAIL_ANNOUNCE);
+    assert_int_equal(m->dest, 1);
+    expect_empty(&ob);
+    assert_int_equal(sw[0].shard.counts.peers, 0);
+    assert_int_equal(c1.n_regs, 1); /* registered where the connection is */
+
+    memset(&ob2, 0, sizeof ob2);
+    swarm_mail(&sw[1], m, now, &ob2);
+    assert_int_equal(sw[1].shard.counts.peers, 1);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":1,"
+             "\"interval\":120}",
+             ih);
+    expect_frame(&ob2, c1.ref, want, false);
+    expect_empty(&ob2);
+
+    /* Its close mails the removal to the owner. */
+    memset(&ob, 0, sizeof ob);
+    swarm_conn_closed(&sw[0], &c1, now, &ob);
+    m = mail_queue_pop(&ob.q);
+    assert_non_null(m);
+    assert_int_equal(m->kind, MAIL_REMOVE);
+    assert_int_equal(m->dest, 1);
+    expect_empty(&ob);
+    assert_int_equal(c1.n_regs, 0);
+    swarm_mail(&sw[1], m, now, &ob2);
+    expect_empty(&ob2);
+    assert_int_equal(sw[1].shard.counts.peers, 0);
+}
+
+/* A list scrape of swarms on both workers travels to the other worker and
+ * comes back answered in the order asked. */
+static void test_scrape_travels(void **state)
+{
+    char ih0[IH_LEN + 1], ih1[IH_LEN + 1], msg[512], want[512];
+    struct outbox ob, ob2;
+    struct mail *m;
+    (void)state;
+    hash_owned_by(0, ih0);
+    hash_owned_by(1, ih1);
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-three-00000000c\","
+             "\"left\":0}",
+             ih1);
+    send_msg(1, &c3, msg, &ob);
+    while ((m = mail_queue_pop(&ob.q)) != NULL)
+        mail_free(m);
+
+    snprintf(msg, sizeof msg, "{\"action\":\"scrape\",\"info_hash\":[\"%s\",\"%s\"]}", ih1, ih0);
+    send_msg(0, &c1, msg, &ob);
+    m = mail_queue_pop(&ob.q);
+    assert_non_null(m);
+    assert_int_equal(m->kind, MAIL_SCRAPE);
+    assert_int_equal(m->dest, 1);
+    expect_empty(&ob);
+    memset(&ob2, 0, sizeof ob2);
+    swarm_mail(&sw[1], m, now, &ob2);
+    snprintf(want, sizeof want,
+             "{\"action\":\"scrape\",\"files\":{\"%s\":{\"complete\":1,\"incomplete\":0,"
+             "\"downloaded\":0},\"%s\":{\"complete\":0,\"incomplete\":0,\"downloaded\":0}}}",
+             ih1, ih0);
+    expect_frame(&ob2, c1.ref, want, false);
+    expect_empty(&ob2);
+}
+
+/* Refusals: each with its failure reason, to the sender only, and nothing
+ * else changes. */
+static void test_refusals(void **state)
+{
+    char ih[IH_LEN + 1], msg[512], want[512];
+    struct outbox ob;
+    (void)state;
+    hash_owned_by(0, ih);
+    for (unsigned k = 0; k < 3; k++) {
+        snprintf(msg, sizeof msg,
+                 "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-id-%012u\","
+                 "\"left\":1}",
+                 ih, k);
+        send_msg(0, &c1, msg, &ob);
+        if (k < 2) {
+            snprintf(want, sizeof want,
+                     "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,"
+                     "\"incomplete\":%u,\"interval\":120}",
+                     ih, k + 1);
+        } else { /* a third peer_id of one connection in one swarm */
+            snprintf(want, sizeof want,
+                     "{\"action\":\"announce\",\"failure reason\":\"%s\",\"info_hash\":\"%s\"}",
+                     proto_status_reason(PROTO_ERR_TOO_MANY_PEER_IDS), ih);
+        }
+        expect_frame(&ob, c1.ref, want, false);
+        expect_empty(&ob);
+    }
+    assert_int_equal(sw[0].shard.counts.peers, 2);
+    assert_int_equal(atomic_load(&stats[0].v[STATS_PEER_IDS_REFUSED]), 1);
+
+    /* Another connection may not take over a peer_id that is in use. */
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-id-000000000000\","
+             "\"left\":1}",
+             ih);
+    send_msg(0, &c2, msg, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"failure reason\":\"%s\",\"info_hash\":\"%s\"}",
+             proto_status_reason(PROTO_ERR_PEER_ID_IN_USE), ih);
+    expect_frame(&ob, c2.ref, want, false);
+    expect_empty(&ob);
+
+    /* Not JSON: a failure reason; invalid UTF-8 in a text message: close 1007. */
+    send_msg(0, &c2, "{\"action\":", &ob);
+    snprintf(want, sizeof want, "{\"action\":\"announce\",\"failure reason\":\"%s\"}",
+             proto_status_reason(PROTO_ERR_JSON));
+    expect_frame(&ob, c2.ref, want, false);
+    expect_empty(&ob);
+    send_msg(0, &c2, "{\"action\":\"\xc3\x28\"}", &ob);
+    assert_null(ob.q.head);
+    assert_int_equal(ob.close, SWARM_CLOSE_INVALID_UTF8);
+
+    /* Four list scrapes in flight: the fifth is refused. */
+    snprintf(msg, sizeof msg, "{\"action\":\"scrape\",\"info_hash\":\"%s\"}", ih);
+    for (unsigned k = 0; k < SWARM_SCRAPES_IN_FLIGHT; k++) {
+        struct mail *m;
+        send_msg(0, &c2, msg, &ob);
+        m = mail_queue_pop(&ob.q);
+        assert_non_null(m);
+        assert_int_equal(m->kind, MAIL_FRAME);
+        mail_free(m); /* never reaches c2: its scrapes stay in flight */
+    }
+    send_msg(0, &c2, msg, &ob);
+    snprintf(want, sizeof want, "{\"action\":\"scrape\",\"failure reason\":\"%s\"}",
+             proto_status_reason(PROTO_ERR_SCRAPE_IN_PROGRESS));
+    expect_frame(&ob, c2.ref, want, false);
+    expect_empty(&ob);
+
+    memset(&ob, 0, sizeof ob);
+    swarm_conn_closed(&sw[0], &c1, now, &ob);
+    expect_empty(&ob); /* its peers were on this worker: removed in place */
+    assert_int_equal(sw[0].shard.counts.peers, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_offer_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_announce_for_other_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scrape_travels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+    };
+    if (sodium_init() < 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,261 @@
+/* conn.c - a WebSocket connection: reassembly in, frames out.
+ *
+ * Owns:   struct conn's WebSocket lifecycle (established, receive, writeable,
+ *         closed), message reassembly, the output queue and its caps, the
+ *         idle sweep.
+ * Thread: the worker serving the connection.
+ * Why:    a message is handed whole to the runtime (worker_message), which
+ *         returns what the swarm layer decided; frames come back through
+ *         net_io.deliver into conn_enqueue.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "gate.h"
+#include "net.h"
+
+/* One struct conn per socket: keep it in jemalloc's 128-byte class (issue 4,
+ * target 5: memory per idle connection). */
+_Static_assert(sizeof(struct conn) <= 128, "struct conn grew past 128 bytes");
+
+/* ---- output ---- */
+
+static void free_out(struct conn *c)
+{
+    struct mail *m;
+    while ((m = mail_queue_pop(&c->out)) != NULL)
+        mail_free(m);
+    c->out_bytes = 0;
+}
+
+void conn_close(struct conn *c, uint16_t code)
+{
+    if (c->close_code)
+        return;
+    c->close_code = code;
+    free_out(c); /* nothing but the close frame goes out now */
+    lws_callback_on_writable(c->wsi);
+    /* A client that does not read never makes the socket writeable: cut it
+     * after a grace period instead of waiting for a callback that never comes. */
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, NET_CLOSE_GRACE_S);
+}
+
+/* Stop reading from a connection whose output is over the soft cap, so a
+ * client that does not read cannot make the tracker do more work for it
+ * (PROTOCOL.md 6); read again once it has taken half of it. */
+static void rx_pace(struct net_worker *nw, struct conn *c)
+{
+    uint32_t soft = nw->w->t->cfg.outq_soft_kib * 1024u;
+    if (!c->rx_paused && c->out_bytes > soft) {
+        c->rx_paused = true;
+        lws_rx_flow_control(c->wsi, 0);
+    } else if (c->rx_paused && c->out_bytes <= soft / 2) {
+        c->rx_paused = false;
+        lws_rx_flow_control(c->wsi, 1);
+    }
+}
+
+void conn_enqueue(struct net_worker *nw, struct conn *c, struct frame *f)
+{
+    struct worker *w = nw->w;
+    const struct config *cfg = &w->t->cfg;
+    swarm_conn_note_reply(&c->sc, f, w->now_ms);
+    if (c->close_code) {
+        mail_free(&f->m);
+        return;
+    }
+    if (f->droppable && c->out_bytes + f->len > cfg->outq_soft_kib * 1024u) {
+        stats_add(&w->stats, STATS_OFFERS_DROPPED, 1);
+        mail_free(&f->m);
+        return;
+    }
+    if (c->out_bytes + f->len > cfg->outq_hard_kib * 1024u) {
+        mail_free(&f->m);
+        conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION);
+        return;
+    }
+    if (!c->out.head && !lws_partial_buffered(c->wsi)) {
+        /* Nothing waits before this frame: write it now. Going through the
+         * writeable callback would cost two epoll_ctl calls and a loop turn
+         * per frame. If the socket takes only part of it, lws keeps the rest
+         * and arms POLLOUT; later frames then queue until it has drained. */
+        int n = lws_write(c->wsi, (unsigned char *)frame_payload(f), f->len, LWS_WRITE_TEXT);
+        mail_free(&f->m);
+        if (n < 0)
+            conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
+        return;
+    }
+    mail_queue_push(&c->out, &f->m);
+    c->out_bytes += f->len;
+    rx_pace(nw, c);
+    lws_callback_on_writable(c->wsi);
+}
+
+int conn_writeable(struct net_worker *nw, struct conn *c, struct lws *wsi)
+{
+    if (c->close_code) {
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
+        return -1;
+    }
+    for (int k = 0; k < NET_WRITES_PER_CB && c->out.head; k++) {
+        struct frame *f;
+        int n;
+        if (k > 0 && lws_send_pipe_choked(wsi))
+            break;
+        f = (struct frame *)mail_queue_pop(&c->out);
+        c->out_bytes -= f->len;
+        n = lws_write(wsi, (unsigned char *)frame_payload(f), f->len, LWS_WRITE_TEXT);
+        mail_free(&f->m);
+        if (n < 0)
+            return -1;
+    }
+    rx_pace(nw, c);
+    if (c->out.head)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+int conn_established(struct net_worker *nw, struct conn *c, struct lws *wsi)
+{
+    struct worker *w = nw->w;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = lws_get_socket_fd(wsi);
+
+    memset(c, 0, sizeof *c);
+    c->wsi = wsi;
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* the handshake timeout is over */
+    sock_established(nw, wsi);
+    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+        c->sc.ipv6 = !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr);
+    }
+    atomic_fetch_add(&w->t->connections, 1);
+    worker_clock(w);
+    c->last_msg_ms = w->now_ms;
+    if (worker_conn_open(w, &c->sc) == ROUTE_CONN_NONE) {
+        atomic_fetch_sub(&w->t->connections, 1);
+        return -1;
+    }
+    stats_add(&w->stats, STATS_CONNECTIONS, 1);
+    if (w->stopping)
+        conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY);
+    return 0;
+}
+
+void conn_closed(struct net_worker *nw, struct conn *c)
+{
+    struct worker *w = nw->w;
+    if (c->sc.ref == ROUTE_CONN_NONE)
+        return;
+    worker_clock(w);
+    worker_conn_closed(w, &c->sc);
+    free_out(c);
+    free(c->rx);
+    c->rx = NULL;
+    atomic_fetch_sub(&w->t->connections, 1);
+    stats_add(&w->stats, STATS_CONNECTIONS, -1);
+    worker_end_pass(w);
+}
+
+/* ---- input ---- */
+
+static int too_big(struct lws *wsi)
+{
+    static const char why[] = "message too big";
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why, sizeof why - 1);
+    return -1;
+}
+
+static void message(struct worker *w, struct conn *c, const char *msg, size_t len, bool text)
+{
+    uint16_t code = worker_message(w, &c->sc, msg, len, text);
+    if (code)
+        conn_close(c, code);
+}
+
+int conn_receive(struct net_worker *nw, struct conn *c, struct lws *wsi, const char *in, size_t len)
+{
+    struct worker *w = nw->w;
+    size_t max = w->t->cfg.max_message_size;
+    size_t remaining = lws_remaining_packet_payload(wsi);
+    bool complete = lws_is_final_fragment(wsi) && remaining == 0;
+    bool text = !lws_frame_is_binary(wsi);
+
+    if (c->sc.ref == ROUTE_CONN_NONE || c->close_code)
+        return 0;
+    worker_clock(w);
+    if (c->rx_len + len + remaining > max)
+        return too_big(wsi);
+    if (complete)
+        c->last_msg_ms = w->now_ms;
+    if (c->rx_len == 0 && complete) {
+        message(w, c, in, len, text); /* whole message in one piece: no copy */
+    } else {
+        if (c->rx_len + len > c->rx_cap) {
+            /* Room for the rest of this frame at once: one allocation for an
+             * unfragmented message; doubling across fragments. */
+            size_t cap = c->rx_len + len + remaining;
+            if (cap < 2 * (size_t)c->rx_cap)
+                cap = 2 * (size_t)c->rx_cap;
+            if (cap > max)
+                cap = max;
+            char *rx = realloc(c->rx, cap);
+            if (!rx)
+                return -1;
+            c->rx = rx;
+            c->rx_cap = (uint32_t)cap;
+        }
+        memcpy(c->rx + c->rx_len, in, len);
+        c->rx_len += (uint32_t)len;
+        if (complete) {
+            message(w, c, c->rx, c->rx_len, text);
+            c->rx_len = 0;
+            free(c->rx); /* an idle connection keeps no buffer */
+            c->rx = NULL;
+            c->rx_cap = 0;
+        }
+    }
+    worker_end_pass(w);
+    return 0;
+}
+
+/* The client's close frame: lws echoes it after this callback and maps most
+ * bad codes to 1002 itself; the rest (5000 and up, a 1-byte payload, a reason
+ * that is not UTF-8) are handled here (proto/gate.c). */
+int conn_peer_close(unsigned char *payload, size_t len)
+{
+    switch (proto_close_check(payload, len)) {
+    case PROTO_CLOSE_ECHO: return 0;
+    case PROTO_CLOSE_PROTOCOL:
+        payload[0] = (unsigned char)(LWS_CLOSE_STATUS_PROTOCOL_ERR >> 8);
+        payload[1] = (unsigned char)(LWS_CLOSE_STATUS_PROTOCOL_ERR & 0xff);
+        return 0;
+    case PROTO_CLOSE_FAIL: break;
+    }
+    return -1;
+}
+
+/* Close connections without a complete message for idle_timeout: a bounded
+ * number of slots per tick, so the whole table is covered every few seconds. */
+void conn_idle_sweep(struct net_worker *nw)
+{
+    struct worker *w = nw->w;
+    int64_t limit = (int64_t)w->t->cfg.idle_timeout * 1000;
+    for (uint32_t k = 0; k < NET_IDLE_BUDGET && w->slots.n; k++) {
+        struct swarm_conn *sc;
+        if (nw->idle_cursor >= w->slots.n)
+            nw->idle_cursor = 0;
+        sc = w->slots.conn[nw->idle_cursor++];
+        if (sc) {
+            struct conn *c = conn_of(sc);
+            if (!c->close_code && w->now_ms - c->last_msg_ms >= limit)
+                conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+/* http.c - the HTTP side of the tracker's port: admission and routes.
+ *
+ * Owns:   reading a request's headers out of lws for proto/gate.c, refusals
+ *         (written raw), the route table {path, content type, writer} and
+ *         the reply body of an HTTP request.
+ * Thread: the worker serving the socket.
+ * Why:    the rules are pure (proto/gate.c); this file only copies headers in
+ *         and writes the verdict or the body out.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate.h"
+#include "net.h"
+
+/* A request's headers as proto/gate.c judges them, copied out of lws. */
+struct http_req_buf {
+    struct proto_http_req r;
+    char version[16], upgrade[32], connection[128], ws_version[8], ws_key[64],
+        protocols[PROTO_SUBPROTOCOLS_MAX + 2], host[256];
+};
+
+/* Copy one header; a missing one stays NULL, an over-long one reads as "?",
+ * which no rule accepts. */
+static const char *hdr(struct lws *wsi, enum lws_token_indexes t, char *buf, int cap)
+{
+    if (lws_hdr_total_length(wsi, t) <= 0)
+        return NULL;
+    if (lws_hdr_copy(wsi, buf, cap, t) < 0)
+        strcpy(buf, "?");
+    return buf;
+}
+
+static void read_request(struct lws *wsi, struct http_req_buf *b)
+{
+    static const char *const methods[] = {
+        [LWSHUMETH_GET] = "GET",          [LWSHUMETH_POST] = "POST",
+        [LWSHUMETH_OPTIONS] = "OPTIONS",  [LWSHUMETH_PUT] = "PUT",
+        [LWSHUMETH_PATCH] = "PATCH",      [LWSHUMETH_DELETE] = "DELETE",
+        [LWSHUMETH_CONNECT] = "CONNECT",  [LWSHUMETH_HEAD] = "HEAD",
+        [LWSHUMETH_COLON_PATH] = ":path",
+    };
+    char *uri;
+    int ulen, m = lws_http_get_uri_and_method(wsi, &uri, &ulen);
+    memset(&b->r, 0, sizeof b->r);
+    b->r.method = m >= 0 && (size_t)m < sizeof methods / sizeof methods[0] && methods[m]
+                      ? methods[m]
+                      : "(unknown)";
+    b->r.version = hdr(wsi, WSI_TOKEN_HTTP, b->version, sizeof b->version);
+    b->r.upgrade = hdr(wsi, WSI_TOKEN_UPGRADE, b->upgrade, sizeof b->upgrade);
+    b->r.connection = hdr(wsi, WSI_TOKEN_CONNECTION, b->connection, sizeof b->connection);
+    b->r.ws_version = hdr(wsi, WSI_TOKEN_VERSION, b->ws_version, sizeof b->ws_version);
+    b->r.ws_key = hdr(wsi, WSI_TOKEN_KEY, b->ws_key, sizeof b->ws_key);
+    b->r.protocols = hdr(wsi, WSI_TOKEN_PROTOCOL, b->protocols, sizeof b->protocols);
+    b->r.host = hdr(wsi, WSI_TOKEN_HOST, b->host, sizeof b->host);
+}
+
+/* A refusal: the gate's status and one-line reason, written on the socket as
+ * it is (lws would write the status line with the request's version, and
+ * HTTP/1.0 for an upgrade refused before lws reads it). Returns -1: lws then
+ * closes the socket. */
+static int http_refuse(struct net_worker *nw, struct lws *wsi, const struct proto_http_verdict *v)
+{
+    unsigned char buf[LWS_PRE + PROTO_HTTP_REFUSAL_MAX];
+    int n = proto_http_refusal((char *)buf + LWS_PRE, PROTO_HTTP_REFUSAL_MAX, v);
+    stats_add(&nw->w->stats, STATS_HTTP_REFUSED, 1);
+    if (n > 0)
+        (void)lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_RAW);
+    return -1;
+}
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: only websocket over HTTP/1.1 GET, with
+ * version 13, goes on (proto/gate.c). Binds the subprotocol alias to the first
+ * subprotocol offered so lws accepts and echoes it. */
+int http_confirm_upgrade(struct net_worker *nw, struct lws *wsi)
+{
+    struct http_req_buf b;
+    struct proto_http_verdict v;
+    read_request(wsi, &b);
+    proto_upgrade_check(&b.r, &v);
+    if (v.status)
+        return http_refuse(nw, wsi, &v);
+    snprintf(nw->subprotocol, sizeof nw->subprotocol, "%s", v.subprotocol);
+    return 0;
+}
+
+/* CONNECT: lws hands the socket to the raw role before any HTTP callback
+ * (issue 9: such sockets were never closed). Refuse it with 405 and close. */
+int http_refuse_connect(struct net_worker *nw, struct lws *wsi)
+{
+    const struct proto_http_verdict v = {405, "method not allowed", "GET, HEAD", ""};
+    return http_refuse(nw, wsi, &v);
+}
+
+/* ---- routes ---- */
+
+/* A route's body writer: writes into buf[0..cap) and returns the length, or -1
+ * when cap is too small (the caller doubles it and calls again). */
+typedef int (*http_writer)(struct worker *w, char *buf, size_t cap);
+
+static int write_health(struct worker *w, char *buf, size_t cap)
+{
+    (void)w;
+    return snprintf(buf, cap, "ok") < (int)cap ? 2 : -1;
+}
+
+static int write_stats(struct worker *w, char *buf, size_t cap)
+{
+    struct stats *all[WORKER_MAX];
+    for (unsigned k = 0; k < w->t->n_workers; k++)
+        all[k] = &w->t->workers[k].stats;
+    return stats_write_json(buf, cap, all, w->t->n_workers,
+                            (uint64_t)(w->now_ms - w->t->started_ms) / 1000);
+}
+
+static int write_not_found(struct worker *w, char *buf, size_t cap)
+{
+    (void)w;
+    return snprintf(buf, cap, "not found") < (int)cap ? 9 : -1;
+}
+
+/* The HTTP routes of the tracker's port (PROTOCOL.md section 8). */
+static const struct http_route {
+    const char *path;
+    const char *type; /* content-type */
+    http_writer write;
+} http_routes[] = {
+    {"/health", "text/plain", write_health},
+    {"/stats.json", "application/json", write_stats},
+    {"/stats", "application/json", write_stats},
+};
+
+#define HTTP_BODY_FIRST 4096      /* first allocation of a reply body */
+#define HTTP_BODY_MAX   (1 << 20) /* largest reply body */
+
+/* The route's body in a buffer with LWS_PRE bytes of headroom; NULL on failure. */
+static char *http_body(struct worker *w, http_writer write, int *len)
+{
+    for (size_t cap = HTTP_BODY_FIRST; cap <= HTTP_BODY_MAX; cap *= 2) {
+        char *buf = malloc(LWS_PRE + cap);
+        if (!buf)
+            return NULL;
+        if ((*len = write(w, buf + LWS_PRE, cap)) >= 0)
+            return buf;
+        free(buf);
+    }
+    return NULL;
+}
+
+int http_request(struct net_worker *nw, struct conn *c, struct lws *wsi, const char *path)
+{
+    unsigned char hdr_buf[LWS_PRE + 512], *start = hdr_buf + LWS_PRE, *p = start,
+                                          *end = hdr_buf + sizeof hdr_buf;
+    const struct http_route *route = NULL;
+    struct http_req_buf b;
+    struct proto_http_verdict v;
+    int n;
+
+    read_request(wsi, &b);
+    proto_http_check(&b.r, &v);
+    if (v.status)
+        return http_refuse(nw, wsi, &v);
+    worker_clock(nw->w);
+    sock_touch_request(nw, wsi); /* a keep-alive client gets a full deadline per request */
+    for (size_t k = 0; k < sizeof http_routes / sizeof http_routes[0]; k++)
+        if (!strcmp(path, http_routes[k].path))
+            route = &http_routes[k];
+    c->http_body = http_body(nw->w, route ? route->write : write_not_found, &n);
+    if (!c->http_body)
+        return -1;
+    c->http_len = strcmp(b.r.method, "HEAD") ? (uint32_t)n : 0; /* HEAD: headers only */
+    if (lws_add_http_common_headers(wsi, route ? HTTP_STATUS_OK : HTTP_STATUS_NOT_FOUND,
+                                    route ? route->type : "text/plain", (lws_filepos_t)n, &p,
+                                    end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                     (const unsigned char *)"no-store", 8, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+int http_writeable(struct conn *c, struct lws *wsi)
+{
+    int n;
+    if (!c->http_body)
+        return 0;
+    n = lws_write(wsi, (unsigned char *)c->http_body + LWS_PRE, c->http_len, LWS_WRITE_HTTP_FINAL);
+    free(c->http_body);
+    c->http_body = NULL;
+    if (n < 0)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+void http_closed(struct conn *c)
+{
+    free(c->http_body);
+    c->http_body = NULL;
+}

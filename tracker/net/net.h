@@ -1,0 +1,138 @@
+/* net.h - the network layer: the only code that calls libwebsockets.
+ *
+ * Owns:   struct net_worker (a worker's lws context, listeners, socket
+ *         deadlines), struct conn (lws's per-session data of every socket) and
+ *         the functions the net/ files share; net_io, the struct worker_io
+ *         main registers for the runtime.
+ * Thread: a worker's net_worker and connections are touched only by that
+ *         worker (net_io.destroy: by main, after the worker ended).
+ * Why:    net.c starts lws on the worker's libev loop and dispatches its
+ *         callbacks; conn.c is a WebSocket connection's input and output;
+ *         http.c the HTTP side of the port; sock.c accepting and the deadline
+ *         of every socket that is not (yet) a WebSocket. Each callback case
+ *         is one call into one of them.
+ */
+#ifndef WSTRACKER_NET_H
+#define WSTRACKER_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "list.h"
+#include "mail.h"
+#include "swarm.h"
+#include "worker.h"
+
+/* lws's rx_buffer_size: the largest piece of a message handed to the callback
+ * and the most lws reads from a socket per wakeup (so not smaller: at 1024 a
+ * 3 KiB announce took three reads, -15 % announces/s at saturation). lws
+ * allocates it per connection but touches it only for control frames and
+ * unaligned payload; the page a close touches is given back by jemalloc's
+ * background purge (jemalloc_conf.c). Longer messages are reassembled in
+ * struct conn's rx, freed after each message. */
+#define NET_RX_CHUNK      4096
+#define NET_WRITES_PER_CB 16   /* frames written per writeable callback */
+#define NET_CLOSE_GRACE_S 5    /* a closing connection that cannot take its close frame is cut */
+#define NET_SWEEP_MS      100  /* period of the idle and handshake-deadline sweeps */
+#define NET_SWEEP_BUDGET  2000 /* sockets the handshake-deadline sweep closes per tick */
+#define NET_IDLE_BUDGET   2000 /* connection slots checked for idleness per tick */
+#define NET_ACCEPT_BATCH  256  /* connections accepted per listener wakeup */
+#define NET_PROTOCOLS     4    /* the tracker's, its subprotocol alias, the listener's, end */
+
+_Static_assert(FRAME_HEADROOM >= LWS_PRE, "a frame has room for lws's WebSocket header");
+_Static_assert(SWARM_CLOSE_INVALID_UTF8 == LWS_CLOSE_STATUS_INVALID_PAYLOAD,
+               "the swarm layer's close code is RFC 6455's");
+
+/* The protocol of the adopted listening sockets. The space keeps a client
+ * from naming it in Sec-WebSocket-Protocol (it is not a token). */
+#define NET_PROTOCOL_LISTEN "wstracker listen"
+
+/* A worker's network side; w->net, the lws context's user data. */
+struct net_worker {
+    struct worker *w;
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    void *foreign_loops[1]; /* { w->loop }, as lws_context_creation_info wants it */
+    struct lws *listen_wsi[CONFIG_LISTEN_MAX];
+    unsigned n_listen;
+    int reserve_fd;               /* closed to accept-and-drop when the fd limit is hit */
+    struct list_node handshakes;  /* struct net_sock by deadline: sockets not yet WebSocket */
+    uint64_t n_sockets;           /* sockets adopted and not yet destroyed */
+    uint32_t idle_cursor;         /* next slot the idle sweep looks at */
+    lws_sorted_usec_list_t sweep; /* idle and handshake-deadline sweeps */
+    struct lws_protocols protocols[NET_PROTOCOLS]; /* see net_protocols() */
+    char subprotocol[64];                          /* the alias protocol's name */
+};
+
+/* One per socket (HTTP or WebSocket); allocated zeroed by lws, sized in the
+ * protocol table; used by the serving worker only. */
+struct conn {
+    /* Ordered by alignment so the struct is 128 bytes (a jemalloc size class). */
+    struct lws *wsi;
+    union {
+        char *rx;        /* WebSocket: reassembly of a fragmented message, <= max_message_size */
+        char *http_body; /* HTTP: LWS_PRE + http_len, pending reply body */
+    };
+    struct mail_queue out; /* queued struct frame */
+    int64_t last_msg_ms;   /* ms, monotonic: last complete message (idle check) */
+    union {
+        uint32_t rx_len;   /* WebSocket */
+        uint32_t http_len; /* HTTP */
+    };
+    uint32_t rx_cap;
+    uint32_t out_bytes;   /* payload bytes queued, <= outq_hard_kib KiB */
+    uint16_t close_code;  /* nonzero: close with it at the next writeable */
+    bool rx_paused;       /* reading stopped: output over the soft cap */
+    struct swarm_conn sc; /* the request logic's part (ref, registrations) */
+};
+
+static inline struct conn *conn_of(struct swarm_conn *sc)
+{
+    return (struct conn *)(void *)((char *)sc - offsetof(struct conn, sc));
+}
+
+static inline struct net_worker *net_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/* Before any worker starts: lws logs errors only, or also warnings,
+ * notices and info with debug (env WSTRACKER_LWS_DEBUG). */
+void net_log_init(bool debug);
+
+/* What main registers as t->io. */
+extern const struct worker_io net_io;
+
+/* conn.c: a WebSocket connection. */
+int conn_established(struct net_worker *nw, struct conn *c, struct lws *wsi);
+int conn_receive(struct net_worker *nw, struct conn *c, struct lws *wsi, const char *in,
+                 size_t len);
+int conn_writeable(struct net_worker *nw, struct conn *c, struct lws *wsi);
+void conn_closed(struct net_worker *nw, struct conn *c);
+int conn_peer_close(unsigned char *payload, size_t len);
+/* Queue a frame (takes ownership; may drop it or close the connection). */
+void conn_enqueue(struct net_worker *nw, struct conn *c, struct frame *f);
+/* Close with code at the next writeable. */
+void conn_close(struct conn *c, uint16_t code);
+/* Close connections idle for idle_timeout (a bounded number of slots). */
+void conn_idle_sweep(struct net_worker *nw);
+
+/* http.c: the HTTP side of the port. */
+int http_confirm_upgrade(struct net_worker *nw, struct lws *wsi);
+int http_refuse_connect(struct net_worker *nw, struct lws *wsi);
+int http_request(struct net_worker *nw, struct conn *c, struct lws *wsi, const char *path);
+int http_writeable(struct conn *c, struct lws *wsi);
+void http_closed(struct conn *c);
+
+/* sock.c: accepting, and the deadline of every socket not (yet) a WebSocket. */
+void sock_accept(struct net_worker *nw, int listen_fd);
+/* The socket became a WebSocket: the idle timeout takes over. */
+void sock_established(struct net_worker *nw, struct lws *wsi);
+/* A keep-alive HTTP request: a full deadline again. */
+void sock_touch_request(struct net_worker *nw, struct lws *wsi);
+void sock_destroyed(struct net_worker *nw, struct lws *wsi);
+void sock_sweep(struct net_worker *nw);
+
+#endif

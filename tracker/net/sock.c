@@ -1,0 +1,166 @@
+/* sock.c - accepting sockets, counting them, and their handshake deadlines.
+ *
+ * Owns:   accept on a worker's listening sockets (the --max-connections cap,
+ *         the reserve descriptor for EMFILE), struct net_sock and the
+ *         handshake-deadline list, the count of open sockets.
+ * Thread: the worker owning the listener and the sockets.
+ * Why:    lws keeps some states without a timeout of its own (issue 9: h2c
+ *         and CONNECT sockets lived forever), so every socket that is not
+ *         (yet) a WebSocket is on its worker's handshakes list, oldest
+ *         deadline first, and the sweep closes it at the deadline whatever
+ *         state lws has it in.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gate.h"
+#include "net.h"
+
+/* A socket that is not (yet) a WebSocket; the wsi's opaque user data. */
+struct net_sock {
+    struct list_node link; /* in net_worker.handshakes; unlinked once closed or WebSocket */
+    struct lws *wsi;
+    int64_t deadline_ms; /* ms, monotonic */
+};
+
+/* The opaque user data of an accepted socket with no net_sock: it became a
+ * WebSocket (the idle timeout covers it), or its net_sock could not be made. */
+static char ws_mark;
+
+/* Put the socket's handshake deadline at now + handshake_timeout. */
+static void touch(struct net_worker *nw, struct net_sock *ns)
+{
+    list_del(&ns->link);
+    ns->deadline_ms = nw->w->now_ms + (int64_t)nw->w->t->cfg.handshake_timeout * 1000;
+    list_append(&nw->handshakes, &ns->link);
+}
+
+static void count(struct net_worker *nw, int d)
+{
+    nw->n_sockets += (uint64_t)(int64_t)d;
+    if (d > 0)
+        atomic_fetch_add(&nw->w->t->sockets, 1);
+    else
+        atomic_fetch_sub(&nw->w->t->sockets, 1);
+    stats_set(&nw->w->stats, STATS_SOCKETS, nw->n_sockets);
+}
+
+/* A socket adopted from accept: count it and put it under the handshake
+ * deadline until it becomes a WebSocket. */
+static void adopted(struct net_worker *nw, struct lws *wsi)
+{
+    struct net_sock *ns = calloc(1, sizeof *ns);
+    count(nw, 1);
+    if (!ns) {
+        lws_set_opaque_user_data(wsi, &ws_mark); /* counted, no deadline: lws's timeout only */
+        return;
+    }
+    ns->wsi = wsi;
+    lws_set_opaque_user_data(wsi, ns);
+    worker_clock(nw->w);
+    touch(nw, ns);
+}
+
+void sock_established(struct net_worker *nw, struct lws *wsi)
+{
+    struct net_sock *ns = lws_get_opaque_user_data(wsi);
+    (void)nw;
+    if (ns && ns != (void *)&ws_mark) {
+        /* the idle timeout takes over from the handshake deadline */
+        list_del(&ns->link);
+        free(ns);
+        lws_set_opaque_user_data(wsi, &ws_mark);
+    }
+}
+
+void sock_touch_request(struct net_worker *nw, struct lws *wsi)
+{
+    struct net_sock *ns = lws_get_opaque_user_data(wsi);
+    if (ns && ns != (void *)&ws_mark)
+        touch(nw, ns);
+}
+
+/* LWS_CALLBACK_WSI_DESTROY, for every wsi of the vhost: release what
+ * adopted() counted. Listening sockets have no opaque data. */
+void sock_destroyed(struct net_worker *nw, struct lws *wsi)
+{
+    struct net_sock *ns = lws_get_opaque_user_data(wsi);
+    if (!ns)
+        return;
+    if (ns != (void *)&ws_mark) {
+        list_del(&ns->link);
+        free(ns);
+    }
+    lws_set_opaque_user_data(wsi, NULL);
+    count(nw, -1);
+}
+
+void sock_sweep(struct net_worker *nw)
+{
+    for (unsigned k = 0; k < NET_SWEEP_BUDGET && !list_empty(&nw->handshakes); k++) {
+        struct net_sock *ns = LIST_ENTRY(nw->handshakes.next, struct net_sock, link);
+        if (ns->deadline_ms > nw->w->now_ms)
+            break;
+        list_del(&ns->link); /* freed at WSI_DESTROY */
+        stats_add(&nw->w->stats, STATS_SOCKETS_REAPED, 1);
+        lws_set_timeout(ns->wsi, PENDING_TIMEOUT_HOLDING_AH, LWS_TO_KILL_ASYNC);
+    }
+}
+
+/* Past the cap a new socket gets a one-line 503 and is closed: every socket
+ * counts, whatever it is doing (issue 9). */
+static void refuse_full(struct net_worker *nw, int fd)
+{
+    const struct proto_http_verdict v = {503, "too many connections", NULL, ""};
+    char reply[PROTO_HTTP_REFUSAL_MAX];
+    int n = proto_http_refusal(reply, sizeof reply, &v);
+    if (n > 0)
+        (void)send(fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(fd);
+    stats_add(&nw->w->stats, STATS_CONNECTIONS_REFUSED, 1);
+}
+
+void sock_accept(struct net_worker *nw, int listen_fd)
+{
+    struct worker *w = nw->w;
+    for (int k = 0; k < NET_ACCEPT_BATCH; k++) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct lws *wsi;
+        if (fd < 0) {
+            if ((errno == EMFILE || errno == ENFILE) && nw->reserve_fd >= 0) {
+                /* Out of descriptors: free the reserve, accept and drop one
+                 * connection, take the reserve back. Never spin on EMFILE. */
+                close(nw->reserve_fd);
+                fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd >= 0)
+                    close(fd);
+                nw->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                stats_add(&w->stats, STATS_CONNECTIONS_REFUSED, 1);
+                continue;
+            }
+            return; /* EAGAIN, or an error of the pending connection */
+        }
+        if (w->stopping) {
+            close(fd);
+            continue;
+        }
+        if (atomic_load(&w->t->sockets) >= w->t->max_connections) {
+            refuse_full(nw, fd);
+            continue;
+        }
+        wsi = lws_adopt_socket_vhost(nw->vh, fd);
+        if (!wsi) {
+            stats_add(&w->stats, STATS_CONNECTIONS_REFUSED, 1);
+            continue;
+        }
+        /* lws sets no timeout on adopted sockets: bound the time a client may
+         * take to send its request (slowloris); cleared when the upgrade ends.
+         * The handshake deadline covers the states lws keeps without one. */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HOLDING_AH, (int)w->t->cfg.handshake_timeout);
+        adopted(nw, wsi);
+    }
+}

@@ -1,0 +1,532 @@
+/* request.c - what the tracker does with a message; see swarm.h.
+ *
+ * Owns:   the request flow from scanned message to frames and mail in the
+ *         outbox: registrations, announces, list and full scrape travel,
+ *         close cleanup.
+ * Thread: the worker owning the struct swarm passed in.
+ * Why:    offers and answers are forwarded as the exact bytes received: the
+ *         scanner returns spans into the message and the writer copies them once
+ *         into the outgoing frame.
+ */
+#include <string.h>
+
+#include "capture.h"
+#include "swarm.h"
+#include "write.h"
+
+void swarm_create(struct swarm *s, unsigned idx, const struct route *r,
+                  const struct swarm_limits *lim, struct stats *stats, uint64_t seed)
+{
+    memset(s, 0, sizeof *s);
+    s->idx = idx;
+    s->route = r;
+    s->lim = *lim;
+    s->stats = stats;
+    s->log.worker = idx;
+    s->rng = seed;
+    shard_create(&s->shard, r->key, &lim->shard);
+}
+
+void swarm_destroy(struct swarm *s)
+{
+    shard_destroy(&s->shard);
+    free(s->fs.body);
+    free(s->fs.waiters);
+    s->fs.body = NULL;
+    s->fs.waiters = NULL;
+}
+
+/* An error reply to connection conn, local or not. */
+static void send_error(struct swarm *s, struct outbox *ob, uint64_t conn, enum proto_action action,
+                       enum proto_status st, const uint8_t *info_hash)
+{
+    struct frame *f = frame_alloc(PROTO_ERROR_MAX);
+    int n;
+    stats_add(s->stats, STATS_ERRORS, 1);
+    if (!f)
+        return;
+    n = proto_write_error(frame_payload(f), PROTO_ERROR_MAX, action, st, info_hash);
+    if (n < 0) {
+        free(f);
+        return;
+    }
+    f->len = (uint32_t)n;
+    f->conn = conn;
+    outbox_frame(ob, f);
+}
+
+/* ---- registrations: which (info_hash, peer_id) a connection announced ---- */
+
+/* Keyed with the process's SipHash key: a client choosing its own ids cannot
+ * make its connection's table degrade into a list. */
+static unsigned reg_hash(const struct swarm *s, const uint8_t key[2 * PROTO_ID_LEN])
+{
+    return (unsigned)route_hash(s->route->key, key, 2 * PROTO_ID_LEN);
+}
+
+static struct swarm_reg *reg_find(const struct swarm *s, const struct swarm_conn *c,
+                                  const uint8_t key[2 * PROTO_ID_LEN])
+{
+    struct swarm_reg *r = NULL;
+    HASH_FIND_BYHASHVALUE(hh, c->regs, key, 2 * PROTO_ID_LEN, reg_hash(s, key), r);
+    return r;
+}
+
+/* The connection's peer_ids in swarm ih: O(registrations), which
+ * max_torrents_per_conn bounds; only a new registration pays it. */
+static uint32_t regs_in_swarm(const struct swarm_conn *c, const uint8_t ih[PROTO_ID_LEN])
+{
+    const struct swarm_reg *r, *tmp;
+    uint32_t n = c->has_reg0 && memcmp(c->reg0, ih, PROTO_ID_LEN) == 0;
+    HASH_ITER(hh, c->regs, r, tmp)
+        n += memcmp(r->key, ih, PROTO_ID_LEN) == 0;
+    return n;
+}
+
+/* Returns PROTO_OK, or the failure reason when the connection holds its maximum
+ * of pairs, or of peer_ids in this swarm (one connection must not fill a room
+ * with peer_ids of its own and evict everyone else: issue 9). The first pair
+ * lives inline in struct swarm_conn: most connections announce one (browsers,
+ * trystero) and a uthash table costs about 600 bytes (its bucket array) more. */
+static enum proto_status reg_note(struct swarm *s, struct swarm_conn *c,
+                                  const struct proto_announce *a)
+{
+    uint8_t key[2 * PROTO_ID_LEN];
+    struct swarm_reg *r;
+    bool inline_hit;
+    memcpy(key, a->info_hash, PROTO_ID_LEN);
+    memcpy(key + PROTO_ID_LEN, a->peer_id, PROTO_ID_LEN);
+    inline_hit = c->has_reg0 && memcmp(c->reg0, key, sizeof key) == 0;
+    r = inline_hit ? NULL : reg_find(s, c, key);
+    if (a->event == PROTO_EVENT_STOPPED) {
+        if (inline_hit) {
+            c->has_reg0 = false;
+            c->n_regs--;
+        } else if (r) {
+            HASH_DEL(c->regs, r);
+            free(r);
+            c->n_regs--;
+        }
+        return PROTO_OK;
+    }
+    if (inline_hit || r)
+        return PROTO_OK;
+    if (c->n_regs >= s->lim.max_torrents_per_conn)
+        return PROTO_ERR_TOO_MANY_TORRENTS;
+    if (c->n_regs && regs_in_swarm(c, a->info_hash) >= s->lim.max_peer_ids_per_swarm)
+        return PROTO_ERR_TOO_MANY_PEER_IDS;
+    if (!c->has_reg0) {
+        memcpy(c->reg0, key, sizeof key);
+        c->has_reg0 = true;
+    } else {
+        if (!(r = malloc(sizeof *r)))
+            return PROTO_ERR_TOO_MANY_TORRENTS;
+        memcpy(r->key, key, sizeof key);
+        HASH_ADD_BYHASHVALUE(hh, c->regs, key, sizeof r->key, reg_hash(s, key), r);
+    }
+    c->n_regs++;
+    return PROTO_OK;
+}
+
+/* ---- announce ---- */
+
+static void forward(struct outbox *ob, const struct proto_announce *a, const char *msg, uint64_t to,
+                    int is_answer, const uint8_t offer_id[PROTO_ID_LEN], struct proto_span payload)
+{
+    size_t cap = PROTO_FORWARD_MAX(payload.len);
+    struct frame *f = frame_alloc(cap);
+    int n;
+    if (!f)
+        return;
+    n = proto_write_forward(frame_payload(f), cap, a->info_hash, a->peer_id, offer_id, is_answer,
+                            msg + payload.off, payload.len);
+    if (n < 0) {
+        free(f);
+        return;
+    }
+    f->len = (uint32_t)n;
+    f->conn = to;
+    f->droppable = !is_answer;
+    outbox_frame(ob, f);
+}
+
+/* An announce for a swarm this worker owns (from a local connection or a mail). */
+static void announce(struct swarm *s, struct outbox *ob, const struct proto_announce *a,
+                     const char *msg, uint64_t conn, bool ipv6)
+{
+    struct shard_result res;
+    shard_announce(&s->shard, a, conn, ipv6, s->now_ms, &s->rng, &res);
+
+    if (res.refused != PROTO_OK) {
+        stats_add(s->stats, STATS_ANNOUNCES_REFUSED, 1);
+        log_limited(&s->log, s->now_ms, res.refused, "announce refused: %s",
+                    proto_status_reason(res.refused));
+        send_error(s, ob, conn, PROTO_ACTION_ANNOUNCE, res.refused, a->info_hash);
+        return;
+    }
+    if (res.respond) {
+        struct frame *f = frame_alloc(PROTO_RESPONSE_MAX);
+        if (f) {
+            int n = proto_write_response(frame_payload(f), PROTO_RESPONSE_MAX, a->info_hash,
+                                         res.complete, res.incomplete, s->lim.interval);
+            if (n < 0) {
+                free(f);
+            } else {
+                f->len = (uint32_t)n;
+                f->conn = conn;
+                outbox_frame(ob, f);
+            }
+        }
+    }
+    for (uint32_t k = 0; k < res.n; k++) {
+        if (res.d[k].kind == SHARD_OFFER) {
+            const struct proto_offer *o = &a->offers[res.d[k].offer];
+            forward(ob, a, msg, res.d[k].conn, 0, o->offer_id, o->offer);
+            stats_add(s->stats, STATS_OFFERS_FORWARDED, 1);
+        } else {
+            forward(ob, a, msg, res.d[k].conn, 1, a->offer_id, a->answer);
+            stats_add(s->stats, STATS_ANSWERS_FORWARDED, 1);
+        }
+    }
+    if (res.answer_dropped)
+        stats_add(s->stats, STATS_ANSWERS_DROPPED, 1);
+}
+
+/* Apply the announce here if this worker owns its swarm, else mail it (with a
+ * copy of the message its spans point into) to the owner. */
+static void route_announce(struct swarm *s, struct outbox *ob, struct swarm_conn *c,
+                           const struct proto_announce *a, const char *msg, size_t len)
+{
+    unsigned owner = route_owner(s->route, a->info_hash);
+    struct mail_announce *m;
+    if (owner == s->idx) {
+        announce(s, ob, a, msg, c->ref, c->ipv6);
+        return;
+    }
+    m = malloc(sizeof *m + len);
+    if (!m) {
+        stats_add(s->stats, STATS_MAIL_DROPPED, 1);
+        return;
+    }
+    m->m.kind = MAIL_ANNOUNCE;
+    m->conn = c->ref;
+    m->ipv6 = c->ipv6;
+    m->msg_len = (uint32_t)len;
+    memcpy(&m->ann, a, offsetof(struct proto_announce, offers) + a->n_offers * sizeof a->offers[0]);
+    memcpy(m->msg, msg, len);
+    outbox_mail(ob, owner, &m->m);
+}
+
+/* ---- list scrape ---- */
+
+/* The reply to a list scrape, sent to its connection. Frees the scrape. */
+static void scrape_answer(struct outbox *ob, struct mail_scrape *sc)
+{
+    size_t cap =
+        PROTO_SCRAPE_OPEN_MAX + (size_t)sc->n * PROTO_SCRAPE_ENTRY_MAX + PROTO_SCRAPE_CLOSE_MAX;
+    struct frame *f = frame_alloc(cap);
+    if (f) {
+        char *p = frame_payload(f);
+        size_t len = (size_t)proto_write_scrape_open(p, cap);
+        for (uint32_t k = 0; k < sc->n; k++) {
+            const uint32_t *cnt = mail_scrape_counts(sc) + 3 * k;
+            len += (size_t)proto_write_scrape_entry(p + len, cap - len, k == 0,
+                                                    mail_scrape_ids(sc) + (size_t)k * PROTO_ID_LEN,
+                                                    cnt[0], cnt[1], cnt[2]);
+        }
+        len += (size_t)proto_write_scrape_close(p + len, cap - len);
+        f->len = (uint32_t)len;
+        f->conn = sc->conn;
+        f->reply = FRAME_REPLY_SCRAPE;
+        outbox_frame(ob, f);
+    }
+    mail_free(&sc->m);
+}
+
+/* A list scrape at this worker: fill in its swarms, then pass it to the owner
+ * of the first id still missing, or answer. Takes ownership. */
+static void scrape_step(struct swarm *s, struct outbox *ob, struct mail_scrape *sc)
+{
+    unsigned nw = s->route->n_workers, next = nw;
+    uint32_t *counts = mail_scrape_counts(sc);
+    uint8_t *done = mail_scrape_done(sc);
+    for (uint32_t k = 0; k < sc->n; k++) {
+        const uint8_t *ih = mail_scrape_ids(sc) + (size_t)k * PROTO_ID_LEN;
+        unsigned owner;
+        if (done[k])
+            continue;
+        owner = route_owner(s->route, ih);
+        if (owner == s->idx) {
+            shard_scrape(&s->shard, ih, s->now_ms, &counts[3 * k], &counts[3 * k + 1],
+                         &counts[3 * k + 2]);
+            done[k] = 1;
+        } else if (next == nw) {
+            next = owner;
+        }
+    }
+    if (next == nw)
+        scrape_answer(ob, sc);
+    else
+        outbox_mail(ob, next, &sc->m);
+}
+
+static void start_list_scrape(struct swarm *s, struct outbox *ob, struct swarm_conn *c,
+                              const struct proto_request *req)
+{
+    struct mail_scrape *sc;
+    if (c->scrapes >= SWARM_SCRAPES_IN_FLIGHT) {
+        if ((uint32_t)s->now_ms - c->scrape_ms < SWARM_SCRAPE_LOST_MS) {
+            stats_add(s->stats, STATS_SCRAPES_REFUSED, 1);
+            send_error(s, ob, c->ref, PROTO_ACTION_SCRAPE, PROTO_ERR_SCRAPE_IN_PROGRESS, NULL);
+            return;
+        }
+        c->scrapes = 0; /* their replies were lost with a dropped mail */
+    }
+    sc = mail_scrape_alloc(req->n_hashes);
+    if (!sc)
+        return;
+    sc->conn = c->ref;
+    memcpy(mail_scrape_ids(sc), req->hashes, (size_t)sc->n * PROTO_ID_LEN);
+    c->scrapes++;
+    c->scrape_ms = (uint32_t)s->now_ms;
+    scrape_step(s, ob, sc);
+}
+
+/* ---- full scrape ---- */
+
+/* Full scrapes: one travel through every worker at a time per origin worker,
+ * its result cached for SWARM_FULL_SCRAPE_CACHE_MS and sent to every
+ * connection that asked meanwhile (issue 9: 1,000 pipelined full scrapes cost
+ * one travel, not 1,000). The reply is cut at lim.full_scrape_max (half the
+ * output hard cap) so it always fits a connection's queue (PROTOCOL.md 3.2). */
+static void full_scrape_send(const struct swarm *s, struct outbox *ob, uint64_t conn)
+{
+    const struct full_scrape *fs = &s->fs;
+    struct frame *f = frame_alloc(fs->len);
+    if (!f)
+        return;
+    memcpy(frame_payload(f), fs->body, fs->len);
+    f->len = fs->len;
+    f->conn = conn;
+    f->reply = FRAME_REPLY_FULL_SCRAPE;
+    outbox_frame(ob, f);
+}
+
+/* The travel is back at its origin: cache the reply, answer the waiters. */
+static void full_scrape_done(struct swarm *s, struct outbox *ob, struct mail_full_scrape *m)
+{
+    struct full_scrape *fs = &s->fs;
+    size_t cap = PROTO_SCRAPE_OPEN_MAX + m->len + PROTO_SCRAPE_CLOSE_MAX;
+    char *body = malloc(cap);
+    if (body) {
+        size_t len = (size_t)proto_write_scrape_open(body, cap);
+        memcpy(body + len, m->text, m->len);
+        len += m->len;
+        len += (size_t)proto_write_scrape_close(body + len, cap - len);
+        free(fs->body);
+        fs->body = body;
+        fs->len = (uint32_t)len;
+        fs->made_ms = s->now_ms;
+        for (uint32_t k = 0; k < fs->n_waiters; k++)
+            full_scrape_send(s, ob, fs->waiters[k]);
+    }
+    fs->n_waiters = 0; /* without memory for the body, they get nothing (as at a lost mail) */
+    fs->in_flight = false;
+    mail_free(&m->m);
+}
+
+/* A full scrape at this worker: add its swarms, pass it on. Takes ownership. */
+static void full_scrape_step(struct swarm *s, struct outbox *ob, struct mail_full_scrape *m)
+{
+    size_t budget = s->lim.full_scrape_max - PROTO_SCRAPE_OPEN_MAX - PROTO_SCRAPE_CLOSE_MAX;
+    unsigned nw = s->route->n_workers;
+    struct shard_swarm *sw, *tmp;
+    if (m->next >= nw) {
+        full_scrape_done(s, ob, m);
+        return;
+    }
+    HASH_ITER(hh, s->shard.swarms, sw, tmp) {
+        uint32_t c, i, d;
+        int n;
+        if (m->len + PROTO_SCRAPE_ENTRY_MAX > budget)
+            break;
+        if (m->len + PROTO_SCRAPE_ENTRY_MAX > m->cap) {
+            size_t cap = 2 * (size_t)m->cap < budget ? 2 * (size_t)m->cap : budget;
+            struct mail_full_scrape *g = realloc(m, sizeof *m + cap);
+            if (!g)
+                break;
+            m = g;
+            m->cap = (uint32_t)cap;
+        }
+        shard_scrape(&s->shard, sw->info_hash, s->now_ms, &c, &i, &d);
+        n = proto_write_scrape_entry(m->text + m->len, m->cap - m->len, m->entries == 0,
+                                     sw->info_hash, c, i, d);
+        if (n < 0)
+            break;
+        m->len += (uint32_t)n;
+        m->entries++;
+    }
+    m->next = s->idx + 1;
+    if (m->next < nw)
+        outbox_mail(ob, m->next, &m->m);
+    else if (m->origin != s->idx)
+        outbox_mail(ob, m->origin, &m->m);
+    else
+        full_scrape_done(s, ob, m);
+}
+
+static void start_full_scrape(struct swarm *s, struct outbox *ob, struct swarm_conn *c)
+{
+    struct full_scrape *fs = &s->fs;
+    struct mail_full_scrape *m;
+    if (fs->body && s->now_ms - fs->made_ms < SWARM_FULL_SCRAPE_CACHE_MS) {
+        full_scrape_send(s, ob, c->ref);
+        return;
+    }
+    if (c->full_waiting || fs->n_waiters >= SWARM_FULL_SCRAPE_WAITERS) {
+        stats_add(s->stats, STATS_SCRAPES_REFUSED, 1);
+        send_error(s, ob, c->ref, PROTO_ACTION_SCRAPE, PROTO_ERR_SCRAPE_IN_PROGRESS, NULL);
+        return;
+    }
+    if (fs->n_waiters == fs->cap_waiters) {
+        uint32_t cap = fs->cap_waiters ? 2 * fs->cap_waiters : 16;
+        uint64_t *wt = realloc(fs->waiters, cap * sizeof *wt);
+        if (!wt)
+            return;
+        fs->waiters = wt;
+        fs->cap_waiters = cap;
+    }
+    fs->waiters[fs->n_waiters++] = c->ref;
+    c->full_waiting = true;
+    if (fs->in_flight && s->now_ms - fs->started_ms < SWARM_SCRAPE_LOST_MS)
+        return; /* the travel under way answers this connection too */
+    m = malloc(sizeof *m + SWARM_FULL_SCRAPE_CHUNK);
+    if (!m)
+        return;
+    memset(m, 0, sizeof *m);
+    m->m.kind = MAIL_FULL_SCRAPE;
+    m->origin = s->idx;
+    m->cap = SWARM_FULL_SCRAPE_CHUNK;
+    fs->in_flight = true;
+    fs->started_ms = s->now_ms;
+    if (s->idx == 0)
+        full_scrape_step(s, ob, m);
+    else
+        outbox_mail(ob, 0, &m->m);
+}
+
+/* ---- messages ---- */
+
+void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_t len, bool text,
+                   int64_t now_ms, struct outbox *ob)
+{
+    struct proto_request *req = &s->req;
+    enum proto_status st = proto_scan_request(msg, len, s->lim.max_scrape_hashes, req);
+
+    s->now_ms = now_ms;
+    capture_message(c->ref, msg, len);
+    if (st != PROTO_OK) {
+        /* lws does not check UTF-8 (net/net.c): an accepted message is valid
+         * UTF-8 already, so only a rejected text message is checked, and
+         * invalid UTF-8 still closes with 1007 as RFC 6455 section 8.1 asks. */
+        if (text && !proto_utf8_valid(msg, len)) {
+            ob->close = SWARM_CLOSE_INVALID_UTF8;
+            return;
+        }
+        send_error(s, ob, c->ref, req->action, st, req->has_info_hash ? req->info_hash : NULL);
+        return;
+    }
+    if (req->action == PROTO_ACTION_SCRAPE) {
+        if (req->scrape_kind == PROTO_SCRAPE_FULL && s->lim.no_full_scrape) {
+            send_error(s, ob, c->ref, req->action, PROTO_ERR_FULL_SCRAPE_DISABLED, NULL);
+            return;
+        }
+        stats_add(s->stats, STATS_SCRAPES, 1);
+        if (req->scrape_kind == PROTO_SCRAPE_FULL)
+            start_full_scrape(s, ob, c);
+        else
+            start_list_scrape(s, ob, c, req);
+        return;
+    }
+    if ((st = reg_note(s, c, &req->ann)) != PROTO_OK) {
+        if (st == PROTO_ERR_TOO_MANY_PEER_IDS)
+            stats_add(s->stats, STATS_PEER_IDS_REFUSED, 1);
+        send_error(s, ob, c->ref, req->action, st, req->info_hash);
+        return;
+    }
+    stats_add(s->stats, STATS_ANNOUNCES, 1);
+    route_announce(s, ob, c, &req->ann, msg, len);
+}
+
+static void remove_pairs(struct swarm *s, struct mail_remove *m)
+{
+    for (uint32_t k = 0; k < m->n; k++)
+        shard_remove(&s->shard, m->pairs[k], m->pairs[k] + PROTO_ID_LEN, m->conn, s->now_ms);
+    mail_free(&m->m);
+}
+
+void swarm_mail(struct swarm *s, struct mail *m, int64_t now_ms, struct outbox *ob)
+{
+    s->now_ms = now_ms;
+    switch (m->kind) {
+    case MAIL_ANNOUNCE: {
+        struct mail_announce *a = (struct mail_announce *)m;
+        announce(s, ob, &a->ann, a->msg, a->conn, a->ipv6);
+        mail_free(m);
+        break;
+    }
+    case MAIL_SCRAPE: scrape_step(s, ob, (struct mail_scrape *)m); break;
+    case MAIL_FULL_SCRAPE: full_scrape_step(s, ob, (struct mail_full_scrape *)m); break;
+    case MAIL_REMOVE: remove_pairs(s, (struct mail_remove *)m); break;
+    default: mail_free(m); break; /* frames are the runtime's to deliver */
+    }
+}
+
+void swarm_conn_closed(struct swarm *s, struct swarm_conn *c, int64_t now_ms, struct outbox *ob)
+{
+    unsigned nw = s->route->n_workers;
+    uint32_t per[SWARM_WORKERS_MAX] = {0};
+    struct mail_remove *out[SWARM_WORKERS_MAX] = {0};
+    struct swarm_reg *r, *tmp;
+
+    s->now_ms = now_ms;
+    capture_close(c->ref);
+    if (c->has_reg0)
+        per[route_owner(s->route, c->reg0)]++;
+    HASH_ITER(hh, c->regs, r, tmp)
+        per[route_owner(s->route, r->key)]++;
+    for (unsigned k = 0; k < nw; k++) {
+        if (!per[k])
+            continue;
+        out[k] = malloc(sizeof *out[k] + (size_t)per[k] * sizeof out[k]->pairs[0]);
+        if (out[k]) {
+            out[k]->m.kind = MAIL_REMOVE;
+            out[k]->conn = c->ref;
+            out[k]->n = 0;
+        } else {
+            stats_add(s->stats, STATS_MAIL_DROPPED, 1);
+        }
+    }
+    if (c->has_reg0) {
+        struct mail_remove *m = out[route_owner(s->route, c->reg0)];
+        if (m)
+            memcpy(m->pairs[m->n++], c->reg0, sizeof c->reg0);
+        c->has_reg0 = false;
+    }
+    HASH_ITER(hh, c->regs, r, tmp) {
+        struct mail_remove *m = out[route_owner(s->route, r->key)];
+        if (m)
+            memcpy(m->pairs[m->n++], r->key, sizeof r->key);
+        HASH_DEL(c->regs, r);
+        free(r);
+    }
+    c->n_regs = 0;
+    for (unsigned k = 0; k < nw; k++) {
+        if (!out[k])
+            continue;
+        if (k == s->idx)
+            remove_pairs(s, out[k]);
+        else
+            outbox_mail(ob, k, &out[k]->m);
+    }
+}
