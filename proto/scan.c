@@ -277,11 +277,13 @@ enum field {
     F_ANSWER,
     F_TO_PEER_ID,
     F_OFFER_ID,
+    F_PEERS,
     F_COUNT
 };
 
 static const char *const field_names[F_COUNT] = {
-    "action", "info_hash", "peer_id", "event", "left", "offers", "answer", "to_peer_id", "offer_id",
+    "action", "info_hash", "peer_id",    "event",    "left",
+    "offers", "answer",    "to_peer_id", "offer_id", "peers",
 };
 
 struct field_span {
@@ -401,6 +403,10 @@ static int iter_next(struct iter *it, size_t *key_off, size_t *key_len, size_t *
     return 1;
 }
 
+/* offers: an array, else the whole announce fails. An entry that is not an
+ * object, has no offer or has a bad offer_id is skipped and counted (the
+ * peer is still registered and the other entries go out: bittorrent-tracker
+ * does the same, and its own test suite sends such entries). */
 static enum proto_status scan_offers(const unsigned char *msg, const struct field_span *f,
                                      struct proto_announce *req)
 {
@@ -414,26 +420,34 @@ static enum proto_status scan_offers(const unsigned char *msg, const struct fiel
     while (iter_next(&it, &ko, &kl, &vo, &vl)) {
         struct iter inner;
         size_t iko = 0, ikl = 0, ivo = 0, ivl = 0;
-        struct field_span offer = {0}, offer_id = {0};
-        uint8_t id[PROTO_ID_LEN];
-        if (msg[vo] != '{')
-            return PROTO_ERR_OFFER;
+        struct field_span offer = {0}, offer_id = {0}, to = {0};
+        uint8_t id[PROTO_ID_LEN], to_id[PROTO_ID_LEN];
+        if (msg[vo] != '{') {
+            req->n_invalid_offers++;
+            continue;
+        }
         iter_init(&inner, msg, vo, vl);
         while (iter_next(&inner, &iko, &ikl, &ivo, &ivl)) {
             if (string_is(msg + iko, ikl, "offer"))
                 offer = (struct field_span){true, ivo, ivl};
             else if (string_is(msg + iko, ikl, "offer_id"))
                 offer_id = (struct field_span){true, ivo, ivl};
+            else if (string_is(msg + iko, ikl, "to_peer_id"))
+                to = (struct field_span){true, ivo, ivl};
         }
-        if (!offer.present)
-            return PROTO_ERR_OFFER;
-        if (field_id(msg, &offer_id, id) != 0)
-            return PROTO_ERR_OFFER_ID;
+        if (!offer.present || field_id(msg, &offer_id, id) != 0 ||
+            (to.present && field_id(msg, &to, to_id) != 0)) {
+            req->n_invalid_offers++;
+            continue;
+        }
         if (req->n_offers < PROTO_OFFERS_MAX) {
             struct proto_offer *o = &req->offers[req->n_offers++];
             memcpy(o->offer_id, id, PROTO_ID_LEN);
             o->offer.off = (uint32_t)offer.off;
             o->offer.len = (uint32_t)offer.len;
+            o->directed = to.present;
+            if (to.present)
+                memcpy(o->to_peer_id, to_id, PROTO_ID_LEN);
         }
     }
     return PROTO_OK;
@@ -501,6 +515,25 @@ static enum proto_left scan_left(const unsigned char *msg, const struct field_sp
     return PROTO_LEFT_NONZERO;
 }
 
+/* "peers": a JSON integer 1..PROTO_PEERS_MAX, written in plain digits. */
+static enum proto_status scan_peers(const unsigned char *msg, const struct field_span *f,
+                                    uint32_t *k)
+{
+    uint32_t v = 0;
+    if (f->len < 1 || f->len > 2)
+        return PROTO_ERR_PEERS;
+    for (size_t i = 0; i < f->len; i++) {
+        unsigned char ch = msg[f->off + i];
+        if (ch < '0' || ch > '9')
+            return PROTO_ERR_PEERS;
+        v = v * 10 + (uint32_t)(ch - '0');
+    }
+    if (v < 1 || v > PROTO_PEERS_MAX || msg[f->off] == '0')
+        return PROTO_ERR_PEERS;
+    *k = v;
+    return PROTO_OK;
+}
+
 static enum proto_status scan_scrape_hashes(const unsigned char *msg, const struct field_span *f,
                                             uint32_t max, struct proto_request *req)
 {
@@ -540,6 +573,8 @@ static enum proto_status scan_announce(const unsigned char *msg, struct field_sp
     if ((st = scan_event(msg, &fs[F_EVENT], &req->event)) != PROTO_OK)
         return st;
     req->left = scan_left(msg, &fs[F_LEFT]);
+    if (fs[F_PEERS].present && (st = scan_peers(msg, &fs[F_PEERS], &req->want_peers)) != PROTO_OK)
+        return st;
     if (fs[F_OFFERS].present && (st = scan_offers(msg, &fs[F_OFFERS], req)) != PROTO_OK)
         return st;
     if (fs[F_ANSWER].present && msg[fs[F_ANSWER].off] != 'n') {
@@ -577,6 +612,8 @@ enum proto_status proto_scan_request(const char *msg, size_t len, uint32_t max_s
     req->action = PROTO_ACTION_UNKNOWN;
     req->has_info_hash = false;
     req->ann.n_offers = 0;
+    req->ann.n_invalid_offers = 0;
+    req->ann.want_peers = 0;
     req->ann.has_answer = false;
     req->n_hashes = 0;
     req->scrape_kind = PROTO_SCRAPE_FULL;
@@ -670,9 +707,9 @@ const char *proto_status_reason(enum proto_status st)
         [PROTO_ERR_PEER_ID] = "invalid peer_id",
         [PROTO_ERR_EVENT] = "invalid event",
         [PROTO_ERR_OFFERS] = "invalid offers",
-        [PROTO_ERR_OFFER] = "invalid offer",
         [PROTO_ERR_OFFER_ID] = "invalid offer_id",
         [PROTO_ERR_TO_PEER_ID] = "invalid to_peer_id",
+        [PROTO_ERR_PEERS] = "invalid peers",
         [PROTO_ERR_SCRAPE_TOO_MANY] = "too many info_hash in scrape",
         [PROTO_ERR_FULL_SCRAPE_DISABLED] = "full scrape disabled",
         [PROTO_ERR_TOO_MANY_TORRENTS] = "too many torrents on this connection",

@@ -19,6 +19,7 @@
 #define PROTO_OFFERS_MAX        32  /* offers kept per announce; max_offers <= this */
 #define PROTO_SCRAPE_HASHES_MAX 256 /* ids kept per scrape; max_scrape_hashes <= this */
 #define PROTO_DEPTH_MAX         32  /* nesting levels of arrays/objects accepted */
+#define PROTO_PEERS_MAX         50  /* "peers": K, 1..this (PROTOCOL.md, Extensions) */
 
 /* A byte range of the scanned message. */
 struct proto_span {
@@ -58,9 +59,9 @@ enum proto_status {
     PROTO_ERR_PEER_ID,
     PROTO_ERR_EVENT,
     PROTO_ERR_OFFERS,
-    PROTO_ERR_OFFER,
     PROTO_ERR_OFFER_ID,
     PROTO_ERR_TO_PEER_ID,
+    PROTO_ERR_PEERS,
     PROTO_ERR_SCRAPE_TOO_MANY,
     /* Raised by the tracker, not the scanner; listed here so every wire error
      * text lives in one table. */
@@ -77,6 +78,8 @@ enum proto_status {
 struct proto_offer {
     uint8_t offer_id[PROTO_ID_LEN];
     struct proto_span offer; /* the raw JSON value of "offer" */
+    bool directed;           /* the entry named to_peer_id */
+    uint8_t to_peer_id[PROTO_ID_LEN];
 };
 
 enum proto_scrape_kind {
@@ -95,6 +98,8 @@ struct proto_announce {
     struct proto_span answer; /* the raw JSON value of "answer" */
     uint8_t to_peer_id[PROTO_ID_LEN];
     uint8_t offer_id[PROTO_ID_LEN]; /* with answer */
+    uint32_t want_peers;            /* "peers": K (1..PROTO_PEERS_MAX), or 0 */
+    uint32_t n_invalid_offers;      /* entries skipped: not an object, no offer, bad offer_id */
     uint32_t n_offers;              /* offers kept, <= PROTO_OFFERS_MAX (more are validated) */
     struct proto_offer offers[PROTO_OFFERS_MAX];
 };

@@ -59,7 +59,8 @@ static int finish(const struct out *o)
 }
 
 int proto_write_response(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID_LEN],
-                         uint32_t complete, uint32_t incomplete, uint32_t interval)
+                         uint32_t complete, uint32_t incomplete, uint32_t interval,
+                         const struct proto_listed *list, uint32_t n_list, const char *warning)
 {
     struct out o = {buf, cap, 0, 0};
     puts_lit(&o, "{\"action\":\"announce\",\"info_hash\":");
@@ -70,6 +71,22 @@ int proto_write_response(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID
     put_u32(&o, incomplete);
     puts_lit(&o, ",\"interval\":");
     put_u32(&o, interval);
+    if (list) {
+        puts_lit(&o, ",\"peers\":[");
+        for (uint32_t k = 0; k < n_list; k++) {
+            puts_lit(&o, k ? ",{\"peer_id\":" : "{\"peer_id\":");
+            put_id(&o, list[k].peer_id);
+            puts_lit(&o, ",\"age\":");
+            put_u32(&o, list[k].age_s);
+            puts_lit(&o, "}");
+        }
+        puts_lit(&o, "]");
+    }
+    if (warning) {
+        puts_lit(&o, ",\"warning message\":\"");
+        puts_lit(&o, warning);
+        puts_lit(&o, "\"");
+    }
     puts_lit(&o, "}");
     return finish(&o);
 }
@@ -133,9 +150,11 @@ int proto_write_scrape_entry(char *buf, size_t cap, int first,
     return finish(&o);
 }
 
-int proto_write_scrape_close(char *buf, size_t cap)
+int proto_write_scrape_close(char *buf, size_t cap, uint32_t min_request_interval)
 {
     struct out o = {buf, cap, 0, 0};
+    puts_lit(&o, "},\"flags\":{\"min_request_interval\":");
+    put_u32(&o, min_request_interval);
     puts_lit(&o, "}}");
     return finish(&o);
 }

@@ -176,11 +176,167 @@ static void test_offer_answer(void **state)
     send_msg(0, &c1, msg, &ob);
     snprintf(want, sizeof want,
              "{\"action\":\"scrape\",\"files\":{\"%s\":{\"complete\":1,\"incomplete\":1,"
-             "\"downloaded\":0}}}",
+             "\"downloaded\":0}},\"flags\":{\"min_request_interval\":120}}",
              ih);
     expect_frame(&ob, c1.ref, want, false);
     expect_empty(&ob);
     assert_int_equal(c1.scrapes, 1); /* until the reply reaches the connection */
+}
+
+static void send_at(unsigned w, struct swarm_conn *c, const char *msg, int64_t t, struct outbox *ob)
+{
+    memset(ob, 0, sizeof *ob);
+    swarm_message(&sw[w], c, msg, strlen(msg), true, t, ob);
+}
+
+static void drop_all(struct outbox *ob)
+{
+    struct mail *m;
+    while ((m = mail_queue_pop(&ob->q)) != NULL)
+        mail_free(m);
+}
+
+/* Rooms (PROTOCOL.md 10): the peer list, freshest first, only for members;
+ * directed offers to members only; expired peers are in neither. */
+static void test_room_list_and_directed(void **state)
+{
+    static const char *const pid[4] = {"room-peer-aaaaaaaaaa", "room-peer-bbbbbbbbbb",
+                                       "room-peer-cccccccccc", "room-peer-dddddddddd"};
+    struct swarm_conn c[4];
+    char ih[IH_LEN + 1], msg[768], want[768];
+    struct outbox ob;
+    (void)state;
+    hash_owned_by(0, ih);
+    for (unsigned k = 0; k < 3; k++) {
+        memset(&c[k], 0, sizeof c[k]);
+        c[k].ref = route_conn_make(0, 10 + k, 1);
+        snprintf(msg, sizeof msg,
+                 "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"%s\",\"left\":1}", ih,
+                 pid[k]);
+        send_at(0, &c[k], msg, now + (int64_t)k * 2500, &ob); /* a at 0 s, b at 2.5 s, c at 5 s */
+        drop_all(&ob);
+    }
+    memset(&c[3], 0, sizeof c[3]);
+    c[3].ref = route_conn_make(0, 13, 1);
+
+    /* d joins at 7 s asking for 2: c (2 s old) then b (4.5 s, whole seconds: 4). */
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"%s\",\"left\":1,"
+             "\"peers\":2}",
+             ih, pid[3]);
+    send_at(0, &c[3], msg, now + 7000, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":4,"
+             "\"interval\":120,\"peers\":[{\"peer_id\":\"%s\",\"age\":2},{\"peer_id\":\"%s\","
+             "\"age\":4}]}",
+             ih, pid[2], pid[1]);
+    expect_frame(&ob, c[3].ref, want, false);
+    expect_empty(&ob);
+
+    /* Asking for more than there are: the three others, never d itself. */
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"%s\",\"peers\":50}", ih,
+             pid[3]);
+    send_at(0, &c[3], msg, now + 8000, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":4,"
+             "\"interval\":120,\"peers\":[{\"peer_id\":\"%s\",\"age\":3},{\"peer_id\":\"%s\","
+             "\"age\":5},{\"peer_id\":\"%s\",\"age\":8}]}",
+             ih, pid[2], pid[1], pid[0]);
+    expect_frame(&ob, c[3].ref, want, false);
+    expect_empty(&ob);
+
+    /* Directed offers: to a, and to an id that is not in the room. */
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"%s\",\"offers\":["
+             "{\"offer_id\":\"offer-id-00000000001\",\"offer\":{\"sdp\":\"to-a\"},\"to_peer_id\":"
+             "\"%s\"},"
+             "{\"offer_id\":\"offer-id-00000000002\",\"offer\":{\"sdp\":\"to-x\"},"
+             "\"to_peer_id\":\"not-a-member-xxxxxxx\"}]}",
+             ih, pid[3], pid[0]);
+    send_at(0, &c[3], msg, now + 9000, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":4,"
+             "\"interval\":120,\"warning message\":\"peer not in room\"}",
+             ih);
+    expect_frame(&ob, c[3].ref, want, false);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"%s\","
+             "\"offer_id\":\"offer-id-00000000001\",\"offer\":{\"sdp\":\"to-a\"}}",
+             ih, pid[3]);
+    expect_frame(&ob, c[0].ref, want, true);
+    expect_empty(&ob);
+    assert_int_equal(atomic_load(&stats[0].v[STATS_OFFERS_NOT_IN_ROOM]), 1);
+
+    /* stopped: no list, even when asked. */
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"%s\",\"event\":"
+             "\"stopped\",\"peers\":5}",
+             ih, pid[1]);
+    send_at(0, &c[1], msg, now + 9000, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":3,"
+             "\"interval\":120}",
+             ih);
+    expect_frame(&ob, c[1].ref, want, false);
+    expect_empty(&ob);
+
+    /* 130 s after d's last announce the others have expired (peer timeout
+     * 120 s): d's list is empty and a directed offer to a goes nowhere. */
+    snprintf(
+        msg, sizeof msg,
+        "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"%s\",\"peers\":5,"
+        "\"offers\":[{\"offer_id\":\"offer-id-00000000003\",\"offer\":1,\"to_peer_id\":\"%s\"}]}",
+        ih, pid[3], pid[0]);
+    send_at(0, &c[3], msg, now + 139000, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":1,"
+             "\"interval\":120,\"peers\":[],\"warning message\":\"peer not in room\"}",
+             ih);
+    expect_frame(&ob, c[3].ref, want, false);
+    expect_empty(&ob);
+    for (unsigned k = 0; k < 4; k++) {
+        memset(&ob, 0, sizeof ob);
+        swarm_conn_closed(&sw[0], &c[k], now + 139000, &ob);
+        expect_empty(&ob);
+    }
+}
+
+/* Bad offer entries cost only themselves: the peer is registered, the valid
+ * entry goes out, the response warns and the skipped ones are counted. */
+static void test_bad_offer_entries(void **state)
+{
+    char ih[IH_LEN + 1], msg[512], want[512];
+    struct outbox ob;
+    struct mail *m;
+    (void)state;
+    hash_owned_by(0, ih);
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-one-0000000000a\"}",
+             ih);
+    send_msg(0, &c1, msg, &ob);
+    while ((m = mail_queue_pop(&ob.q)) != NULL)
+        mail_free(m);
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-two-0000000000b\","
+             "\"offers\":[7,{\"fake_offer\":1,\"offer_id\":\"offer-id-00000000009\"},"
+             "{\"offer_id\":\"offer-id-00000000001\",\"offer\":{\"sdp\":\"v\"}},"
+             "{\"offer\":1,\"offer_id\":\"short\"}]}",
+             ih);
+    send_msg(0, &c2, msg, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":2,"
+             "\"interval\":120,\"warning message\":\"invalid offer skipped\"}",
+             ih);
+    expect_frame(&ob, c2.ref, want, false);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-two-0000000000b\","
+             "\"offer_id\":\"offer-id-00000000001\",\"offer\":{\"sdp\":\"v\"}}",
+             ih);
+    expect_frame(&ob, c1.ref, want, true);
+    expect_empty(&ob);
+    assert_int_equal(sw[0].shard.counts.peers, 2);
+    assert_int_equal(atomic_load(&stats[0].v[STATS_OFFERS_INVALID]), 3);
 }
 
 /* An announce for another worker's swarm: no frame, one mail to its owner
@@ -260,7 +416,8 @@ static void test_scrape_travels(void **state)
     swarm_mail(&sw[1], m, now, &ob2);
     snprintf(want, sizeof want,
              "{\"action\":\"scrape\",\"files\":{\"%s\":{\"complete\":1,\"incomplete\":0,"
-             "\"downloaded\":0},\"%s\":{\"complete\":0,\"incomplete\":0,\"downloaded\":0}}}",
+             "\"downloaded\":0},\"%s\":{\"complete\":0,\"incomplete\":0,\"downloaded\":0}},"
+             "\"flags\":{\"min_request_interval\":120}}",
              ih1, ih0);
     expect_frame(&ob2, c1.ref, want, false);
     expect_empty(&ob2);
@@ -344,6 +501,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_offer_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_offer_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_room_list_and_directed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_announce_for_other_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scrape_travels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),

@@ -280,7 +280,8 @@ static void test_announce_offers_counts(void **state)
     }
 }
 
-/* Offers past PROTO_OFFERS_MAX are not kept but are still validated. */
+/* Offers past PROTO_OFFERS_MAX are not kept but are still looked at: a bad
+ * entry past the cap is counted as skipped like one before it. */
 static void test_announce_offers_all_validated(void **state)
 {
     (void)state;
@@ -291,18 +292,20 @@ static void test_announce_offers_all_validated(void **state)
         char *last = strstr(m + len - 40, "\"offer0");
         assert_non_null(last);
         memmove(last + 1, last + 2, strlen(last + 2) + 1);
-        assert_int_equal(scan_len(m, len - 1), PROTO_ERR_OFFER_ID);
-        assert_int_equal(req.action, PROTO_ACTION_ANNOUNCE);
-        assert_true(req.has_info_hash);
+        assert_int_equal(scan_len(m, len - 1), PROTO_OK);
+        assert_int_equal(req.ann.n_offers, PROTO_OFFERS_MAX);
+        assert_int_equal(req.ann.n_invalid_offers, 1);
     }
     /* An entry that is not an object, after the cap. */
     build_offers(m, sizeof m, PROTO_OFFERS_MAX + 2, NULL, "");
     strcpy(strrchr(m, ']'), ",5]}");
-    assert_int_equal(scan(m), PROTO_ERR_OFFER);
-    /* The same list without it is fine. */
+    assert_int_equal(scan(m), PROTO_OK);
+    assert_int_equal(req.ann.n_invalid_offers, 1);
+    /* The same list without it has none. */
     build_offers(m, sizeof m, PROTO_OFFERS_MAX + 2, NULL, "");
     assert_int_equal(scan(m), PROTO_OK);
     assert_int_equal(req.ann.n_offers, PROTO_OFFERS_MAX);
+    assert_int_equal(req.ann.n_invalid_offers, 0);
 }
 
 static void test_announce_offer_shapes(void **state)
@@ -313,45 +316,46 @@ static void test_announce_offer_shapes(void **state)
         enum proto_status st;
         uint32_t n;
         const char *offer; /* expected raw value of offers[0].offer */
+        uint32_t invalid;  /* entries skipped */
     } cases[] = {
-        {",\"offers\":[]", PROTO_OK, 0, NULL},
-        {",\"offers\":null", PROTO_OK, 0, NULL},
-        {",\"offers\":[{\"offer\":\"str\",\"offer_id\":" Q(OID) "}]", PROTO_OK, 1, "\"str\""},
-        {",\"offers\":[{\"offer\":null,\"offer_id\":" Q(OID) "}]", PROTO_OK, 1, "null"},
-        {",\"offers\":[{\"offer\":-1.5e3,\"offer_id\":" Q(OID) "}]", PROTO_OK, 1, "-1.5e3"},
-        {",\"offers\":[{\"offer\":[1,[2],{}],\"offer_id\":" Q(OID) "}]", PROTO_OK, 1, "[1,[2],{}]"},
-        {",\"offers\":[{\"offer_id\":" Q(OID) ",\"offer\":true}]", PROTO_OK, 1, "true"},
+        {",\"offers\":[]", PROTO_OK, 0, NULL, 0},
+        {",\"offers\":null", PROTO_OK, 0, NULL, 0},
+        {",\"offers\":[{\"offer\":\"str\",\"offer_id\":" Q(OID) "}]", PROTO_OK, 1, "\"str\"", 0},
+        {",\"offers\":[{\"offer\":null,\"offer_id\":" Q(OID) "}]", PROTO_OK, 1, "null", 0},
+        {",\"offers\":[{\"offer\":-1.5e3,\"offer_id\":" Q(OID) "}]", PROTO_OK, 1, "-1.5e3", 0},
+        {",\"offers\":[{\"offer\":[1,[2],{}],\"offer_id\":" Q(OID) "}]", PROTO_OK, 1, "[1,[2],{}]",
+         0},
+        {",\"offers\":[{\"offer_id\":" Q(OID) ",\"offer\":true}]", PROTO_OK, 1, "true", 0},
         {",\"offers\":[{\"\\u006fffer\":false,\"offer\\u005fid\":" Q(OID) "}]", PROTO_OK, 1,
-         "false"},
-        {",\"offers\":[{\"offer\":1,\"offer\":22,\"offer_id\":" Q(OID) "}]", PROTO_OK, 1, "22"},
+         "false", 0},
+        {",\"offers\":[{\"offer\":1,\"offer\":22,\"offer_id\":" Q(OID) "}]", PROTO_OK, 1, "22", 0},
         {",\"offers\":[{\"x\":{\"offer\":9},\"offer\":{\"offer\":3},\"offer_id\":" Q(OID) "}]",
-         PROTO_OK, 1, "{\"offer\":3}"},
+         PROTO_OK, 1, "{\"offer\":3}", 0},
         {",\"offers\":[{\"offer\":7,\"offer_id\":\"bad\",\"offer_id\":" Q(OID) "}]", PROTO_OK, 1,
-         "7"},
-        {",\"offers\":{}", PROTO_ERR_OFFERS, 0, NULL},
-        {",\"offers\":\"x\"", PROTO_ERR_OFFERS, 0, NULL},
-        {",\"offers\":1", PROTO_ERR_OFFERS, 0, NULL},
-        {",\"offers\":true", PROTO_ERR_OFFERS, 0, NULL},
-        {",\"offers\":{\"offer\":1,\"offer_id\":" Q(OID) "}", PROTO_ERR_OFFERS, 0, NULL},
-        {",\"offers\":[1]", PROTO_ERR_OFFER, 0, NULL},
-        {",\"offers\":[null]", PROTO_ERR_OFFER, 0, NULL},
-        {",\"offers\":[\"x\"]", PROTO_ERR_OFFER, 0, NULL},
-        {",\"offers\":[[]]", PROTO_ERR_OFFER, 0, NULL},
-        {",\"offers\":[{}]", PROTO_ERR_OFFER, 0, NULL},
-        {",\"offers\":[{\"offer_id\":" Q(OID) "}]", PROTO_ERR_OFFER, 0, NULL},
-        {",\"offers\":[{\"Offer\":1,\"offer_id\":" Q(OID) "}]", PROTO_ERR_OFFER, 0, NULL},
-        {",\"offers\":[{\"offer\":1}]", PROTO_ERR_OFFER_ID, 0, NULL},
-        {",\"offers\":[{\"offer\":1,\"offer_id\":null}]", PROTO_ERR_OFFER_ID, 0, NULL},
-        {",\"offers\":[{\"offer\":1,\"offer_id\":5}]", PROTO_ERR_OFFER_ID, 0, NULL},
-        {",\"offers\":[{\"offer\":1,\"offer_id\":\"offerid0123456789ab\"}]", PROTO_ERR_OFFER_ID, 0,
-         NULL},
-        {",\"offers\":[{\"offer\":1,\"offer_id\":\"offerid0123456789abcd\"}]", PROTO_ERR_OFFER_ID,
-         0, NULL},
-        {",\"offers\":[{\"offer\":1,\"offer_id\":" Q(OID) ",\"offer_id\":\"x\"}]",
-         PROTO_ERR_OFFER_ID, 0, NULL},
-        {",\"offers\":[{\"offer\":1,\"offer_id\":" Q(OID) "},{\"offer\":2}]", PROTO_ERR_OFFER_ID, 0,
-         NULL},
-        {",\"offers\":[{\"offer\":1,\"offer_id\":" Q(OID) "},7]", PROTO_ERR_OFFER, 0, NULL},
+         "7", 0},
+        {",\"offers\":{}", PROTO_ERR_OFFERS, 0, NULL, 0},
+        {",\"offers\":\"x\"", PROTO_ERR_OFFERS, 0, NULL, 0},
+        {",\"offers\":1", PROTO_ERR_OFFERS, 0, NULL, 0},
+        {",\"offers\":true", PROTO_ERR_OFFERS, 0, NULL, 0},
+        {",\"offers\":{\"offer\":1,\"offer_id\":" Q(OID) "}", PROTO_ERR_OFFERS, 0, NULL, 0},
+        {",\"offers\":[1]", PROTO_OK, 0, NULL, 1},
+        {",\"offers\":[null]", PROTO_OK, 0, NULL, 1},
+        {",\"offers\":[\"x\"]", PROTO_OK, 0, NULL, 1},
+        {",\"offers\":[[]]", PROTO_OK, 0, NULL, 1},
+        {",\"offers\":[{}]", PROTO_OK, 0, NULL, 1},
+        {",\"offers\":[{\"offer_id\":" Q(OID) "}]", PROTO_OK, 0, NULL, 1},
+        {",\"offers\":[{\"Offer\":1,\"offer_id\":" Q(OID) "}]", PROTO_OK, 0, NULL, 1},
+        {",\"offers\":[{\"offer\":1}]", PROTO_OK, 0, NULL, 1},
+        {",\"offers\":[{\"offer\":1,\"offer_id\":null}]", PROTO_OK, 0, NULL, 1},
+        {",\"offers\":[{\"offer\":1,\"offer_id\":5}]", PROTO_OK, 0, NULL, 1},
+        {",\"offers\":[{\"offer\":1,\"offer_id\":\"offerid0123456789ab\"}]", PROTO_OK, 0, NULL, 1},
+        {",\"offers\":[{\"offer\":1,\"offer_id\":\"offerid0123456789abcd\"}]", PROTO_OK, 0, NULL,
+         1},
+        {",\"offers\":[{\"offer\":1,\"offer_id\":" Q(OID) ",\"offer_id\":\"x\"}]", PROTO_OK, 0,
+         NULL, 1},
+        {",\"offers\":[{\"offer\":1,\"offer_id\":" Q(OID) "},{\"offer\":2}]", PROTO_OK, 1, "1", 1},
+        {",\"offers\":[{\"offer\":1,\"offer_id\":" Q(OID) "},7]", PROTO_OK, 1, "1", 1},
+        {",\"offers\":[7,{\"offer\":1,\"offer_id\":" Q(OID) "},{}]", PROTO_OK, 1, "1", 2},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char m[512];
@@ -364,6 +368,7 @@ static void test_announce_offer_shapes(void **state)
         if (st != PROTO_OK)
             continue;
         assert_int_equal(req.ann.n_offers, cases[c].n);
+        assert_int_equal(req.ann.n_invalid_offers, cases[c].invalid);
         if (cases[c].offer) {
             /* The offer value is the last occurrence of its text before "offer_id"
              * or the end; locate it from the key "offer" (raw or escaped). */
@@ -373,6 +378,78 @@ static void test_announce_offer_shapes(void **state)
             assert_memory_equal(req.ann.offers[0].offer_id, OID, PROTO_ID_LEN);
         }
     }
+}
+
+/* "peers": K, an integer 1..PROTO_PEERS_MAX in plain digits; anything else fails. */
+static void test_announce_peers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *field;
+        enum proto_status st;
+        uint32_t k;
+    } cases[] = {
+        {"", PROTO_OK, 0},
+        {",\"peers\":1", PROTO_OK, 1},
+        {",\"peers\":7", PROTO_OK, 7},
+        {",\"peers\":50", PROTO_OK, 50},
+        {",\"peers\":0", PROTO_ERR_PEERS, 0},
+        {",\"peers\":51", PROTO_ERR_PEERS, 0},
+        {",\"peers\":100", PROTO_ERR_PEERS, 0},
+        {",\"peers\":-1", PROTO_ERR_PEERS, 0},
+        {",\"peers\":5.0", PROTO_ERR_PEERS, 0},
+        {",\"peers\":5e0", PROTO_ERR_PEERS, 0},
+        {",\"peers\":\"5\"", PROTO_ERR_PEERS, 0},
+        {",\"peers\":null", PROTO_ERR_PEERS, 0},
+        {",\"peers\":true", PROTO_ERR_PEERS, 0},
+        {",\"peers\":[5]", PROTO_ERR_PEERS, 0},
+        {",\"peers\":99999999999999999999", PROTO_ERR_PEERS, 0},
+        {",\"peers\":3,\"peers\":4", PROTO_OK, 4}, /* the last one wins */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char m[512];
+        enum proto_status st;
+        snprintf(m, sizeof m, "%s%s}", ANN_HEAD, cases[c].field);
+        st = scan(m);
+        if (st != cases[c].st)
+            fail_msg("case %zu (%s): status %d, want %d", c, m, st, cases[c].st);
+        assert_int_equal(req.action, PROTO_ACTION_ANNOUNCE);
+        if (st == PROTO_OK)
+            assert_int_equal(req.ann.want_peers, cases[c].k);
+    }
+}
+
+/* An offer entry's to_peer_id: kept with its entry; a bad one skips the entry. */
+static void test_announce_directed_offers(void **state)
+{
+    (void)state;
+    char m[1024];
+    snprintf(
+        m, sizeof m,
+        "%s,\"offers\":[{\"offer\":1,\"offer_id\":" Q(OID) ",\"to_peer_id\":" Q(
+            TPID) "},{\"offer\":2,\"offer_id\":" Q(OID) "},{\"offer\":3,\"offer_id\":" Q(OID) ",\"t"
+                                                                                              "o_"
+                                                                                              "peer"
+                                                                                              "_id"
+                                                                                              "\":"
+                                                                                              "\"sh"
+                                                                                              "ort"
+                                                                                              "\"},"
+                                                                                              "{\"o"
+                                                                                              "ffer"
+                                                                                              "\":"
+                                                                                              "4,"
+                                                                                              "\"of"
+                                                                                              "fer_"
+                                                                                              "id\""
+                                                                                              ":" Q(OID) ",\"to_peer_id\":null}]}",
+        ANN_HEAD);
+    assert_int_equal(scan(m), PROTO_OK);
+    assert_int_equal(req.ann.n_offers, 2);
+    assert_int_equal(req.ann.n_invalid_offers, 2);
+    assert_true(req.ann.offers[0].directed);
+    assert_memory_equal(req.ann.offers[0].to_peer_id, TPID, PROTO_ID_LEN);
+    assert_false(req.ann.offers[1].directed);
 }
 
 static void test_announce_answer(void **state)
@@ -1228,9 +1305,7 @@ static const struct {
      PROTO_ACTION_ANNOUNCE, true},
     {ANN_HEAD ",\"event\":\"x\"}", PROTO_ERR_EVENT, PROTO_ACTION_ANNOUNCE, true},
     {ANN_HEAD ",\"offers\":{}}", PROTO_ERR_OFFERS, PROTO_ACTION_ANNOUNCE, true},
-    {ANN_HEAD ",\"offers\":[{}]}", PROTO_ERR_OFFER, PROTO_ACTION_ANNOUNCE, true},
-    {ANN_HEAD ",\"offers\":[{\"offer\":1,\"offer_id\":\"x\"}]}", PROTO_ERR_OFFER_ID,
-     PROTO_ACTION_ANNOUNCE, true},
+    {ANN_HEAD ",\"peers\":0}", PROTO_ERR_PEERS, PROTO_ACTION_ANNOUNCE, true},
     {ANN_HEAD ",\"answer\":1,\"to_peer_id\":" Q(TPID) "}", PROTO_ERR_OFFER_ID,
      PROTO_ACTION_ANNOUNCE, true},
     {ANN_HEAD ",\"answer\":1,\"offer_id\":" Q(OID) "}", PROTO_ERR_TO_PEER_ID, PROTO_ACTION_ANNOUNCE,
@@ -1330,9 +1405,9 @@ static void test_reason_texts(void **state)
         [PROTO_ERR_PEER_ID] = "invalid peer_id",
         [PROTO_ERR_EVENT] = "invalid event",
         [PROTO_ERR_OFFERS] = "invalid offers",
-        [PROTO_ERR_OFFER] = "invalid offer",
         [PROTO_ERR_OFFER_ID] = "invalid offer_id",
         [PROTO_ERR_TO_PEER_ID] = "invalid to_peer_id",
+        [PROTO_ERR_PEERS] = "invalid peers",
         [PROTO_ERR_SCRAPE_TOO_MANY] = "too many info_hash in scrape",
         [PROTO_ERR_FULL_SCRAPE_DISABLED] = "full scrape disabled",
         [PROTO_ERR_TOO_MANY_TORRENTS] = "too many torrents on this connection",
@@ -1400,6 +1475,8 @@ int main(void)
         cmocka_unit_test(test_announce_offers_counts),
         cmocka_unit_test(test_announce_offers_all_validated),
         cmocka_unit_test(test_announce_offer_shapes),
+        cmocka_unit_test(test_announce_peers),
+        cmocka_unit_test(test_announce_directed_offers),
         cmocka_unit_test(test_announce_answer),
         cmocka_unit_test(test_announce_offers_and_answer),
         cmocka_unit_test(test_announce_id_errors),

@@ -1141,12 +1141,66 @@ static void test_rand(void **state)
     assert_true(shard_rand(&s) == 0x06c45d188009454full);
 }
 
+/* Rooms (PROTOCOL.md 10) at the shard: an evicted peer is neither listed nor
+ * reachable by a directed offer; the list is freshest first, K long, and
+ * leaves the sender out. */
+static void test_room_eviction_list_directed(void **state)
+{
+    struct shard_limits lim = default_lim;
+    struct shard_result res;
+    struct ann_opts o = PLAIN;
+    (void)state;
+    lim.max_peers_per_swarm = 3;
+    reset(&lim);
+    for (unsigned p = 0; p < 4; p++) /* peer 0 is evicted by peer 3 */
+        announce_opts(1, p, route_conn_make(0, p, 1), 1000 + p * 1000, o, &res);
+    assert_null(get_peer(1, 0));
+
+    /* Peer 3 asks for 50: peers 2 and 1 (not 0, not itself), freshest first. */
+    memset(&ann, 0, sizeof ann);
+    make_id(ann.info_hash, 'S', 1);
+    make_id(ann.peer_id, 'P', 3);
+    ann.want_peers = 50;
+    ann.n_offers = 2;
+    make_id(ann.offers[0].offer_id, 'O', 0);
+    ann.offers[0].directed = true;
+    make_id(ann.offers[0].to_peer_id, 'P', 0); /* evicted */
+    make_id(ann.offers[1].offer_id, 'O', 1);
+    ann.offers[1].directed = true;
+    make_id(ann.offers[1].to_peer_id, 'P', 1); /* a member */
+    shard_announce(&sh, &ann, route_conn_make(0, 3, 1), false, 9000, &rng, &res);
+    assert_int_equal(res.refused, PROTO_OK);
+    assert_int_equal(res.n_listed, 2);
+    make_id(ann.peer_id, 'P', 2);
+    assert_memory_equal(res.listed[0].peer_id, ann.peer_id, PROTO_ID_LEN);
+    assert_int_equal(res.listed[0].age_s, 6); /* announced at 3 s */
+    make_id(ann.peer_id, 'P', 1);
+    assert_memory_equal(res.listed[1].peer_id, ann.peer_id, PROTO_ID_LEN);
+    assert_int_equal(res.listed[1].age_s, 7);
+    assert_true(res.not_in_room);
+    assert_int_equal(res.n, 1); /* only the offer to peer 1 */
+    assert_int_equal(res.d[0].conn, route_conn_make(0, 1, 1));
+    assert_int_equal(res.d[0].offer, 1);
+
+    /* K bounds the list; a directed offer to oneself is not in the room either. */
+    make_id(ann.peer_id, 'P', 3);
+    ann.want_peers = 1;
+    ann.n_offers = 1;
+    make_id(ann.offers[0].to_peer_id, 'P', 3);
+    shard_announce(&sh, &ann, route_conn_make(0, 3, 1), false, 9500, &rng, &res);
+    assert_int_equal(res.n_listed, 1);
+    assert_true(res.not_in_room);
+    assert_int_equal(res.n, 0);
+    assert_null(shard_check(&sh));
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     route_create(&rt, 4);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_room_eviction_list_directed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insert_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_no_double_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seeder_transitions, setup, teardown),

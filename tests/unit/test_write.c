@@ -58,7 +58,8 @@ struct wcase {
 static int call(const struct wcase *k, char *buf, size_t cap)
 {
     switch (k->w) {
-    case W_RESPONSE: return proto_write_response(buf, cap, k->ih, k->a, k->b, k->c);
+    case W_RESPONSE:
+        return proto_write_response(buf, cap, k->ih, k->a, k->b, k->c, NULL, 0, k->payload);
     case W_FORWARD:
         return proto_write_forward(buf, cap, k->ih, k->pid, k->oid, k->flag, k->payload,
                                    k->payload_len);
@@ -66,7 +67,7 @@ static int call(const struct wcase *k, char *buf, size_t cap)
     case W_SCRAPE_OPEN: return proto_write_scrape_open(buf, cap);
     case W_SCRAPE_ENTRY:
         return proto_write_scrape_entry(buf, cap, k->flag, k->ih, k->a, k->b, k->c);
-    case W_SCRAPE_CLOSE: return proto_write_scrape_close(buf, cap);
+    case W_SCRAPE_CLOSE: return proto_write_scrape_close(buf, cap, k->a);
     }
     fail();
     return -2;
@@ -85,6 +86,10 @@ static const struct wcase cases[] = {
     {W_RESPONSE, OID, NULL, NULL, 9, 99, 999999999u, 0, 0, 0, NULL, 0,
      "{\"action\":\"announce\",\"info_hash\":" OID_JSON
      ",\"complete\":9,\"incomplete\":99,\"interval\":999999999}"},
+    {W_RESPONSE, IH, NULL, NULL, 1, 2, 120, 0, 0, 0, PROTO_WARN_INVALID_OFFER, 0,
+     "{\"action\":\"announce\",\"info_hash\":" IH_JSON
+     ",\"complete\":1,\"incomplete\":2,\"interval\":120,\"warning message\":\"invalid offer "
+     "skipped\"}"},
     {W_FORWARD, IH, PID, OID, 0, 0, 0, 0, 0, 0, "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}", 32,
      "{\"action\":\"announce\",\"info_hash\":" IH_JSON ",\"peer_id\":" PID_JSON
      ",\"offer_id\":" OID_JSON ",\"offer\":{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}}"},
@@ -119,7 +124,10 @@ static const struct wcase cases[] = {
      IH_JSON ":{\"complete\":1,\"incomplete\":2,\"downloaded\":3}"},
     {W_SCRAPE_ENTRY, OID, NULL, NULL, 0, 4294967295u, 10, 0, 0, 0, NULL, 0,
      "," OID_JSON ":{\"complete\":0,\"incomplete\":4294967295,\"downloaded\":10}"},
-    {W_SCRAPE_CLOSE, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0, "}}"},
+    {W_SCRAPE_CLOSE, NULL, NULL, NULL, 120, 0, 0, 0, 0, 0, NULL, 0,
+     "},\"flags\":{\"min_request_interval\":120}}"},
+    {W_SCRAPE_CLOSE, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0,
+     "},\"flags\":{\"min_request_interval\":0}}"},
 };
 
 #define N_CASES (sizeof cases / sizeof cases[0])
@@ -191,7 +199,7 @@ static void test_frames_scan_back(void **state)
 {
     (void)state;
     char buf[4096];
-    int n = proto_write_response(buf, sizeof buf, IH, 1, 2, 120);
+    int n = proto_write_response(buf, sizeof buf, IH, 1, 2, 120, NULL, 0, PROTO_WARN_INVALID_OFFER);
     assert_true(n > 0);
     /* An announce without peer_id: valid JSON, the info_hash read back. */
     assert_int_equal(proto_scan_request(buf, (size_t)n, 256, &req), PROTO_ERR_PEER_ID);
@@ -226,9 +234,9 @@ static void test_frames_scan_back(void **state)
             assert_true(n > 0);
             o += (size_t)n;
         }
-        n = proto_write_scrape_close(buf + o, sizeof buf - o);
-        assert_int_equal(n, 2);
-        o += 2;
+        n = proto_write_scrape_close(buf + o, sizeof buf - o, 120);
+        assert_int_equal(n, 39);
+        o += 39;
         assert_int_equal(proto_scan_request(buf, o, 256, &req), PROTO_OK);
         assert_int_equal(req.action, PROTO_ACTION_SCRAPE);
         assert_int_equal(req.scrape_kind, PROTO_SCRAPE_FULL);
@@ -296,6 +304,11 @@ static void test_max_macros(void **state)
     check_caps(&k, &n);
     assert_int_equal(n, 224);
     assert_true(n <= PROTO_RESPONSE_MAX);
+    k.payload = PROTO_WARN_INVALID_OFFER; /* the longest warning */
+    check_caps(&k, &n);
+    assert_int_equal(n, 224 + 42);
+    assert_true(n <= PROTO_RESPONSE_MAX);
+    assert_true(n <= PROTO_RESPONSE_MAX);
 
     static char payload[65536];
     memset(payload, 'x', sizeof payload);
@@ -345,7 +358,7 @@ static void test_max_macros(void **state)
         assert_true(n <= PROTO_SCRAPE_ENTRY_MAX);
     }
 
-    struct wcase c = {W_SCRAPE_CLOSE, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0, NULL};
+    struct wcase c = {W_SCRAPE_CLOSE, NULL, NULL, NULL, UINT32_MAX, 0, 0, 0, 0, 0, NULL, 0, NULL};
     check_caps(&c, &n);
     assert_true(n <= PROTO_SCRAPE_CLOSE_MAX);
 
@@ -358,14 +371,55 @@ static void test_max_macros(void **state)
     }
 }
 
+/* The rooms' peer list (PROTOCOL.md 10): exact text, and the worst case of
+ * PROTO_PEERS_MAX entries of the longest id spelling within its bound. */
+static void test_response_peer_list(void **state)
+{
+    (void)state;
+    static char buf[PROTO_RESPONSE_LIST_MAX(PROTO_PEERS_MAX)];
+    static struct proto_listed list[PROTO_PEERS_MAX];
+    int n;
+    memcpy(list[0].peer_id, PID, PROTO_ID_LEN);
+    list[0].age_s = 0;
+    memcpy(list[1].peer_id, OID, PROTO_ID_LEN);
+    list[1].age_s = 4294967295u;
+    n = proto_write_response(buf, sizeof buf, IH, 1, 2, 120, list, 2, PROTO_WARN_NOT_IN_ROOM);
+    assert_true(n > 0);
+    const char *want =
+        "{\"action\":\"announce\",\"info_hash\":" IH_JSON
+        ",\"complete\":1,\"incomplete\":2,\"interval\":120,\"peers\":[{\"peer_id\":" PID_JSON
+        ",\"age\":0},{\"peer_id\":" OID_JSON ",\"age\":4294967295}],\"warning message\":"
+        "\"peer not in room\"}";
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(buf, want, (size_t)n);
+    /* An empty list is written as [] */
+    n = proto_write_response(buf, sizeof buf, IH, 0, 1, 120, list, 0, NULL);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, ",\"peers\":[]}"));
+    /* The worst case fits its bound, and one byte less does not. */
+    uint8_t worst[PROTO_ID_LEN];
+    memset(worst, 0x01, sizeof worst);
+    for (unsigned k = 0; k < PROTO_PEERS_MAX; k++) {
+        memcpy(list[k].peer_id, worst, PROTO_ID_LEN);
+        list[k].age_s = UINT32_MAX;
+    }
+    n = proto_write_response(buf, sizeof buf, worst, UINT32_MAX, UINT32_MAX, UINT32_MAX, list,
+                             PROTO_PEERS_MAX, PROTO_WARN_BOTH);
+    assert_true(n > 0);
+    assert_true((size_t)n <= PROTO_RESPONSE_LIST_MAX(PROTO_PEERS_MAX));
+    assert_int_equal(proto_write_response(buf, (size_t)n - 1, worst, UINT32_MAX, UINT32_MAX,
+                                          UINT32_MAX, list, PROTO_PEERS_MAX, PROTO_WARN_BOTH),
+                     -1);
+    /* It reads back as JSON: the scanner sees an announce without peer_id. */
+    assert_int_equal(proto_scan_request(buf, (size_t)n, 256, &req), PROTO_ERR_PEER_ID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exact_output),
-        cmocka_unit_test(test_error_all_statuses),
-        cmocka_unit_test(test_forward_payload_verbatim),
-        cmocka_unit_test(test_frames_scan_back),
-        cmocka_unit_test(test_cap_one_short),
+        cmocka_unit_test(test_response_peer_list), cmocka_unit_test(test_exact_output),
+        cmocka_unit_test(test_error_all_statuses), cmocka_unit_test(test_forward_payload_verbatim),
+        cmocka_unit_test(test_frames_scan_back),   cmocka_unit_test(test_cap_one_short),
         cmocka_unit_test(test_max_macros),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,6 +29,8 @@
     X(SCRAPES, "scrapes")                                                                          \
     X(OFFERS_FORWARDED, "offersForwarded")                                                         \
     X(OFFERS_DROPPED, "offersDropped")                                                             \
+    X(OFFERS_INVALID, "offersInvalid")       /* offer entries skipped: "invalid offer skipped" */  \
+    X(OFFERS_NOT_IN_ROOM, "offersNotInRoom") /* announces with a directed offer to a non-member */ \
     X(ANSWERS_FORWARDED, "answersForwarded")                                                       \
     X(ANSWERS_DROPPED, "answersDropped")                                                           \
     X(ERRORS, "errors")                                                                            \

@@ -165,10 +165,20 @@ static void announce(struct swarm *s, struct outbox *ob, const struct proto_anno
         return;
     }
     if (res.respond) {
-        struct frame *f = frame_alloc(PROTO_RESPONSE_MAX);
+        size_t cap = PROTO_RESPONSE_LIST_MAX(res.n_listed);
+        struct frame *f = frame_alloc(cap);
+        const char *warning = NULL;
+        if (a->n_invalid_offers)
+            warning = res.not_in_room ? PROTO_WARN_BOTH : PROTO_WARN_INVALID_OFFER;
+        else if (res.not_in_room)
+            warning = PROTO_WARN_NOT_IN_ROOM;
         if (f) {
-            int n = proto_write_response(frame_payload(f), PROTO_RESPONSE_MAX, a->info_hash,
-                                         res.complete, res.incomplete, s->lim.interval);
+            /* A list only for an announce that added or refreshed the sender
+             * (to read the room you must be in it): not for "stopped". */
+            bool list = a->want_peers && a->event != PROTO_EVENT_STOPPED;
+            int n = proto_write_response(frame_payload(f), cap, a->info_hash, res.complete,
+                                         res.incomplete, s->lim.interval, list ? res.listed : NULL,
+                                         res.n_listed, warning);
             if (n < 0) {
                 free(f);
             } else {
@@ -190,6 +200,10 @@ static void announce(struct swarm *s, struct outbox *ob, const struct proto_anno
     }
     if (res.answer_dropped)
         stats_add(s->stats, STATS_ANSWERS_DROPPED, 1);
+    if (a->n_invalid_offers)
+        stats_add(s->stats, STATS_OFFERS_INVALID, a->n_invalid_offers);
+    if (res.not_in_room)
+        stats_add(s->stats, STATS_OFFERS_NOT_IN_ROOM, 1);
 }
 
 /* Apply the announce here if this worker owns its swarm, else mail it (with a
@@ -220,7 +234,7 @@ static void route_announce(struct swarm *s, struct outbox *ob, struct swarm_conn
 /* ---- list scrape ---- */
 
 /* The reply to a list scrape, sent to its connection. Frees the scrape. */
-static void scrape_answer(struct outbox *ob, struct mail_scrape *sc)
+static void scrape_answer(const struct swarm *s, struct outbox *ob, struct mail_scrape *sc)
 {
     size_t cap =
         PROTO_SCRAPE_OPEN_MAX + (size_t)sc->n * PROTO_SCRAPE_ENTRY_MAX + PROTO_SCRAPE_CLOSE_MAX;
@@ -234,7 +248,7 @@ static void scrape_answer(struct outbox *ob, struct mail_scrape *sc)
                                                     mail_scrape_ids(sc) + (size_t)k * PROTO_ID_LEN,
                                                     cnt[0], cnt[1], cnt[2]);
         }
-        len += (size_t)proto_write_scrape_close(p + len, cap - len);
+        len += (size_t)proto_write_scrape_close(p + len, cap - len, s->lim.interval);
         f->len = (uint32_t)len;
         f->conn = sc->conn;
         f->reply = FRAME_REPLY_SCRAPE;
@@ -265,7 +279,7 @@ static void scrape_step(struct swarm *s, struct outbox *ob, struct mail_scrape *
         }
     }
     if (next == nw)
-        scrape_answer(ob, sc);
+        scrape_answer(s, ob, sc);
     else
         outbox_mail(ob, next, &sc->m);
 }
@@ -322,7 +336,7 @@ static void full_scrape_done(struct swarm *s, struct outbox *ob, struct mail_ful
         size_t len = (size_t)proto_write_scrape_open(body, cap);
         memcpy(body + len, m->text, m->len);
         len += m->len;
-        len += (size_t)proto_write_scrape_close(body + len, cap - len);
+        len += (size_t)proto_write_scrape_close(body + len, cap - len, s->lim.interval);
         free(fs->body);
         fs->body = body;
         fs->len = (uint32_t)len;

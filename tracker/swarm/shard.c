@@ -240,6 +240,8 @@ void shard_announce(struct shard *s, const struct proto_announce *a, uint64_t co
     out->refused = PROTO_OK;
     out->respond = !a->has_answer;
     out->answer_dropped = false;
+    out->not_in_room = false;
+    out->n_listed = 0;
     out->n = 0;
     out->complete = out->incomplete = 0;
 
@@ -319,14 +321,43 @@ void shard_announce(struct shard *s, const struct proto_announce *a, uint64_t co
     out->incomplete = sw->incomplete;
 
     if (a->n_offers > 0 && p) {
-        uint32_t idx[PROTO_OFFERS_MAX];
+        uint32_t idx[PROTO_OFFERS_MAX], undirected[PROTO_OFFERS_MAX], n_und = 0, got;
         uint32_t k = a->n_offers < s->lim.max_offers ? a->n_offers : s->lim.max_offers;
-        uint32_t got = pick_targets(sw, p, k, rng, idx);
-        for (uint32_t q = 0; q < got; q++) {
-            out->d[out->n].conn = sw->arr[idx[q]]->conn;
+        for (uint32_t q = 0; q < k; q++) {
+            struct shard_peer *t;
+            if (!a->offers[q].directed) {
+                undirected[n_und++] = q;
+                continue;
+            }
+            t = find_peer(s, sw, a->offers[q].to_peer_id);
+            if (!t || t == p) {
+                out->not_in_room = true;
+                continue;
+            }
+            out->d[out->n].conn = t->conn;
             out->d[out->n].kind = SHARD_OFFER;
             out->d[out->n].offer = (uint8_t)q;
             out->n++;
+        }
+        got = n_und ? pick_targets(sw, p, n_und, rng, idx) : 0;
+        for (uint32_t q = 0; q < got; q++) {
+            out->d[out->n].conn = sw->arr[idx[q]]->conn;
+            out->d[out->n].kind = SHARD_OFFER;
+            out->d[out->n].offer = (uint8_t)undirected[q];
+            out->n++;
+        }
+    }
+    if (a->want_peers && p) {
+        /* The swarm's recency list is oldest first: walk from its fresh end. */
+        for (struct list_node *n = sw->by_age.prev;
+             n != &sw->by_age && out->n_listed < a->want_peers; n = n->prev) {
+            const struct shard_peer *q = LIST_ENTRY(n, struct shard_peer, sw_link);
+            struct proto_listed *e;
+            if (q == p)
+                continue;
+            e = &out->listed[out->n_listed++];
+            memcpy(e->peer_id, q->peer_id, PROTO_ID_LEN);
+            e->age_s = (uint32_t)((now_ms - q->last_ms) / 1000);
         }
     }
     if (a->has_answer) {

@@ -21,6 +21,7 @@
 #include <uthash.h>
 
 #include "scan.h"
+#include "write.h"
 #include "list.h"
 #include "route.h"
 
@@ -92,7 +93,10 @@ struct shard_result {
     bool respond;                  /* send the announce response to the sender */
     uint32_t complete, incomplete; /* swarm counts after the announce, sender counted */
     bool answer_dropped;           /* answer target not in the swarm */
-    uint32_t n;                    /* deliveries */
+    bool not_in_room;              /* a directed offer's target is not a live member */
+    uint32_t n_listed;             /* entries of listed (announce with "peers": K) */
+    struct proto_listed listed[PROTO_PEERS_MAX]; /* freshest first, sender left out */
+    uint32_t n;                                  /* deliveries */
     struct {
         uint64_t conn; /* target connection */
         uint8_t kind;  /* enum shard_delivery_kind */
@@ -104,6 +108,11 @@ void shard_create(struct shard *s, const uint8_t *key, const struct shard_limits
 void shard_destroy(struct shard *s);
 
 /* Apply one announce from connection conn. rng is the worker's generator state.
+ * Offers: the first max_offers entries are used; a directed one (to_peer_id)
+ * goes to that live member (else out->not_in_room), the undirected ones to
+ * distinct random members other than the sender. With a->want_peers = K and
+ * the sender added or refreshed, out->listed holds the K most recently
+ * announced other members, freshest first: O(K).
  * An announce is refused (out->refused, nothing changed, nothing delivered) when
  * its peer_id is bound to another connection (a peer stays with the connection
  * that announced it until that connection's close removes it), or when a new
