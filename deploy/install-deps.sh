@@ -2,7 +2,7 @@
 # install-deps.sh - every package wstracker needs, from Debian 12's archive.
 #
 #   deploy/install-deps.sh            build dependencies (compiler, cmake, libraries)
-#   deploy/install-deps.sh --test     plus what the test suites need (cmocka, node,
+#   deploy/install-deps.sh --test     plus what the test suites need (cmocka, coturn, node,
 #                                     npm, chromium, clang for fuzzing, clang-format, iproute2)
 #   deploy/install-deps.sh --runtime  only the shared libraries the binary loads
 #                                     (the Dockerfile's final stage)
@@ -20,8 +20,8 @@ case "${1:-}" in
 esac
 
 runtime="libwebsockets17 libwebsockets-evlib-ev libev4 libsodium23 libjemalloc2 libck0 ca-certificates"
-build="build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev uthash-dev libsodium-dev libjemalloc-dev libck-dev"
-test="libcmocka-dev clang-14 libclang-rt-14-dev clang-format iproute2 util-linux curl procps chromium"
+build="build-essential cmake pkg-config libssl-dev libwebsockets-dev libwebsockets-evlib-ev libev-dev uthash-dev libsodium-dev libjemalloc-dev libck-dev"
+test="libcmocka-dev coturn clang-14 libclang-rt-14-dev clang-format iproute2 util-linux curl procps chromium"
 
 case "$mode" in
 runtime) want="$runtime" ;;

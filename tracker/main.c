@@ -25,6 +25,7 @@
 #include "config.h"
 #include "net.h"
 #include "route.h"
+#include "turn.h"
 #include "worker.h"
 
 #define LISTEN_BACKLOG   1024
@@ -234,6 +235,15 @@ int main(int argc, char **argv)
     case CONFIG_EXIT_OK: return 0;
     case CONFIG_EXIT_ERR: fprintf(stderr, "wstracker: %s\n", err); return 2;
     case CONFIG_RUN: break;
+    }
+    for (unsigned k = 0; k < t.cfg.n_turn_urls; k++) {
+        if (!turn_url_ok(t.cfg.turn_urls[k])) {
+            fprintf(
+                stderr,
+                "wstracker: bad --turn-url '%s' (want turn:, turns: or stun:, printable ASCII)\n",
+                t.cfg.turn_urls[k]);
+            return 2;
+        }
     }
     if (sodium_init() < 0) {
         fprintf(stderr, "wstracker: libsodium failed to initialise\n");

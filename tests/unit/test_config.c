@@ -30,6 +30,8 @@ static int clear_env(void **state)
     unsetenv("WSTRACKER_LISTEN");
     unsetenv("WSTRACKER_NO_FULL_SCRAPE");
     unsetenv("WSTRACKER_MAX_PEERS");
+    unsetenv("WSTRACKER_TURN_SECRET");
+    unsetenv("WSTRACKER_TURN_URL");
     return 0;
 }
 
@@ -57,6 +59,45 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.idle_timeout, 300);
     assert_int_equal(cfg.handshake_timeout, 10);
     assert_false(cfg.no_full_scrape);
+    assert_string_equal(cfg.turn_secret, "");
+    assert_int_equal(cfg.n_turn_urls, 0);
+    assert_int_equal(cfg.turn_ttl, 3600);
+}
+
+/* TURN: secret and URLs go together; URLs repeat up to CONFIG_TURN_URLS; the
+ * environment's comma-separated list is replaced by flags. */
+static void test_turn(void **state)
+{
+    (void)state;
+    assert_int_equal(LOAD("--turn-url", "turn:a:3478"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "go together"));
+    assert_int_equal(LOAD("--turn-secret", "s"), CONFIG_EXIT_ERR);
+    assert_int_equal(LOAD("--turn-secret", ""), CONFIG_EXIT_ERR);
+    assert_int_equal(LOAD("--turn-secret", "s", "--turn-url", "turn:a:1", "--turn-url", "turn:b:2",
+                          "--turn-ttl", "60"),
+                     CONFIG_RUN);
+    assert_string_equal(cfg.turn_secret, "s");
+    assert_int_equal(cfg.n_turn_urls, 2);
+    assert_string_equal(cfg.turn_urls[1], "turn:b:2");
+    assert_int_equal(cfg.turn_ttl, 60);
+    assert_int_equal(LOAD("--turn-secret", "s", "--turn-url", "turn:a", "--turn-ttl", "59"),
+                     CONFIG_EXIT_ERR);
+    assert_int_equal(LOAD("--turn-secret", "s", "--turn-url", "a,b,c,d,e"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "at most 4"));
+    setenv("WSTRACKER_TURN_SECRET", "from-env", 1);
+    setenv("WSTRACKER_TURN_URL", "turn:x:1,turn:y:2", 1);
+    assert_int_equal(LOAD("--interval", "120"), CONFIG_RUN);
+    assert_string_equal(cfg.turn_secret, "from-env");
+    assert_int_equal(cfg.n_turn_urls, 2);
+    assert_int_equal(LOAD("--turn-url", "turn:z:3"), CONFIG_RUN);
+    assert_int_equal(cfg.n_turn_urls, 1);
+    assert_string_equal(cfg.turn_urls[0], "turn:z:3");
+    char long_url[CONFIG_TURN_URL + 1];
+    memset(long_url, 'u', sizeof long_url - 1);
+    long_url[sizeof long_url - 1] = '\0';
+    assert_int_equal(LOAD("--turn-url", long_url), CONFIG_EXIT_ERR);
+    unsetenv("WSTRACKER_TURN_SECRET");
+    unsetenv("WSTRACKER_TURN_URL");
 }
 
 static void test_precedence(void **state)
@@ -125,6 +166,7 @@ static void test_outq_caps_ordered(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_turn, clear_env, clear_env),
         cmocka_unit_test_setup(test_defaults, clear_env),
         cmocka_unit_test_setup(test_precedence, clear_env),
         cmocka_unit_test_setup(test_errors_name_the_option, clear_env),

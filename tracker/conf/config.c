@@ -18,7 +18,7 @@
 #define WSTRACKER_VERSION "0.0.0"
 #endif
 
-enum opt_type { OPT_UINT, OPT_BOOL, OPT_LISTEN };
+enum opt_type { OPT_UINT, OPT_BOOL, OPT_LISTEN, OPT_SECRET, OPT_TURN_URL };
 
 struct opt {
     const char *flag; /* without the leading "--" */
@@ -77,6 +77,12 @@ static const struct opt opts[] = {
     {"handshake-timeout", "WSTRACKER_HANDSHAKE_TIMEOUT", OPT_UINT, OFF(handshake_timeout), 1, 3600,
      "10", NULL,
      "seconds a socket that is not a WebSocket may stay, from accept or its last request"},
+    {"turn-secret", "WSTRACKER_TURN_SECRET", OPT_SECRET, 0, 0, 0, NULL, "none",
+     "TURN static-auth-secret: GET /turn hands out credentials for it (prefer the environment)"},
+    {"turn-url", "WSTRACKER_TURN_URL", OPT_TURN_URL, 0, 0, 0, NULL, "none",
+     "TURN/STUN URL put in GET /turn replies (repeatable, up to 4; needs --turn-secret)"},
+    {"turn-ttl", "WSTRACKER_TURN_TTL", OPT_UINT, OFF(turn_ttl), 60, 86400 * 7, "3600", NULL,
+     "seconds a TURN credential from GET /turn stays valid"},
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -105,9 +111,11 @@ static void usage(FILE *f)
         char left[64];
         const char *d = opts[k].def_text ? opts[k].def_text : opts[k].def;
         snprintf(left, sizeof left, "--%s%s", opts[k].flag,
-                 opts[k].type == OPT_BOOL     ? ""
-                 : opts[k].type == OPT_LISTEN ? " HOST:PORT"
-                                              : " N");
+                 opts[k].type == OPT_BOOL       ? ""
+                 : opts[k].type == OPT_LISTEN   ? " HOST:PORT"
+                 : opts[k].type == OPT_SECRET   ? " S"
+                 : opts[k].type == OPT_TURN_URL ? " URL"
+                                                : " N");
         fprintf(f, "  %-30s %s (default %s)\n  %-30s   env %s\n", left, opts[k].help, d, "",
                 opts[k].env);
     }
@@ -195,12 +203,41 @@ static int add_listen(struct config *cfg, const char *value, char *err)
     return 0;
 }
 
+/* One or more URLs (comma-separated in the environment). */
+static int add_turn_urls(struct config *cfg, const char *value, char *err)
+{
+    char buf[CONFIG_TURN_URLS * CONFIG_TURN_URL];
+    char *save = NULL;
+    snprintf(buf, sizeof buf, "%s", value ? value : "");
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (cfg->n_turn_urls >= CONFIG_TURN_URLS) {
+            snprintf(err, CONFIG_ERR_LEN, "at most %d TURN URLs", CONFIG_TURN_URLS);
+            return -1;
+        }
+        if (strlen(tok) >= CONFIG_TURN_URL) {
+            snprintf(err, CONFIG_ERR_LEN, "TURN URL longer than %d bytes", CONFIG_TURN_URL - 1);
+            return -1;
+        }
+        strcpy(cfg->turn_urls[cfg->n_turn_urls++], tok);
+    }
+    return 0;
+}
+
 static int apply(struct config *cfg, const struct opt *o, const char *value, const char *origin,
                  char *err)
 {
     char *base = (char *)cfg;
     switch (o->type) {
     case OPT_LISTEN: return add_listen(cfg, value, err);
+    case OPT_TURN_URL: return add_turn_urls(cfg, value, err);
+    case OPT_SECRET:
+        if (value && *value && strlen(value) < CONFIG_SECRET) {
+            strcpy(cfg->turn_secret, value);
+            return 0;
+        }
+        snprintf(err, CONFIG_ERR_LEN, "%s %s: want 1..%d bytes", origin, o->flag,
+                 CONFIG_SECRET - 1);
+        return -1;
     case OPT_BOOL:
         if (parse_bool(value, (bool *)(void *)(base + o->offset)) == 0)
             return 0;
@@ -218,7 +255,7 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
 
 enum config_result config_load(struct config *cfg, int argc, char **argv, char *err)
 {
-    bool listen_from_flags = false;
+    bool listen_from_flags = false, turn_from_flags = false;
     defaults(cfg);
 
     for (size_t k = 0; k < N_OPTS; k++) {
@@ -260,6 +297,10 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
             }
             value = argv[++i];
         }
+        if (o->type == OPT_TURN_URL && !turn_from_flags) {
+            cfg->n_turn_urls = 0; /* flags replace the environment's list */
+            turn_from_flags = true;
+        }
         if (o->type == OPT_LISTEN && !listen_from_flags) {
             cfg->n_listen = 0; /* flags replace the environment's list */
             listen_from_flags = true;
@@ -271,5 +312,9 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
         return CONFIG_EXIT_ERR;
     if (cfg->outq_hard_kib < cfg->outq_soft_kib)
         cfg->outq_hard_kib = cfg->outq_soft_kib;
+    if (!cfg->turn_secret[0] != !cfg->n_turn_urls) {
+        snprintf(err, CONFIG_ERR_LEN, "--turn-secret and --turn-url go together");
+        return CONFIG_EXIT_ERR;
+    }
     return CONFIG_RUN;
 }

@@ -14,6 +14,9 @@
 
 #define CONFIG_LISTEN_MAX 8   /* --listen may repeat up to this many times */
 #define CONFIG_ERR_LEN    256 /* size of the caller's error buffer */
+#define CONFIG_TURN_URLS  4   /* --turn-url may repeat up to this many times */
+#define CONFIG_TURN_URL   256 /* bytes of one --turn-url, NUL included */
+#define CONFIG_SECRET     256 /* bytes of --turn-secret, NUL included */
 
 struct config_listen {
     char host[64]; /* as given, without brackets: "127.0.0.1", "::1", "0.0.0.0" */
@@ -41,6 +44,10 @@ struct config {
     unsigned idle_timeout;           /* s without a complete message before a close */
     unsigned handshake_timeout;      /* s allowed for the HTTP upgrade */
     bool no_full_scrape;
+    char turn_secret[CONFIG_SECRET];                   /* "" = GET /turn is off */
+    char turn_urls[CONFIG_TURN_URLS][CONFIG_TURN_URL]; /* turn:, turns: or stun: URLs */
+    unsigned n_turn_urls;
+    unsigned turn_ttl; /* s a TURN credential is valid */
 };
 
 enum config_result { CONFIG_RUN = 0, CONFIG_EXIT_OK = 1, CONFIG_EXIT_ERR = 2 };

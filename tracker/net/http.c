@@ -11,8 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
+#include <sodium.h>
+
 #include "gate.h"
 #include "net.h"
+#include "turn.h"
 
 /* A request's headers as proto/gate.c judges them, copied out of lws. */
 struct http_req_buf {
@@ -95,29 +100,69 @@ int http_refuse_connect(struct net_worker *nw, struct lws *wsi)
 
 /* ---- routes ---- */
 
+/* One HTTP request being answered: what a route's writer may read and set. */
+struct http_call {
+    struct worker *w;
+    struct lws *wsi;
+    int status;       /* HTTP_STATUS_OK unless the writer sets another */
+    const char *type; /* content-type; the route's unless the writer sets another */
+};
+
 /* A route's body writer: writes into buf[0..cap) and returns the length, or -1
  * when cap is too small (the caller doubles it and calls again). */
-typedef int (*http_writer)(struct worker *w, char *buf, size_t cap);
+typedef int (*http_writer)(struct http_call *call, char *buf, size_t cap);
 
-static int write_health(struct worker *w, char *buf, size_t cap)
+static int write_text(struct http_call *call, int status, const char *text, char *buf, size_t cap)
 {
-    (void)w;
+    int n = snprintf(buf, cap, "%s", text);
+    call->status = status;
+    call->type = "text/plain";
+    return n < (int)cap ? n : -1;
+}
+
+static int write_health(struct http_call *call, char *buf, size_t cap)
+{
+    (void)call;
     return snprintf(buf, cap, "ok") < (int)cap ? 2 : -1;
 }
 
-static int write_stats(struct worker *w, char *buf, size_t cap)
+static int write_stats(struct http_call *call, char *buf, size_t cap)
 {
+    const struct tracker *t = call->w->t;
     struct stats *all[WORKER_MAX];
-    for (unsigned k = 0; k < w->t->n_workers; k++)
-        all[k] = &w->t->workers[k].stats;
-    return stats_write_json(buf, cap, all, w->t->n_workers,
-                            (uint64_t)(w->now_ms - w->t->started_ms) / 1000);
+    for (unsigned k = 0; k < t->n_workers; k++)
+        all[k] = &t->workers[k].stats;
+    return stats_write_json(buf, cap, all, t->n_workers,
+                            (uint64_t)(call->w->now_ms - t->started_ms) / 1000);
 }
 
-static int write_not_found(struct worker *w, char *buf, size_t cap)
+static int write_not_found(struct http_call *call, char *buf, size_t cap)
 {
-    (void)w;
-    return snprintf(buf, cap, "not found") < (int)cap ? 9 : -1;
+    return write_text(call, HTTP_STATUS_NOT_FOUND, "not found", buf, cap);
+}
+
+/* GET /turn?peer_id=<40 hex digits>: TURN credentials valid for --turn-ttl
+ * (access/turn.c); 404 without --turn-secret, 400 for a bad peer_id. */
+static int write_turn(struct http_call *call, char *buf, size_t cap)
+{
+    const struct config *cfg = &call->w->t->cfg;
+    const char *urls[CONFIG_TURN_URLS];
+    char arg[96], user[TURN_USERNAME_MAX], cred[TURN_CREDENTIAL_MAX];
+    uint8_t pid[20];
+    size_t pid_len = 0;
+    const char *hex;
+    if (!cfg->turn_secret[0])
+        return write_not_found(call, buf, cap);
+    hex = lws_get_urlarg_by_name(call->wsi, "peer_id=", arg, (int)sizeof arg);
+    if (!hex || strlen(hex) != 40 ||
+        sodium_hex2bin(pid, sizeof pid, hex, 40, NULL, &pid_len, NULL) != 0 || pid_len != 20)
+        return write_text(call, HTTP_STATUS_BAD_REQUEST, "invalid peer_id", buf, cap);
+    if (turn_username(user, sizeof user, (uint64_t)time(NULL) + cfg->turn_ttl, pid) < 0 ||
+        turn_credential(cred, sizeof cred, cfg->turn_secret, strlen(cfg->turn_secret), user) < 0)
+        return -1;
+    for (unsigned k = 0; k < cfg->n_turn_urls; k++)
+        urls[k] = cfg->turn_urls[k];
+    return turn_write_reply(buf, cap, urls, cfg->n_turn_urls, user, cred, cfg->turn_ttl);
 }
 
 /* The HTTP routes of the tracker's port (PROTOCOL.md section 8). */
@@ -125,23 +170,25 @@ static const struct http_route {
     const char *path;
     const char *type; /* content-type */
     http_writer write;
+    bool cors; /* readable from pages of any origin */
 } http_routes[] = {
-    {"/health", "text/plain", write_health},
-    {"/stats.json", "application/json", write_stats},
-    {"/stats", "application/json", write_stats},
+    {"/health", "text/plain", write_health, false},
+    {"/stats.json", "application/json", write_stats, false},
+    {"/stats", "application/json", write_stats, false},
+    {"/turn", "application/json", write_turn, true},
 };
 
 #define HTTP_BODY_FIRST 4096      /* first allocation of a reply body */
 #define HTTP_BODY_MAX   (1 << 20) /* largest reply body */
 
 /* The route's body in a buffer with LWS_PRE bytes of headroom; NULL on failure. */
-static char *http_body(struct worker *w, http_writer write, int *len)
+static char *http_body(struct http_call *call, http_writer write, int *len)
 {
     for (size_t cap = HTTP_BODY_FIRST; cap <= HTTP_BODY_MAX; cap *= 2) {
         char *buf = malloc(LWS_PRE + cap);
         if (!buf)
             return NULL;
-        if ((*len = write(w, buf + LWS_PRE, cap)) >= 0)
+        if ((*len = write(call, buf + LWS_PRE, cap)) >= 0)
             return buf;
         free(buf);
     }
@@ -153,6 +200,7 @@ int http_request(struct net_worker *nw, struct conn *c, struct lws *wsi, const c
     unsigned char hdr_buf[LWS_PRE + 512], *start = hdr_buf + LWS_PRE, *p = start,
                                           *end = hdr_buf + sizeof hdr_buf;
     const struct http_route *route = NULL;
+    struct http_call call;
     struct http_req_buf b;
     struct proto_http_verdict v;
     int n;
@@ -166,15 +214,21 @@ int http_request(struct net_worker *nw, struct conn *c, struct lws *wsi, const c
     for (size_t k = 0; k < sizeof http_routes / sizeof http_routes[0]; k++)
         if (!strcmp(path, http_routes[k].path))
             route = &http_routes[k];
-    c->http_body = http_body(nw->w, route ? route->write : write_not_found, &n);
+    call.w = nw->w;
+    call.wsi = wsi;
+    call.status = HTTP_STATUS_OK;
+    call.type = route ? route->type : "text/plain";
+    c->http_body = http_body(&call, route ? route->write : write_not_found, &n);
     if (!c->http_body)
         return -1;
     c->http_len = strcmp(b.r.method, "HEAD") ? (uint32_t)n : 0; /* HEAD: headers only */
-    if (lws_add_http_common_headers(wsi, route ? HTTP_STATUS_OK : HTTP_STATUS_NOT_FOUND,
-                                    route ? route->type : "text/plain", (lws_filepos_t)n, &p,
+    if (lws_add_http_common_headers(wsi, (unsigned)call.status, call.type, (lws_filepos_t)n, &p,
                                     end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      (const unsigned char *)"no-store", 8, &p, end) ||
+        (route && route->cors &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ACCESS_CONTROL_ALLOW_ORIGIN,
+                                      (const unsigned char *)"*", 1, &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     lws_callback_on_writable(wsi);
