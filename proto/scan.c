@@ -278,13 +278,16 @@ enum field {
     F_TO_PEER_ID,
     F_OFFER_ID,
     F_PEERS,
+    F_TURN,
     F_COUNT
 };
 
-static const char *const field_names[F_COUNT] = {
-    "action", "info_hash", "peer_id",    "event",    "left",
-    "offers", "answer",    "to_peer_id", "offer_id", "peers",
+static const char *const field_names[] = {
+    "action", "info_hash",  "peer_id",  "event", "left", "offers",
+    "answer", "to_peer_id", "offer_id", "peers", "turn",
 };
+_Static_assert(sizeof field_names / sizeof field_names[0] == F_COUNT,
+               "field_names names every field");
 
 struct field_span {
     bool present;
@@ -575,6 +578,7 @@ static enum proto_status scan_announce(const unsigned char *msg, struct field_sp
     req->left = scan_left(msg, &fs[F_LEFT]);
     if (fs[F_PEERS].present && (st = scan_peers(msg, &fs[F_PEERS], &req->want_peers)) != PROTO_OK)
         return st;
+    req->want_turn = fs[F_TURN].present && msg[fs[F_TURN].off] == 't'; /* true; else ignored */
     if (fs[F_OFFERS].present && (st = scan_offers(msg, &fs[F_OFFERS], req)) != PROTO_OK)
         return st;
     if (fs[F_ANSWER].present && msg[fs[F_ANSWER].off] != 'n') {
@@ -614,6 +618,7 @@ enum proto_status proto_scan_request(const char *msg, size_t len, uint32_t max_s
     req->ann.n_offers = 0;
     req->ann.n_invalid_offers = 0;
     req->ann.want_peers = 0;
+    req->ann.want_turn = false;
     req->ann.has_answer = false;
     req->n_hashes = 0;
     req->scrape_kind = PROTO_SCRAPE_FULL;

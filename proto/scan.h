@@ -99,6 +99,7 @@ struct proto_announce {
     uint8_t to_peer_id[PROTO_ID_LEN];
     uint8_t offer_id[PROTO_ID_LEN]; /* with answer */
     uint32_t want_peers;            /* "peers": K (1..PROTO_PEERS_MAX), or 0 */
+    bool want_turn;                 /* "turn": true */
     uint32_t n_invalid_offers;      /* entries skipped: not an object, no offer, bad offer_id */
     uint32_t n_offers;              /* offers kept, <= PROTO_OFFERS_MAX (more are validated) */
     struct proto_offer offers[PROTO_OFFERS_MAX];

@@ -60,7 +60,8 @@ static int finish(const struct out *o)
 
 int proto_write_response(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID_LEN],
                          uint32_t complete, uint32_t incomplete, uint32_t interval,
-                         const struct proto_listed *list, uint32_t n_list, const char *warning)
+                         const struct proto_listed *list, uint32_t n_list, const char *ice_servers,
+                         const char *warning)
 {
     struct out o = {buf, cap, 0, 0};
     puts_lit(&o, "{\"action\":\"announce\",\"info_hash\":");
@@ -81,6 +82,10 @@ int proto_write_response(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID
             puts_lit(&o, "}");
         }
         puts_lit(&o, "]");
+    }
+    if (ice_servers) {
+        puts_lit(&o, ",\"ice_servers\":");
+        puts_lit(&o, ice_servers);
     }
     if (warning) {
         puts_lit(&o, ",\"warning message\":\"");

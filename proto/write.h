@@ -41,11 +41,13 @@ struct proto_listed {
 
 /* {"action":"announce","info_hash":…,"complete":c,"incomplete":i,"interval":n}
  * then ,"peers":[{"peer_id":…,"age":a},…] when list is not NULL (n_list
- * entries, possibly none), then ,"warning message":<warning> unless warning is
+ * entries, possibly none), then ,"ice_servers":<ice_servers> (raw JSON) unless
+ * it is NULL, then ,"warning message":<warning> unless warning is
  * NULL (plain ASCII without quotes or backslashes, < PROTO_WARNING_MAX bytes). */
 int proto_write_response(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID_LEN],
                          uint32_t complete, uint32_t incomplete, uint32_t interval,
-                         const struct proto_listed *list, uint32_t n_list, const char *warning);
+                         const struct proto_listed *list, uint32_t n_list, const char *ice_servers,
+                         const char *warning);
 
 /* {"action":"announce","info_hash":…,"peer_id":…,"offer_id":…,"offer":<payload>}
  * or with "answer" when is_answer; payload is copied byte for byte. */

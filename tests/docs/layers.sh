@@ -18,8 +18,8 @@ allowed() {
     tracker/conf) echo "tracker/conf proto" ;;
     tracker/obs) echo "tracker/obs" ;;
     tracker/access) echo "tracker/access" ;;
-    tracker/swarm) echo "tracker/swarm proto tracker/obs tracker/util" ;;
-    tracker/rt) echo "tracker/rt tracker/swarm tracker/conf proto tracker/obs tracker/util" ;;
+    tracker/swarm) echo "tracker/swarm tracker/access proto tracker/obs tracker/util" ;;
+    tracker/rt) echo "tracker/rt tracker/swarm tracker/access tracker/conf proto tracker/obs tracker/util" ;;
     tracker/net) echo "tracker/net tracker/access tracker/rt tracker/swarm tracker/conf proto tracker/obs tracker/util" ;;
     tracker) echo "tracker tracker/net tracker/access tracker/rt tracker/swarm tracker/conf proto tracker/obs tracker/util" ;;
     *) echo "" ;;

@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startTracker, httpGet, isReference, scaled, waitFor } from './lib/tracker.mjs'
+import { connect, announce, idBytes, randomId } from './lib/wsclient.mjs'
 
 const SECRET = 'e2e-' + randomBytes(12).toString('hex')
 const skip = isReference() ? 'the reference server has no /turn' : false
@@ -68,6 +69,20 @@ test('GET /turn hands out credentials coturn accepts', { skip, timeout: scaled(9
   // An independent HMAC-SHA1 (node's crypto) gives the same credential.
   assert.equal(ice.credential, createHmac('sha1', SECRET).update(ice.username).digest('base64'))
 
+  // An announce with "turn": true gets the same kind of credentials for its
+  // peer_id in "ice_servers" (PROTOCOL.md 10).
+  const ws = await connect(tr.url)
+  t.after(() => ws.terminate())
+  const pid = randomId()
+  const a = await announce(ws, { info_hash: randomId(), peer_id: pid, turn: true })
+  assert.equal(a.action, 'announce', JSON.stringify(a))
+  assert.equal(a.ice_servers.length, 1)
+  assert.deepEqual(a.ice_servers[0].urls, urls)
+  const [aExpiry, aUser] = a.ice_servers[0].username.split(':')
+  assert.equal(aUser, idBytes(pid).toString('hex'))
+  assert.ok(Number(aExpiry) >= before + 600, `expiry ${aExpiry}`)
+  assert.equal(a.ice_servers[0].credential, createHmac('sha1', SECRET).update(a.ice_servers[0].username).digest('base64'))
+
   // Bad requests: a clear status and a one-line reason.
   for (const q of ['', '?peer_id=', `?peer_id=${peerHex.slice(1)}`, `?peer_id=${'zz'.repeat(20)}`, `?peer_id=${peerHex}00`]) {
     const b = await httpGet(tr.url, `/turn${q}`)
@@ -83,6 +98,8 @@ test('GET /turn hands out credentials coturn accepts', { skip, timeout: scaled(9
   assert.match(ok.out, /tot_recv_bytes ~ [1-9]/)
   const bad = await run('turnutils_uclient', ['-y', '-c', '-n', '1', '-p', String(port), '-u', ice.username, '-w', 'A' + ice.credential.slice(1), '127.0.0.1'], scaled(30000))
   assert.notEqual(bad.code, 0, 'coturn accepted a wrong credential: the check above proves nothing')
+  const viaAnnounce = await run('turnutils_uclient', ['-y', '-c', '-n', '3', '-p', String(port), '-u', a.ice_servers[0].username, '-w', a.ice_servers[0].credential, '127.0.0.1'], scaled(30000))
+  assert.equal(viaAnnounce.code, 0, `uclient with the announce's credential: ${viaAnnounce.out.slice(-1500)}`)
 })
 
 test('without --turn-secret, GET /turn is 404; half a TURN configuration does not start', { skip, timeout: scaled(30000) }, async (t) => {

@@ -224,6 +224,10 @@ static void setup(void)
         .max_scrape_hashes = 8,
         .full_scrape_max = 512 * 1024,
         .no_full_scrape = false,
+        .turn_secret = "fuzz-secret", /* "turn": true gets credentials */
+        .turn_urls = {"turn:127.0.0.1:3478", "turns:127.0.0.1:5349"},
+        .n_turn_urls = 2,
+        .turn_ttl = 600,
     };
     memcpy(route.key, route_key, sizeof route.key);
     route.n_workers = FH_WORKERS;
@@ -231,6 +235,7 @@ static void setup(void)
     for (unsigned d = 0; d < FH_WORKERS; d++) {
         memset(&stats[d], 0, sizeof stats[d]);
         swarm_create(&swarms[d], d, &route, &lim, &stats[d], 0x9e3779b97f4a7c15ull + d);
+        swarms[d].wall_s = 1700000000;
     }
     for (unsigned k = 0; k < FH_CONNS; k++)
         conn_open(k);

@@ -302,6 +302,75 @@ static void test_room_list_and_directed(void **state)
     }
 }
 
+/* "turn": true (PROTOCOL.md 10): the response carries TURN credentials for the
+ * sender's peer_id, valid until wall_s + turn_ttl; the credential was computed
+ * with Python's hmac (an independent implementation). Without TURN configured,
+ * or for "stopped", none. */
+static void test_turn_in_announce(void **state)
+{
+    struct swarm_limits tl = lim;
+    struct swarm st;
+    struct stats sst;
+    char ih[IH_LEN + 1], msg[512], want[1024];
+    struct outbox ob;
+    (void)state;
+    tl.turn_secret = "north";
+    tl.turn_urls[0] = "turn:127.0.0.1:3478";
+    tl.n_turn_urls = 1;
+    tl.turn_ttl = 600;
+    memset(&sst, 0, sizeof sst);
+    route.n_workers = 1; /* one worker owns every swarm */
+    swarm_create(&st, 0, &route, &tl, &sst, 3);
+    st.wall_s = 1700000000;
+    snprintf(ih, sizeof ih, "ih-turn-000000000000");
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-one-0000000000a\","
+             "\"turn\":true}",
+             ih);
+    memset(&ob, 0, sizeof ob);
+    swarm_message(&st, &c1, msg, strlen(msg), true, now, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":1,"
+             "\"interval\":120,\"ice_servers\":[{\"urls\":[\"turn:127.0.0.1:3478\"],\"username\":"
+             "\"1700000600:706565722d6f6e652d3030303030303030303061\",\"credential\":"
+             "\"TwI1GBNmAisyKrulbhSp07w+NvE=\"}]}",
+             ih);
+    expect_frame(&ob, c1.ref, want, false);
+    expect_empty(&ob);
+    /* "turn" other than true is ignored. */
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-one-0000000000a\","
+             "\"turn\":1}",
+             ih);
+    memset(&ob, 0, sizeof ob);
+    swarm_message(&st, &c1, msg, strlen(msg), true, now, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":1,"
+             "\"interval\":120}",
+             ih);
+    expect_frame(&ob, c1.ref, want, false);
+    expect_empty(&ob);
+    memset(&ob, 0, sizeof ob);
+    swarm_conn_closed(&st, &c1, now, &ob);
+    expect_empty(&ob);
+    swarm_destroy(&st);
+    route.n_workers = 2;
+
+    /* sw[0] has no TURN configured: no ice_servers. */
+    hash_owned_by(0, ih);
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-one-0000000000a\","
+             "\"turn\":true}",
+             ih);
+    send_msg(0, &c2, msg, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":1,"
+             "\"interval\":120}",
+             ih);
+    expect_frame(&ob, c2.ref, want, false);
+    expect_empty(&ob);
+}
+
 /* Bad offer entries cost only themselves: the peer is registered, the valid
  * entry goes out, the response warns and the skipped ones are counted. */
 static void test_bad_offer_entries(void **state)
@@ -502,6 +571,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_offer_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_offer_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_turn_in_announce, setup, teardown),
         cmocka_unit_test_setup_teardown(test_room_list_and_directed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_announce_for_other_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scrape_travels, setup, teardown),

@@ -59,7 +59,7 @@ static int call(const struct wcase *k, char *buf, size_t cap)
 {
     switch (k->w) {
     case W_RESPONSE:
-        return proto_write_response(buf, cap, k->ih, k->a, k->b, k->c, NULL, 0, k->payload);
+        return proto_write_response(buf, cap, k->ih, k->a, k->b, k->c, NULL, 0, NULL, k->payload);
     case W_FORWARD:
         return proto_write_forward(buf, cap, k->ih, k->pid, k->oid, k->flag, k->payload,
                                    k->payload_len);
@@ -199,7 +199,8 @@ static void test_frames_scan_back(void **state)
 {
     (void)state;
     char buf[4096];
-    int n = proto_write_response(buf, sizeof buf, IH, 1, 2, 120, NULL, 0, PROTO_WARN_INVALID_OFFER);
+    int n = proto_write_response(buf, sizeof buf, IH, 1, 2, 120, NULL, 0, NULL,
+                                 PROTO_WARN_INVALID_OFFER);
     assert_true(n > 0);
     /* An announce without peer_id: valid JSON, the info_hash read back. */
     assert_int_equal(proto_scan_request(buf, (size_t)n, 256, &req), PROTO_ERR_PEER_ID);
@@ -383,7 +384,7 @@ static void test_response_peer_list(void **state)
     list[0].age_s = 0;
     memcpy(list[1].peer_id, OID, PROTO_ID_LEN);
     list[1].age_s = 4294967295u;
-    n = proto_write_response(buf, sizeof buf, IH, 1, 2, 120, list, 2, PROTO_WARN_NOT_IN_ROOM);
+    n = proto_write_response(buf, sizeof buf, IH, 1, 2, 120, list, 2, NULL, PROTO_WARN_NOT_IN_ROOM);
     assert_true(n > 0);
     const char *want =
         "{\"action\":\"announce\",\"info_hash\":" IH_JSON
@@ -393,7 +394,7 @@ static void test_response_peer_list(void **state)
     assert_int_equal(n, strlen(want));
     assert_memory_equal(buf, want, (size_t)n);
     /* An empty list is written as [] */
-    n = proto_write_response(buf, sizeof buf, IH, 0, 1, 120, list, 0, NULL);
+    n = proto_write_response(buf, sizeof buf, IH, 0, 1, 120, list, 0, NULL, NULL);
     assert_true(n > 0);
     assert_non_null(strstr(buf, ",\"peers\":[]}"));
     /* The worst case fits its bound, and one byte less does not. */
@@ -404,11 +405,11 @@ static void test_response_peer_list(void **state)
         list[k].age_s = UINT32_MAX;
     }
     n = proto_write_response(buf, sizeof buf, worst, UINT32_MAX, UINT32_MAX, UINT32_MAX, list,
-                             PROTO_PEERS_MAX, PROTO_WARN_BOTH);
+                             PROTO_PEERS_MAX, NULL, PROTO_WARN_BOTH);
     assert_true(n > 0);
     assert_true((size_t)n <= PROTO_RESPONSE_LIST_MAX(PROTO_PEERS_MAX));
     assert_int_equal(proto_write_response(buf, (size_t)n - 1, worst, UINT32_MAX, UINT32_MAX,
-                                          UINT32_MAX, list, PROTO_PEERS_MAX, PROTO_WARN_BOTH),
+                                          UINT32_MAX, list, PROTO_PEERS_MAX, NULL, PROTO_WARN_BOTH),
                      -1);
     /* It reads back as JSON: the scanner sees an announce without peer_id. */
     assert_int_equal(proto_scan_request(buf, (size_t)n, 256, &req), PROTO_ERR_PEER_ID);

@@ -44,11 +44,11 @@ int turn_url_ok(const char *url)
     return 1;
 }
 
-int turn_write_reply(char *buf, size_t cap, const char *const *urls, unsigned n_urls,
-                     const char *username, const char *credential, unsigned ttl)
+int turn_write_servers(char *buf, size_t cap, const char *const *urls, unsigned n_urls,
+                       const char *username, const char *credential)
 {
     size_t len = 0;
-    int n = snprintf(buf, cap, "{\"iceServers\":[{\"urls\":[");
+    int n = snprintf(buf, cap, "[{\"urls\":[");
     if (n < 0 || (size_t)n >= cap)
         return -1;
     len = (size_t)n;
@@ -58,9 +58,25 @@ int turn_write_reply(char *buf, size_t cap, const char *const *urls, unsigned n_
             return -1;
         len += (size_t)n;
     }
-    n = snprintf(buf + len, cap - len, "],\"username\":\"%s\",\"credential\":\"%s\"}],\"ttl\":%u}",
-                 username, credential, ttl);
+    n = snprintf(buf + len, cap - len, "],\"username\":\"%s\",\"credential\":\"%s\"}]", username,
+                 credential);
     if (n < 0 || (size_t)n >= cap - len)
         return -1;
     return (int)(len + (size_t)n);
+}
+
+int turn_write_reply(char *buf, size_t cap, const char *const *urls, unsigned n_urls,
+                     const char *username, const char *credential, unsigned ttl)
+{
+    int n = snprintf(buf, cap, "{\"iceServers\":"), m;
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    m = turn_write_servers(buf + n, cap - (size_t)n, urls, n_urls, username, credential);
+    if (m < 0)
+        return -1;
+    n += m;
+    m = snprintf(buf + n, cap - (size_t)n, ",\"ttl\":%u}", ttl);
+    if (m < 0 || (size_t)m >= cap - (size_t)n)
+        return -1;
+    return n + m;
 }

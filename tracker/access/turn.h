@@ -35,6 +35,15 @@ int turn_credential(char *out, size_t cap, const char *secret, size_t secret_len
  * and shorter than TURN_URL_MAX. */
 int turn_url_ok(const char *url);
 
+/* [{"urls":[<urls>],"username":<u>,"credential":<c>}] into buf (the value of
+ * an announce response's "ice_servers"); returns its length, or -1 when cap is
+ * too small. */
+int turn_write_servers(char *buf, size_t cap, const char *const *urls, unsigned n_urls,
+                       const char *username, const char *credential);
+/* The most turn_write_servers writes for n_urls URLs. */
+#define TURN_SERVERS_MAX(n_urls)                                                                   \
+    (64 + (size_t)(n_urls) * (TURN_URL_MAX + 3) + TURN_USERNAME_MAX + TURN_CREDENTIAL_MAX)
+
 /* {"iceServers":[{"urls":[<urls>],"username":<u>,"credential":<c>}],"ttl":<ttl>}
  * into buf; returns its length, or -1 when cap is too small. urls must pass
  * turn_url_ok; username and credential are what the functions above wrote. */

@@ -32,6 +32,7 @@ void worker_clock(struct worker *w)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     w->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    w->sw.wall_s = (int64_t)time(NULL);
 }
 
 struct swarm_limits tracker_swarm_limits(const struct tracker *t)
@@ -53,7 +54,13 @@ struct swarm_limits tracker_swarm_limits(const struct tracker *t)
          * connection's queue (PROTOCOL.md 3.2) */
         .full_scrape_max = t->cfg.outq_hard_kib * 1024u / 2,
         .no_full_scrape = t->cfg.no_full_scrape,
+        .turn_secret = t->cfg.turn_secret[0] ? t->cfg.turn_secret : NULL,
+        .n_turn_urls = t->cfg.n_turn_urls,
+        .turn_ttl = t->cfg.turn_ttl,
     };
+    _Static_assert(CONFIG_TURN_URLS == TURN_URLS_MAX, "one bound for the TURN URLs");
+    for (unsigned k = 0; k < t->cfg.n_turn_urls; k++)
+        lim.turn_urls[k] = t->cfg.turn_urls[k];
     return lim;
 }
 

@@ -150,6 +150,20 @@ static void forward(struct outbox *ob, const struct proto_announce *a, const cha
     outbox_frame(ob, f);
 }
 
+/* "turn": true: TURN credentials for this peer_id, as GET /turn gives them
+ * (access/turn.c); false when TURN is not configured. */
+static bool ice_servers(const struct swarm *s, const uint8_t peer_id[PROTO_ID_LEN], char *buf,
+                        size_t cap)
+{
+    char user[TURN_USERNAME_MAX], cred[TURN_CREDENTIAL_MAX];
+    if (!s->lim.turn_secret)
+        return false;
+    return turn_username(user, sizeof user, (uint64_t)s->wall_s + s->lim.turn_ttl, peer_id) > 0 &&
+           turn_credential(cred, sizeof cred, s->lim.turn_secret, strlen(s->lim.turn_secret),
+                           user) > 0 &&
+           turn_write_servers(buf, cap, s->lim.turn_urls, s->lim.n_turn_urls, user, cred) > 0;
+}
+
 /* An announce for a swarm this worker owns (from a local connection or a mail). */
 static void announce(struct swarm *s, struct outbox *ob, const struct proto_announce *a,
                      const char *msg, uint64_t conn, bool ipv6)
@@ -165,7 +179,8 @@ static void announce(struct swarm *s, struct outbox *ob, const struct proto_anno
         return;
     }
     if (res.respond) {
-        size_t cap = PROTO_RESPONSE_LIST_MAX(res.n_listed);
+        size_t cap = PROTO_RESPONSE_LIST_MAX(res.n_listed) +
+                     (a->want_turn ? 16 + TURN_SERVERS_MAX(TURN_URLS_MAX) : 0);
         struct frame *f = frame_alloc(cap);
         const char *warning = NULL;
         if (a->n_invalid_offers)
@@ -176,9 +191,12 @@ static void announce(struct swarm *s, struct outbox *ob, const struct proto_anno
             /* A list only for an announce that added or refreshed the sender
              * (to read the room you must be in it): not for "stopped". */
             bool list = a->want_peers && a->event != PROTO_EVENT_STOPPED;
+            char ice[TURN_SERVERS_MAX(TURN_URLS_MAX)];
+            bool turn = a->want_turn && a->event != PROTO_EVENT_STOPPED &&
+                        ice_servers(s, a->peer_id, ice, sizeof ice);
             int n = proto_write_response(frame_payload(f), cap, a->info_hash, res.complete,
                                          res.incomplete, s->lim.interval, list ? res.listed : NULL,
-                                         res.n_listed, warning);
+                                         res.n_listed, turn ? ice : NULL, warning);
             if (n < 0) {
                 free(f);
             } else {

@@ -30,6 +30,7 @@
 #include "scan.h"
 #include "shard.h"
 #include "stats.h"
+#include "turn.h"
 
 #define SWARM_SCRAPES_IN_FLIGHT    4     /* list scrapes one connection may have travelling */
 #define SWARM_SCRAPE_LOST_MS       10000 /* a scrape not back by then is taken as lost */
@@ -48,6 +49,11 @@ struct swarm_limits {
     uint32_t max_scrape_hashes;      /* info hashes per list scrape */
     uint32_t full_scrape_max;        /* bytes of a full scrape reply, >= 512 */
     bool no_full_scrape;             /* refuse scrapes without info_hash */
+    /* TURN credentials for "turn": true (none when turn_secret is NULL). */
+    const char *turn_secret;
+    const char *turn_urls[TURN_URLS_MAX];
+    unsigned n_turn_urls;
+    unsigned turn_ttl; /* s */
 };
 
 /* One (info_hash, peer_id) a connection announced after its first; freed with it. */
@@ -92,6 +98,7 @@ struct swarm {
     struct log_limit log;     /* rate limits of this worker's log lines */
     uint64_t rng;             /* shard_rand state */
     int64_t now_ms;           /* ms, monotonic: the time of the call under way */
+    int64_t wall_s;           /* Unix seconds, set by the runtime: TURN credentials' expiry */
     struct proto_request req; /* scratch for the scanner */
 };
 
