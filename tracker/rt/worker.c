@@ -32,7 +32,6 @@ void worker_clock(struct worker *w)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     w->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    w->sw.wall_s = (int64_t)time(NULL);
 }
 
 struct swarm_limits tracker_swarm_limits(const struct tracker *t)
@@ -97,6 +96,7 @@ int worker_create(struct worker *w, struct tracker *t, unsigned idx)
         goto fail;
     randombytes_buf(&seed, sizeof seed);
     swarm_create(&w->sw, idx, &t->route, &lim, &w->stats, seed);
+    w->sw.wall_s = (int64_t)time(NULL);
     atomic_init(&w->stop, false);
     worker_clock(w);
     return 0;
@@ -309,6 +309,9 @@ static void on_tick(struct ev_loop *loop, ev_timer *tm, int revents)
     struct worker *w = tm->data;
     (void)revents;
     worker_clock(w);
+    /* The wall clock only dates TURN credentials (seconds, valid for an hour
+     * or so): read once per tick, not once per message. */
+    w->sw.wall_s = (int64_t)time(NULL);
     if (w->stopping && (w->now_ms >= w->stop_deadline_ms || slots_live(&w->slots) == 0)) {
         w->exit_loop = true;
         ev_break(loop, EVBREAK_ALL);

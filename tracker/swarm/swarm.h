@@ -98,7 +98,7 @@ struct swarm {
     struct log_limit log;     /* rate limits of this worker's log lines */
     uint64_t rng;             /* shard_rand state */
     int64_t now_ms;           /* ms, monotonic: the time of the call under way */
-    int64_t wall_s;           /* Unix seconds, set by the runtime: TURN credentials' expiry */
+    int64_t wall_s;           /* Unix seconds, refreshed by the runtime's tick: TURN expiry */
     struct proto_request req; /* scratch for the scanner */
 };
 
