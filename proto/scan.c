@@ -279,12 +279,13 @@ enum field {
     F_OFFER_ID,
     F_PEERS,
     F_TURN,
+    F_DATA,
     F_COUNT
 };
 
 static const char *const field_names[] = {
     "action", "info_hash",  "peer_id",  "event", "left", "offers",
-    "answer", "to_peer_id", "offer_id", "peers", "turn",
+    "answer", "to_peer_id", "offer_id", "peers", "turn", "data",
 };
 _Static_assert(sizeof field_names / sizeof field_names[0] == F_COUNT,
                "field_names names every field");
@@ -593,6 +594,26 @@ static enum proto_status scan_announce(const unsigned char *msg, struct field_sp
     return PROTO_OK;
 }
 
+/* A relay: the sender, an optional recipient, and "data", a string kept as
+ * its raw JSON text (never parsed: the server only forwards it). */
+static enum proto_status scan_relay(const unsigned char *msg, struct field_span *fs,
+                                    struct proto_request *r)
+{
+    struct proto_relay *req = &r->relay;
+    if (!r->has_info_hash)
+        return PROTO_ERR_INFO_HASH;
+    if (field_id(msg, &fs[F_PEER_ID], req->peer_id) != 0)
+        return PROTO_ERR_PEER_ID;
+    req->directed = fs[F_TO_PEER_ID].present && msg[fs[F_TO_PEER_ID].off] != 'n';
+    if (req->directed && field_id(msg, &fs[F_TO_PEER_ID], req->to_peer_id) != 0)
+        return PROTO_ERR_TO_PEER_ID;
+    if (!fs[F_DATA].present || msg[fs[F_DATA].off] != '"')
+        return PROTO_ERR_DATA;
+    req->data.off = (uint32_t)fs[F_DATA].off;
+    req->data.len = (uint32_t)fs[F_DATA].len;
+    return PROTO_OK;
+}
+
 static enum proto_action action_of(const unsigned char *m, const struct field_span *f)
 {
     if (m[f->off] != '"')
@@ -601,6 +622,8 @@ static enum proto_action action_of(const unsigned char *m, const struct field_sp
         return PROTO_ACTION_ANNOUNCE;
     if (string_is(m + f->off + 1, f->len - 2, "scrape"))
         return PROTO_ACTION_SCRAPE;
+    if (string_is(m + f->off + 1, f->len - 2, "relay"))
+        return PROTO_ACTION_RELAY;
     return PROTO_ACTION_UNKNOWN;
 }
 
@@ -693,6 +716,8 @@ enum proto_status proto_scan_request(const char *msg, size_t len, uint32_t max_s
         return PROTO_ERR_ACTION;
     if (req->action == PROTO_ACTION_ANNOUNCE)
         return scan_announce(m, fs, req);
+    if (req->action == PROTO_ACTION_RELAY)
+        return scan_relay(m, fs, req);
     if (!fs[F_INFO_HASH].present || m[fs[F_INFO_HASH].off] == 'n')
         return PROTO_OK;        /* full scrape */
     req->has_info_hash = false; /* a scrape's errors carry no info_hash */
@@ -716,6 +741,7 @@ const char *proto_status_reason(enum proto_status st)
         [PROTO_ERR_TO_PEER_ID] = "invalid to_peer_id",
         [PROTO_ERR_PEERS] = "invalid peers",
         [PROTO_ERR_SCRAPE_TOO_MANY] = "too many info_hash in scrape",
+        [PROTO_ERR_DATA] = "invalid data",
         [PROTO_ERR_FULL_SCRAPE_DISABLED] = "full scrape disabled",
         [PROTO_ERR_TOO_MANY_TORRENTS] = "too many torrents on this connection",
         [PROTO_ERR_TOO_MANY_PEER_IDS] = "too many peer_ids for this info hash",
@@ -723,6 +749,11 @@ const char *proto_status_reason(enum proto_status st)
         [PROTO_ERR_TRACKER_FULL_PEERS] = "tracker full: too many peers",
         [PROTO_ERR_TRACKER_FULL_SWARMS] = "tracker full: too many swarms",
         [PROTO_ERR_SCRAPE_IN_PROGRESS] = "scrape in progress",
+        [PROTO_ERR_RELAY_DISABLED] = "relay disabled",
+        [PROTO_ERR_RELAY_TOO_LARGE] = "relay data too large",
+        [PROTO_ERR_NOT_MEMBER] = "not a member of this room",
+        [PROTO_ERR_RELAY_NO_PEER] = "peer not in room",
+        [PROTO_ERR_RELAY_RATE] = "relay rate exceeded",
     };
     if ((unsigned)st >= PROTO_STATUS_COUNT)
         return "internal error";

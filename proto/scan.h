@@ -31,6 +31,7 @@ enum proto_action {
     PROTO_ACTION_UNKNOWN = 0,
     PROTO_ACTION_ANNOUNCE,
     PROTO_ACTION_SCRAPE,
+    PROTO_ACTION_RELAY, /* extension: PROTOCOL.md section 10.4 */
 };
 
 enum proto_event {
@@ -63,6 +64,7 @@ enum proto_status {
     PROTO_ERR_TO_PEER_ID,
     PROTO_ERR_PEERS,
     PROTO_ERR_SCRAPE_TOO_MANY,
+    PROTO_ERR_DATA, /* a relay without a string "data" */
     /* Raised by the tracker, not the scanner; listed here so every wire error
      * text lives in one table. */
     PROTO_ERR_FULL_SCRAPE_DISABLED,
@@ -72,6 +74,11 @@ enum proto_status {
     PROTO_ERR_TRACKER_FULL_PEERS,  /* --max-peers reached */
     PROTO_ERR_TRACKER_FULL_SWARMS, /* --max-swarms reached, no empty swarm to reclaim */
     PROTO_ERR_SCRAPE_IN_PROGRESS,  /* this connection's scrapes in flight at their cap */
+    PROTO_ERR_RELAY_DISABLED,      /* --relay off */
+    PROTO_ERR_RELAY_TOO_LARGE,     /* data longer than --relay-max-bytes */
+    PROTO_ERR_NOT_MEMBER,          /* relay sender not bound to this connection in the room */
+    PROTO_ERR_RELAY_NO_PEER,       /* directed relay to a peer that is not a live member */
+    PROTO_ERR_RELAY_RATE,          /* the connection's relay budget (--relay-rate) is spent */
     PROTO_STATUS_COUNT
 };
 
@@ -105,6 +112,14 @@ struct proto_announce {
     struct proto_offer offers[PROTO_OFFERS_MAX];
 };
 
+/* The relay part of a request (PROTOCOL.md 10.4); info_hash is the request's. */
+struct proto_relay {
+    uint8_t peer_id[PROTO_ID_LEN]; /* the sender */
+    bool directed;                 /* to_peer_id given (not null) */
+    uint8_t to_peer_id[PROTO_ID_LEN];
+    struct proto_span data; /* the raw JSON string "data", quotes included */
+};
+
 /* One scanned message. About 6 KiB: keep one per worker, not one per message. */
 struct proto_request {
     enum proto_action action;
@@ -112,6 +127,7 @@ struct proto_request {
     uint8_t info_hash[PROTO_ID_LEN];
 
     struct proto_announce ann; /* action == PROTO_ACTION_ANNOUNCE */
+    struct proto_relay relay;  /* action == PROTO_ACTION_RELAY */
 
     /* scrape */
     enum proto_scrape_kind scrape_kind;

@@ -113,12 +113,27 @@ int proto_write_forward(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID_
     return finish(&o);
 }
 
+int proto_write_relay(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID_LEN],
+                      const uint8_t from[PROTO_ID_LEN], const char *data, size_t data_len)
+{
+    struct out o = {buf, cap, 0, 0};
+    puts_lit(&o, "{\"action\":\"relay\",\"info_hash\":");
+    put_id(&o, info_hash);
+    puts_lit(&o, ",\"peer_id\":");
+    put_id(&o, from);
+    puts_lit(&o, ",\"data\":");
+    put(&o, data, data_len);
+    puts_lit(&o, "}");
+    return finish(&o);
+}
+
 int proto_write_error(char *buf, size_t cap, enum proto_action action, enum proto_status st,
                       const uint8_t *info_hash)
 {
     struct out o = {buf, cap, 0, 0};
-    puts_lit(&o,
-             action == PROTO_ACTION_SCRAPE ? "{\"action\":\"scrape\"" : "{\"action\":\"announce\"");
+    puts_lit(&o, action == PROTO_ACTION_SCRAPE  ? "{\"action\":\"scrape\""
+                 : action == PROTO_ACTION_RELAY ? "{\"action\":\"relay\""
+                                                : "{\"action\":\"announce\"");
     puts_lit(&o, ",\"failure reason\":\"");
     puts_lit(&o, proto_status_reason(st)); /* plain ASCII, no escaping needed */
     puts_lit(&o, "\"");

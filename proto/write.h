@@ -21,6 +21,7 @@
 #define PROTO_WARNING_MAX              64 /* a "warning message" text, ASCII */
 #define PROTO_RESPONSE_MAX             (96 + PROTO_ID_FIELD_MAX + 3 * 20 + PROTO_WARNING_MAX)
 #define PROTO_FORWARD_MAX(payload_len) (48 + 3 * PROTO_ID_FIELD_MAX + (size_t)(payload_len))
+#define PROTO_RELAY_MAX(data_len)      (48 + 2 * PROTO_ID_FIELD_MAX + (size_t)(data_len))
 #define PROTO_ERROR_MAX                (96 + PROTO_ID_FIELD_MAX)
 #define PROTO_SCRAPE_OPEN_MAX          32
 #define PROTO_SCRAPE_ENTRY_MAX         (PROTO_ID_JSON_MAX + 96)
@@ -54,6 +55,11 @@ int proto_write_response(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID
 int proto_write_forward(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID_LEN],
                         const uint8_t peer_id[PROTO_ID_LEN], const uint8_t offer_id[PROTO_ID_LEN],
                         int is_answer, const char *payload, size_t payload_len);
+
+/* {"action":"relay","info_hash":…,"peer_id":<from>,"data":<data>}; data is
+ * the raw JSON string as received, copied byte for byte. */
+int proto_write_relay(char *buf, size_t cap, const uint8_t info_hash[PROTO_ID_LEN],
+                      const uint8_t from[PROTO_ID_LEN], const char *data, size_t data_len);
 
 /* {"action":<action>,"failure reason":<reason>[,"info_hash":…]}; info_hash may be NULL. */
 int proto_write_error(char *buf, size_t cap, enum proto_action action, enum proto_status st,

@@ -541,6 +541,138 @@ describe('rooms (PROTOCOL.md 10): peer lists for members, directed offers; --thr
   });
 });
 
+describe('relay (PROTOCOL.md 10): directed and broadcast, members only; --threads 2', () => {
+  const h = useTracker(['--threads', '2']);
+
+  // data as written on the wire: escapes, a quote, non-ASCII; forwarded byte for byte.
+  const rawData = '"relay \\"quoted\\" \\u00e9 ✓ \\\\ end"';
+  const relayText = (ih, from, to, data = rawData) =>
+    `{"action":"relay","info_hash":${lit(ih)},"peer_id":${lit(from)}` +
+    (to ? `,"to_peer_id":${lit(to)}` : '') + `,"data":${data}}`;
+
+  function assertRelayed(m, ih, from, data = rawData) {
+    assert.equal(m.binary, false);
+    assert.equal(m.json.action, 'relay', m.text);
+    assert.equal(m.json.info_hash, ih);
+    assert.equal(m.json.peer_id, from);
+    assert.deepEqual(Object.keys(m.json).sort(), ['action', 'data', 'info_hash', 'peer_id']);
+    assert.ok(m.text.endsWith(`,"data":${data}}`), `data not forwarded as written: ${m.text}`);
+  }
+
+  it('a directed relay reaches only its member; a broadcast reaches every other member once', async (ctx) => {
+    const ih = randomId();
+    const members = await joinSwarm(ctx, h.tr.url, ih, 4);
+    const before = await getStats(h.tr.url);
+    members[0].c.sendText(relayText(ih, members[0].pid, members[2].pid));
+    // All frames of one relay leave its room's worker in one step: once member 2
+    // has its frame, a scaled 400 ms window shows any other.
+    let got = await collectAll(members.map((p) => p.c), scaled(400), 1);
+    assert.deepEqual(got.map((g) => g.length), [0, 0, 1, 0]);
+    assertRelayed(got[2][0], ih, members[0].pid);
+
+    members[3].c.sendText(relayText(ih, members[3].pid, null));
+    await waitQueuedAll(members.slice(0, 3).map((p) => p.c), 1, DEFAULT_TIMEOUT);
+    got = await collectAll(members.map((p) => p.c), scaled(400));
+    assert.deepEqual(got.map((g) => g.length), [1, 1, 1, 0], 'one frame per other member, none to the sender');
+    for (const g of got.slice(0, 3)) assertRelayed(g[0], ih, members[3].pid);
+
+    const after = await pollFor(() => getStats(h.tr.url), (x) => x.relayFrames >= before.relayFrames + 4);
+    assert.equal(after.relays - before.relays, 2);
+    assert.equal(after.relayFrames - before.relayFrames, 4);
+  });
+
+  it('relays are refused by name, with action relay, and nothing is sent', async (ctx) => {
+    const ih = randomId();
+    const members = await joinSwarm(ctx, h.tr.url, ih, 2);
+    const c = await ctx.conn(h.tr.url);
+    const me = randomId();
+    const next = async (text) => { c.sendText(text); return c.nextJSON(DEFAULT_TIMEOUT, 'relay failure'); };
+    const fails = async (text, reason) => {
+      const r = await next(text);
+      assertFailure(r, reason, 'relay');
+      assert.equal(r.info_hash, ih);
+    };
+    // Not in the room at all; then speaking for another connection's member.
+    await fails(relayText(ih, me, null), 'not a member of this room');
+    await fails(relayText(ih, members[0].pid, members[1].pid), 'not a member of this room');
+    assertAnnounceResponse(await announce(c, { info_hash: ih, peer_id: me }), ih, { incomplete: 3 });
+    await fails(relayText(ih, me, randomId()), 'peer not in room');
+    await fails(relayText(ih, me, me), 'peer not in room');
+    await fails(relayText(ih, me, null, '"' + 'x'.repeat(16385) + '"'), 'relay data too large');
+    await fails(relayText(ih, me, null, '17'), 'invalid data');
+    await fails(relayText(ih, me, null, '{"sdp":"x"}'), 'invalid data');
+    await fails(`{"action":"relay","info_hash":${lit(ih)},"peer_id":${lit(me)},"to_peer_id":"short","data":"x"}`, 'invalid to_peer_id');
+    // After "stopped" the sender is no longer a member.
+    await announce(c, { info_hash: ih, peer_id: me, event: 'stopped' });
+    await fails(relayText(ih, me, members[0].pid), 'not a member of this room');
+    // 16384 bytes of data is the limit, and goes through.
+    assertAnnounceResponse(await announce(c, { info_hash: ih, peer_id: me }), ih, { incomplete: 3 });
+    c.sendText(relayText(ih, me, members[1].pid, '"' + 'y'.repeat(16384) + '"'));
+    // Every refusal above was answered before this relay was sent, and a
+    // refused relay's frames would have left with its failure reply: once
+    // member 1 has this one, a scaled 400 ms window shows anything else.
+    const got = await collectAll(members.map((p) => p.c), scaled(400), 1);
+    assert.deepEqual(got.map((g) => g.length), [0, 1]);
+    assert.equal(got[1][0].json.data, 'y'.repeat(16384));
+    await c.expectNone(scaled(200));
+  });
+});
+
+describe('relay budget: --threads 1 --relay-rate 1 (1 KiB/s, burst 4 KiB)', () => {
+  const h = useTracker(['--threads', '1', '--relay-rate', '1']);
+
+  it('each recipient costs data + 128 bytes; a relay past the budget is refused whole; it refills', async (ctx) => {
+    const ih = randomId();
+    const members = await joinSwarm(ctx, h.tr.url, ih, 3);
+    const data = '"' + 'z'.repeat(872) + '"'; // 872 + 128 = 1000 bytes per recipient
+    const text = (to) => `{"action":"relay","info_hash":${lit(ih)},"peer_id":${lit(members[0].pid)}` +
+      (to ? `,"to_peer_id":${lit(to)}` : '') + `,"data":${data}}`;
+    // Two broadcasts (2 x 2 recipients x 1000 = 4000 of 4096 bytes) go out...
+    for (let k = 0; k < 2; k++) {
+      members[0].c.sendText(text(null));
+      await waitQueuedAll([members[1].c, members[2].c], k + 1, DEFAULT_TIMEOUT);
+    }
+    // ...the third does not fit, and is refused whole: neither member gets it.
+    members[0].c.sendText(text(null));
+    const r = await members[0].c.nextJSON(DEFAULT_TIMEOUT, 'rate failure');
+    assertFailure(r, 'relay rate exceeded', 'relay');
+    // One thread: the refused relay's frames would have left with the reply.
+    const got = await collectAll([members[1].c, members[2].c], scaled(300));
+    assert.deepEqual(got.map((g) => g.length), [2, 2]);
+    // The budget refills at 1 KiB/s: a directed relay (977 ms of budget) fits
+    // again within about a second. Retried every 250 ms; each try is answered
+    // by a failure to the sender or the frame at member 1, whichever comes.
+    const deadline = Date.now() + scaled(8000);
+    let ok = false;
+    while (!ok && Date.now() < deadline) {
+      await sleep(250);
+      members[0].c.sendText(text(members[1].pid));
+      const end = Date.now() + DEFAULT_TIMEOUT;
+      while (!members[0].c.queue.length && !members[1].c.queue.length && Date.now() < end) await sleep(10);
+      if (members[1].c.queue.length) {
+        assert.equal(members[1].c.queue.shift().json.action, 'relay');
+        ok = true;
+      } else {
+        assert.ok(members[0].c.queue.length, 'no answer to a relay');
+        assertFailure(members[0].c.queue.shift().json, 'relay rate exceeded', 'relay');
+      }
+    }
+    assert.ok(ok, 'the budget never refilled');
+  });
+});
+
+describe('--relay off', () => {
+  const h = useTracker(['--relay', 'off']);
+  it('every relay is refused with relay disabled', async (ctx) => {
+    const ih = randomId();
+    const [a, b] = await joinSwarm(ctx, h.tr.url, ih, 2);
+    a.c.sendText(`{"action":"relay","info_hash":${lit(ih)},"peer_id":${lit(a.pid)},"data":"x"}`);
+    assertFailure(await a.c.nextJSON(DEFAULT_TIMEOUT, 'relay failure'), 'relay disabled', 'relay');
+    // Refused before any frame is made; the window only confirms it.
+    await b.c.expectNone(scaled(200));
+  });
+});
+
 describe('announce interval flag', () => {
   const h = useTracker(['--interval', '300']);
   it('--interval 300 is reported in announce responses', async (ctx) => {
@@ -1300,6 +1432,9 @@ const STATS_FIELDS = [
   'offersNotInRoom',
   'answersForwarded',
   'answersDropped',
+  'relays',
+  'relayFrames',
+  'relaysRefused',
   'errors',
   'sockets',
   'peersRefused',

@@ -19,7 +19,8 @@
  * After each line: every reply is JSON with a known "action"; each frame
  * reaches a live connection; per shard, the swarm counts, the peer hash
  * tables, the dense arrays and both recency lists agree; every swarm lives on
- * the worker route_owner names; every peer belongs to a live connection that
+ * the worker route_owner names; every relay that travelled is settled; every
+ * peer belongs to a live connection that
  * still holds its registration (else closing that connection would leave the
  * peer behind). At the end every connection closes and no peer may remain;
  * LeakSanitizer checks that nothing else does either.
@@ -83,10 +84,10 @@ static void check_frame(struct frame *f)
 static void deliver(struct frame *f)
 {
     int k = conn_index(f->conn);
-    if (k >= 0) {
+    if (k >= 0 && swarm_conn_note_reply(&swarms[conn_worker((uint32_t)k)], &conns[k], f, now_ms))
         check_frame(f);
-        swarm_conn_note_reply(&conns[k], f, now_ms);
-    }
+    if (k >= 0) /* a connection's relays in flight never pass their bound */
+        CHECK(conns[k].relays <= SWARM_RELAYS_IN_FLIGHT);
     mail_free(&f->m);
 }
 
@@ -228,6 +229,9 @@ static void setup(void)
         .turn_urls = {"turn:127.0.0.1:3478", "turns:127.0.0.1:5349"},
         .n_turn_urls = 2,
         .turn_ttl = 600,
+        .relay = true,
+        .relay_max_bytes = 64,
+        .relay_rate = {1024, 4000}, /* 1 KiB/s: the budget runs out within a run */
     };
     memcpy(route.key, route_key, sizeof route.key);
     route.n_workers = FH_WORKERS;
@@ -295,6 +299,9 @@ static void step(const char *line, size_t n)
          * waiters, so no connection waits and no travel is under way. */
         CHECK(!swarms[d].fs.in_flight && swarms[d].fs.n_waiters == 0);
     }
+    /* ...and every relay that travelled has been settled with its sender. */
+    for (unsigned k = 0; k < FH_CONNS; k++)
+        CHECK(conns[k].relays == 0);
     for (unsigned k = 0; k < FH_CONNS; k++)
         CHECK(!conns[k].full_waiting && conns[k].scrapes == 0);
     check_conns();

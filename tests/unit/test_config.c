@@ -32,6 +32,7 @@ static int clear_env(void **state)
     unsetenv("WSTRACKER_MAX_PEERS");
     unsetenv("WSTRACKER_TURN_SECRET");
     unsetenv("WSTRACKER_TURN_URL");
+    unsetenv("WSTRACKER_RELAY");
     return 0;
 }
 
@@ -62,6 +63,34 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.turn_secret, "");
     assert_int_equal(cfg.n_turn_urls, 0);
     assert_int_equal(cfg.turn_ttl, 3600);
+    assert_true(cfg.relay);
+    assert_int_equal(cfg.relay_max_bytes, 16384);
+    assert_int_equal(cfg.relay_rate_kib, 64);
+}
+
+/* A switch takes "--relay off", "--relay=off", or stands alone for on; the
+ * word after it is taken only when it is an on/off word. */
+static void test_switches(void **state)
+{
+    (void)state;
+    assert_int_equal(LOAD("--relay", "off"), CONFIG_RUN);
+    assert_false(cfg.relay);
+    assert_int_equal(LOAD("--relay=no", "--relay-rate", "8"), CONFIG_RUN);
+    assert_false(cfg.relay);
+    assert_int_equal(cfg.relay_rate_kib, 8);
+    setenv("WSTRACKER_RELAY", "off", 1);
+    assert_int_equal(LOAD("--relay", "--interval", "7"), CONFIG_RUN); /* flag alone: on */
+    assert_true(cfg.relay);
+    assert_int_equal(cfg.interval, 7);
+    assert_int_equal(LOAD("--threads", "1"), CONFIG_RUN);
+    assert_false(cfg.relay); /* from the environment */
+    assert_int_equal(LOAD("--no-full-scrape", "on"), CONFIG_RUN);
+    assert_true(cfg.no_full_scrape);
+    assert_int_equal(LOAD("--relay", "maybe"), CONFIG_EXIT_ERR); /* not a switch word */
+    assert_non_null(strstr(err, "unexpected argument 'maybe'"));
+    assert_int_equal(LOAD("--relay-rate", "0"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "relay-rate"));
+    assert_int_equal(LOAD("--relay-max-bytes", "0"), CONFIG_EXIT_ERR);
 }
 
 /* TURN: secret and URLs go together; URLs repeat up to CONFIG_TURN_URLS; the
@@ -168,6 +197,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_turn, clear_env, clear_env),
         cmocka_unit_test_setup(test_defaults, clear_env),
+        cmocka_unit_test_setup_teardown(test_switches, clear_env, clear_env),
         cmocka_unit_test_setup(test_precedence, clear_env),
         cmocka_unit_test_setup(test_errors_name_the_option, clear_env),
         cmocka_unit_test_setup(test_outq_caps_ordered, clear_env),

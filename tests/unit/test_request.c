@@ -39,6 +39,11 @@ static const struct swarm_limits lim = {
     .max_scrape_hashes = 8,
     .full_scrape_max = 4096,
     .no_full_scrape = false,
+    .relay = true,
+    .relay_max_bytes = 64,
+    /* 1000 bytes/s, burst 4000 ms: one recipient of 64 bytes of data costs
+     * 192 ms (64 + SWARM_RELAY_OVERHEAD bytes). */
+    .relay_rate = {.bytes_per_s = 1000, .burst_ms = RATE_BURST_S * 1000},
 };
 
 static int setup(void **state)
@@ -566,6 +571,330 @@ static void test_refusals(void **state)
     assert_int_equal(sw[0].shard.counts.peers, 0);
 }
 
+/* ---- relay (PROTOCOL.md 10.4) ---- */
+
+static void join_at(unsigned w, struct swarm_conn *c, const char *ih, const char *pid, int64_t t)
+{
+    char msg[512];
+    struct outbox ob;
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"%s\",\"left\":1}", ih,
+             pid);
+    send_at(w, c, msg, t, &ob);
+    drop_all(&ob);
+}
+
+static void relay_at(unsigned w, struct swarm_conn *c, const char *ih, const char *from,
+                     const char *to, const char *data, int64_t t, struct outbox *ob)
+{
+    char msg[512];
+    if (to)
+        snprintf(msg, sizeof msg,
+                 "{\"action\":\"relay\",\"info_hash\":\"%s\",\"peer_id\":\"%s\",\"to_peer_id\":"
+                 "\"%s\",\"data\":\"%s\"}",
+                 ih, from, to, data);
+    else
+        snprintf(msg, sizeof msg,
+                 "{\"action\":\"relay\",\"info_hash\":\"%s\",\"peer_id\":\"%s\",\"data\":\"%s\"}",
+                 ih, from, data);
+    send_at(w, c, msg, t, ob);
+}
+
+static void expect_relayed(struct outbox *ob, uint64_t conn, const char *ih, const char *from,
+                           const char *data)
+{
+    char want[512];
+    snprintf(want, sizeof want,
+             "{\"action\":\"relay\",\"info_hash\":\"%s\",\"peer_id\":\"%s\",\"data\":\"%s\"}", ih,
+             from, data);
+    expect_frame(ob, conn, want, true);
+}
+
+static void expect_relay_failure(struct outbox *ob, uint64_t conn, const char *ih,
+                                 enum proto_status st)
+{
+    char want[256];
+    snprintf(want, sizeof want,
+             "{\"action\":\"relay\",\"failure reason\":\"%s\",\"info_hash\":\"%s\"}",
+             proto_status_reason(st), ih);
+    expect_frame(ob, conn, want, false);
+}
+
+/* Who may relay, to whom: only a live member bound to the sending
+ * connection; directed to one live member, or to every other one. */
+static void test_relay_membership(void **state)
+{
+    static const char *const A = "relay-peer-aaaaaaaaa", *const B = "relay-peer-bbbbbbbbb",
+                             *const C = "relay-peer-ccccccccc";
+    char ih[IH_LEN + 1];
+    struct outbox ob;
+    (void)state;
+    hash_owned_by(0, ih);
+    join_at(0, &c1, ih, A, now);
+    join_at(0, &c2, ih, B, now);
+
+    /* Directed: to B's connection only, byte for byte, droppable. */
+    relay_at(0, &c1, ih, A, B, "hello b", now, &ob);
+    expect_relayed(&ob, c2.ref, ih, A, "hello b");
+    expect_empty(&ob);
+    /* Broadcast: every other member (B), never the sender. */
+    relay_at(0, &c1, ih, A, NULL, "hello all", now, &ob);
+    expect_relayed(&ob, c2.ref, ih, A, "hello all");
+    expect_empty(&ob);
+
+    /* Speaking for a peer this connection did not announce, or for one in a
+     * room it is not in: refused, nothing sent. */
+    relay_at(0, &c1, ih, B, NULL, "spoof", now, &ob);
+    expect_relay_failure(&ob, c1.ref, ih, PROTO_ERR_NOT_MEMBER);
+    expect_empty(&ob);
+    relay_at(1, &c3, ih, C, NULL, "stranger", now, &ob);
+    expect_relay_failure(&ob, c3.ref, ih, PROTO_ERR_NOT_MEMBER);
+    expect_empty(&ob);
+
+    /* To a peer that is not in the room, or to oneself. */
+    relay_at(0, &c1, ih, A, C, "anyone?", now, &ob);
+    expect_relay_failure(&ob, c1.ref, ih, PROTO_ERR_RELAY_NO_PEER);
+    expect_empty(&ob);
+    relay_at(0, &c1, ih, A, A, "me", now, &ob);
+    expect_relay_failure(&ob, c1.ref, ih, PROTO_ERR_RELAY_NO_PEER);
+    expect_empty(&ob);
+
+    /* After "stopped", A's connection still holds no registration: refused. */
+    {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"%s\","
+                 "\"event\":\"stopped\"}",
+                 ih, A);
+        send_at(0, &c1, msg, now, &ob);
+        drop_all(&ob);
+    }
+    relay_at(0, &c1, ih, A, B, "gone", now, &ob);
+    expect_relay_failure(&ob, c1.ref, ih, PROTO_ERR_NOT_MEMBER);
+    expect_empty(&ob);
+    assert_int_equal(atomic_load(&stats[0].v[STATS_RELAYS]), 2);
+    assert_int_equal(atomic_load(&stats[0].v[STATS_RELAY_FRAMES]), 2);
+    assert_int_equal(atomic_load(&stats[0].v[STATS_RELAYS_REFUSED]), 4);
+    assert_int_equal(atomic_load(&stats[1].v[STATS_RELAYS_REFUSED]), 1); /* c3's, on worker 1 */
+}
+
+/* Evicted (the room keeps its last N) and expired peers neither receive
+ * relays nor may send them, though their connection still holds the pair. */
+static void test_relay_evicted_expired(void **state)
+{
+    struct swarm_conn c[11];
+    char ih[IH_LEN + 1], pid[11][IH_LEN + 1];
+    struct outbox ob;
+    uint32_t n = 0;
+    struct mail *m;
+    (void)state;
+    hash_owned_by(0, ih);
+    for (unsigned k = 0; k < 11; k++) {
+        memset(&c[k], 0, sizeof c[k]);
+        c[k].ref = route_conn_make(0, 20 + k, 1);
+        snprintf(pid[k], sizeof pid[k], "evict-peer-%09u", k);
+    }
+    /* Ten members at 0 s (the room's cap), then an eleventh evicts peer 0. */
+    for (unsigned k = 0; k < 10; k++)
+        join_at(0, &c[k], ih, pid[k], now);
+    join_at(0, &c[10], ih, pid[10], now + 1000);
+    relay_at(0, &c[0], ih, pid[0], NULL, "evicted", now + 1000, &ob);
+    expect_relay_failure(&ob, c[0].ref, ih, PROTO_ERR_NOT_MEMBER);
+    expect_empty(&ob);
+    relay_at(0, &c[1], ih, pid[1], pid[0], "to the evicted", now + 1000, &ob);
+    expect_relay_failure(&ob, c[1].ref, ih, PROTO_ERR_RELAY_NO_PEER);
+    expect_empty(&ob);
+
+    /* A broadcast goes to the nine other members: the fan-out is the room. */
+    relay_at(0, &c[10], ih, pid[10], NULL, "x", now + 1000, &ob);
+    while ((m = mail_queue_pop(&ob.q)) != NULL) {
+        struct frame *f = (struct frame *)m;
+        assert_int_equal(m->kind, MAIL_FRAME);
+        assert_true(f->conn != c[10].ref && f->conn != c[0].ref);
+        n++;
+        mail_free(m);
+    }
+    assert_int_equal(n, 9);
+
+    /* At 120 s (the peer timeout) peers 1..9 have expired, 10 (1 s later) not. */
+    relay_at(0, &c[1], ih, pid[1], pid[10], "expired", now + 120000, &ob);
+    expect_relay_failure(&ob, c[1].ref, ih, PROTO_ERR_NOT_MEMBER);
+    expect_empty(&ob);
+    relay_at(0, &c[10], ih, pid[10], pid[2], "to the expired", now + 120000, &ob);
+    expect_relay_failure(&ob, c[10].ref, ih, PROTO_ERR_RELAY_NO_PEER);
+    expect_empty(&ob);
+    relay_at(0, &c[10], ih, pid[10], NULL, "alone", now + 120000, &ob);
+    expect_empty(&ob); /* no one else is left: nothing to send, no failure */
+    assert_int_equal(sw[0].shard.counts.peers, 1);
+}
+
+/* Size and rate: data longer than relay_max_bytes is refused; each
+ * recipient costs (data + SWARM_RELAY_OVERHEAD) bytes of the per-connection
+ * budget, a relay that does not fit is refused whole, and the budget comes
+ * back with time. */
+static void test_relay_limits(void **state)
+{
+    static const char data64[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    char ih[IH_LEN + 1], pid[10][IH_LEN + 1], big[66];
+    struct swarm_conn c[10];
+    struct outbox ob;
+    struct swarm off;
+    struct swarm_limits lim_off = lim;
+    (void)state;
+    hash_owned_by(0, ih);
+    for (unsigned k = 0; k < 10; k++) {
+        memset(&c[k], 0, sizeof c[k]);
+        c[k].ref = route_conn_make(0, 40 + k, 1);
+        snprintf(pid[k], sizeof pid[k], "limit-peer-%09u", k);
+        join_at(0, &c[k], ih, pid[k], now);
+    }
+    memset(big, 'z', 65);
+    big[65] = '\0';
+    relay_at(0, &c[0], ih, pid[0], pid[1], big, now, &ob);
+    expect_relay_failure(&ob, c[0].ref, ih, PROTO_ERR_RELAY_TOO_LARGE);
+    expect_empty(&ob);
+
+    /* 9 recipients x 192 bytes = 1728 ms of a 4000 ms budget: two go out
+     * whole, the third would pass it and is refused with nothing sent. */
+    for (unsigned round = 0; round < 3; round++) {
+        uint32_t n = 0;
+        struct mail *m;
+        relay_at(0, &c[0], ih, pid[0], NULL, data64, now, &ob);
+        if (round == 2) {
+            expect_relay_failure(&ob, c[0].ref, ih, PROTO_ERR_RELAY_RATE);
+            expect_empty(&ob);
+            break;
+        }
+        while ((m = mail_queue_pop(&ob.q)) != NULL) {
+            n++;
+            mail_free(m);
+        }
+        assert_int_equal(n, 9);
+    }
+    assert_int_equal(rate_available_ms(&lim.relay_rate, c[0].relay_tat, (uint32_t)now),
+                     4000 - 2 * 1728);
+    /* A directed relay (192 ms) still fits the 544 ms left; another
+     * connection's budget is its own. */
+    relay_at(0, &c[0], ih, pid[0], pid[1], data64, now, &ob);
+    expect_relayed(&ob, c[1].ref, ih, pid[0], data64);
+    expect_empty(&ob);
+    relay_at(0, &c[2], ih, pid[2], NULL, data64, now, &ob);
+    drop_all(&ob);
+    /* 1.2 s later 1200 ms have come back: 352 + 1200 < 1728, still refused;
+     * at 2 s (2000 + 352 >= 1728) the broadcast goes out. */
+    relay_at(0, &c[0], ih, pid[0], NULL, data64, now + 1200, &ob);
+    expect_relay_failure(&ob, c[0].ref, ih, PROTO_ERR_RELAY_RATE);
+    expect_empty(&ob);
+    relay_at(0, &c[0], ih, pid[0], NULL, data64, now + 2000, &ob);
+    assert_non_null(ob.q.head);
+    assert_int_equal(((struct frame *)ob.q.head)->droppable, true);
+    drop_all(&ob);
+
+    /* --relay off. */
+    lim_off.relay = false;
+    swarm_create(&off, 0, &route, &lim_off, &stats[0], 3);
+    memset(&ob, 0, sizeof ob);
+    {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "{\"action\":\"relay\",\"info_hash\":\"%s\",\"peer_id\":\"%s\",\"data\":\"x\"}",
+                 ih, pid[0]);
+        swarm_message(&off, &c[0], msg, strlen(msg), true, now, &ob);
+    }
+    expect_relay_failure(&ob, c[0].ref, ih, PROTO_ERR_RELAY_DISABLED);
+    expect_empty(&ob);
+    swarm_destroy(&off);
+}
+
+/* A relay for a room on another worker travels as mail with the sender's
+ * budget; the owner sends it and settles it back with its cost, which is
+ * charged when the settlement reaches the sender's worker. */
+static void test_relay_travels(void **state)
+{
+    static const char *const A = "travel-peer-aaaaaaaa", *const B = "travel-peer-bbbbbbbb";
+    char ih[IH_LEN + 1];
+    struct outbox ob, ob2;
+    struct mail *m;
+    struct frame *f;
+    (void)state;
+    hash_owned_by(0, ih);
+    join_at(0, &c1, ih, A, now);
+    /* c3 lives on worker 1: its announce travels to worker 0. */
+    {
+        char msg[256];
+        struct outbox a;
+        snprintf(msg, sizeof msg,
+                 "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"%s\",\"left\":1}", ih,
+                 B);
+        send_at(1, &c3, msg, now, &a);
+        while ((m = mail_queue_pop(&a.q)) != NULL) {
+            memset(&ob2, 0, sizeof ob2);
+            assert_int_equal(m->kind, MAIL_ANNOUNCE);
+            swarm_mail(&sw[0], m, now, &ob2);
+            drop_all(&ob2);
+        }
+    }
+    relay_at(1, &c3, ih, B, A, "over there", now, &ob);
+    m = mail_queue_pop(&ob.q);
+    assert_non_null(m);
+    assert_int_equal(m->kind, MAIL_RELAY);
+    assert_int_equal(m->dest, 0);
+    assert_int_equal(((struct mail_relay *)m)->budget_ms, 4000);
+    expect_empty(&ob);
+    assert_int_equal(c3.relays, 1);
+
+    memset(&ob2, 0, sizeof ob2);
+    swarm_mail(&sw[0], m, now, &ob2);
+    expect_relayed(&ob2, c1.ref, ih, B, "over there");
+    m = mail_queue_pop(&ob2.q);
+    assert_non_null(m);
+    f = (struct frame *)m;
+    assert_int_equal(f->conn, c3.ref);
+    assert_int_equal(f->len, 0);
+    assert_int_equal(f->reply, FRAME_REPLY_RELAY);
+    assert_int_equal(f->debit_ms, 138); /* 10 + 128 bytes at 1000 bytes/s */
+    expect_empty(&ob2);
+    assert_false(swarm_conn_note_reply(&sw[1], &c3, f, now)); /* nothing to write */
+    mail_free(m);
+    assert_int_equal(c3.relays, 0);
+    assert_int_equal(rate_available_ms(&lim.relay_rate, c3.relay_tat, (uint32_t)now), 4000 - 138);
+
+    /* SWARM_RELAYS_IN_FLIGHT unsettled relays: the next is refused until
+     * they settle, or until SWARM_RELAY_LOST_MS says they were lost. */
+    for (unsigned k = 0; k < SWARM_RELAYS_IN_FLIGHT; k++) {
+        relay_at(1, &c3, ih, B, A, "x", now, &ob);
+        drop_all(&ob);
+    }
+    relay_at(1, &c3, ih, B, A, "x", now, &ob);
+    expect_relay_failure(&ob, c3.ref, ih, PROTO_ERR_RELAY_RATE);
+    expect_empty(&ob);
+    relay_at(1, &c3, ih, B, A, "x", now + SWARM_RELAY_LOST_MS, &ob);
+    m = mail_queue_pop(&ob.q);
+    assert_non_null(m);
+    assert_int_equal(m->kind, MAIL_RELAY);
+    mail_free(m);
+
+    /* A refusal at the owner settles too, with no cost: the failure reason
+     * is the settlement. */
+    memset(&c3, 0, sizeof c3);
+    c3.ref = route_conn_make(1, 3, 1);
+    join_at(1, &c3, ih, "travel-peer-cccccccc", now); /* announce mail dropped: never joins */
+    relay_at(1, &c3, ih, "travel-peer-cccccccc", NULL, "in?", now, &ob);
+    m = mail_queue_pop(&ob.q);
+    assert_non_null(m);
+    memset(&ob2, 0, sizeof ob2);
+    swarm_mail(&sw[0], m, now, &ob2);
+    m = mail_queue_pop(&ob2.q);
+    assert_non_null(m);
+    f = (struct frame *)m;
+    assert_int_equal(f->reply, FRAME_REPLY_RELAY);
+    assert_int_equal(f->debit_ms, 0);
+    assert_true(swarm_conn_note_reply(&sw[1], &c3, f, now));
+    assert_int_equal(c3.relays, 0);
+    mail_free(m);
+    expect_empty(&ob2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +905,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_announce_for_other_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scrape_travels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_membership, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_evicted_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_travels, setup, teardown),
     };
     if (sodium_init() < 0)
         return 1;

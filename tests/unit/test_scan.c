@@ -442,7 +442,8 @@ static void test_announce_directed_offers(void **state)
                                                                                               "\"of"
                                                                                               "fer_"
                                                                                               "id\""
-                                                                                              ":" Q(OID) ",\"to_peer_id\":null}]}",
+                                                                                              ":" Q(
+                                                                                                  OID) ",\"to_peer_id\":null}]}",
         ANN_HEAD);
     assert_int_equal(scan(m), PROTO_OK);
     assert_int_equal(req.ann.n_offers, 2);
@@ -1277,6 +1278,57 @@ static void test_not_object(void **state)
     }
 }
 
+/* Relays (PROTOCOL.md 10.4): the sender, the optional recipient, and "data"
+ * kept as its raw JSON string; every other shape is refused by name. */
+static void test_relay(void **state)
+{
+    static const char head[] = "{\"action\":\"relay\",\"info_hash\":" Q(IH) ",\"peer_id\":" Q(PID);
+    static const struct {
+        const char *rest;
+        enum proto_status st;
+        bool directed;
+        const char *data;
+    } cases[] = {
+        {",\"data\":\"hi\"}", PROTO_OK, false, "\"hi\""},
+        {",\"data\":\"\"}", PROTO_OK, false, "\"\""},
+        {",\"data\":\"a\\\"b\\\\u00e9\"}", PROTO_OK, false, "\"a\\\"b\\\\u00e9\""},
+        {",\"to_peer_id\":" Q(TPID) ",\"data\":\"x\"}", PROTO_OK, true, "\"x\""},
+        {",\"to_peer_id\":null,\"data\":\"x\"}", PROTO_OK, false, "\"x\""},
+        {",\"data\":\"x\",\"extra\":{\"any\":[1,2]}}", PROTO_OK, false, "\"x\""},
+        {"}", PROTO_ERR_DATA, false, NULL},
+        {",\"data\":null}", PROTO_ERR_DATA, false, NULL},
+        {",\"data\":{\"o\":1}}", PROTO_ERR_DATA, false, NULL},
+        {",\"data\":[\"x\"]}", PROTO_ERR_DATA, false, NULL},
+        {",\"data\":17}", PROTO_ERR_DATA, false, NULL},
+        {",\"to_peer_id\":\"short\",\"data\":\"x\"}", PROTO_ERR_TO_PEER_ID, false, NULL},
+        {",\"to_peer_id\":5,\"data\":\"x\"}", PROTO_ERR_TO_PEER_ID, false, NULL},
+    };
+    (void)state;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char m[512];
+        enum proto_status st;
+        snprintf(m, sizeof m, "%s%s", head, cases[c].rest);
+        st = scan(m);
+        if (st != cases[c].st)
+            fail_msg("case %zu (%s): status %d, want %d", c, m, st, cases[c].st);
+        assert_int_equal(req.action, PROTO_ACTION_RELAY);
+        assert_true(req.has_info_hash); /* an error reply can name the room */
+        if (st != PROTO_OK)
+            continue;
+        assert_memory_equal(req.relay.peer_id, PID, PROTO_ID_LEN);
+        assert_int_equal(req.relay.directed, cases[c].directed);
+        if (cases[c].directed)
+            assert_memory_equal(req.relay.to_peer_id, TPID, PROTO_ID_LEN);
+        assert_span(m, req.relay.data, cases[c].data);
+    }
+    /* The sender and the room are required. */
+    assert_int_equal(scan("{\"action\":\"relay\",\"info_hash\":" Q(IH) ",\"data\":\"x\"}"),
+                     PROTO_ERR_PEER_ID);
+    assert_int_equal(scan("{\"action\":\"relay\",\"peer_id\":" Q(PID) ",\"data\":\"x\"}"),
+                     PROTO_ERR_INFO_HASH);
+    assert_int_equal(req.action, PROTO_ACTION_RELAY);
+}
+
 /* ---- statuses, reasons and what an error reply can carry ---- */
 
 static const struct {
@@ -1312,6 +1364,8 @@ static const struct {
      true},
     {"{\"action\":\"scrape\",\"info_hash\":[" Q(IH) "," Q(IH) "," Q(IH) "," Q(IH) "," Q(IH) "]}",
      PROTO_ERR_SCRAPE_TOO_MANY, PROTO_ACTION_SCRAPE, false},
+    {"{\"action\":\"relay\",\"info_hash\":" Q(IH) ",\"peer_id\":" Q(PID) ",\"data\":1}",
+     PROTO_ERR_DATA, PROTO_ACTION_RELAY, true},
 };
 
 static void test_every_status(void **state)
@@ -1345,7 +1399,7 @@ static void test_every_status(void **state)
             assert_false(req.ann.has_answer);
         }
     }
-    for (int st = PROTO_OK; st <= PROTO_ERR_SCRAPE_TOO_MANY; st++)
+    for (int st = PROTO_OK; st <= PROTO_ERR_DATA; st++) /* every status the scanner returns */
         if (!seen[st])
             fail_msg("status %d not reached", st);
 }
@@ -1409,6 +1463,7 @@ static void test_reason_texts(void **state)
         [PROTO_ERR_TO_PEER_ID] = "invalid to_peer_id",
         [PROTO_ERR_PEERS] = "invalid peers",
         [PROTO_ERR_SCRAPE_TOO_MANY] = "too many info_hash in scrape",
+        [PROTO_ERR_DATA] = "invalid data",
         [PROTO_ERR_FULL_SCRAPE_DISABLED] = "full scrape disabled",
         [PROTO_ERR_TOO_MANY_TORRENTS] = "too many torrents on this connection",
         [PROTO_ERR_TOO_MANY_PEER_IDS] = "too many peer_ids for this info hash",
@@ -1416,6 +1471,11 @@ static void test_reason_texts(void **state)
         [PROTO_ERR_TRACKER_FULL_PEERS] = "tracker full: too many peers",
         [PROTO_ERR_TRACKER_FULL_SWARMS] = "tracker full: too many swarms",
         [PROTO_ERR_SCRAPE_IN_PROGRESS] = "scrape in progress",
+        [PROTO_ERR_RELAY_DISABLED] = "relay disabled",
+        [PROTO_ERR_RELAY_TOO_LARGE] = "relay data too large",
+        [PROTO_ERR_NOT_MEMBER] = "not a member of this room",
+        [PROTO_ERR_RELAY_NO_PEER] = "peer not in room",
+        [PROTO_ERR_RELAY_RATE] = "relay rate exceeded",
     };
     for (int st = 0; st < PROTO_STATUS_COUNT; st++) {
         assert_non_null(want[st]);
@@ -1467,6 +1527,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_announce_all_fields),
+        cmocka_unit_test(test_relay),
         cmocka_unit_test(test_announce_binary_ids),
         cmocka_unit_test(test_announce_minimal),
         cmocka_unit_test(test_announce_events),

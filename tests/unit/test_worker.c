@@ -51,7 +51,6 @@ static void io_deliver(struct worker *w, struct swarm_conn *c, struct frame *f)
     delivered.conn = c;
     memcpy(delivered.text, frame_payload(f), n);
     delivered.text[n] = '\0';
-    swarm_conn_note_reply(c, f, w->now_ms);
     mail_free(&f->m);
 }
 static void io_stop(struct worker *w)
@@ -74,6 +73,9 @@ static int setup(void **state)
     t.cfg.max_peer_ids_per_swarm = 2;
     t.cfg.max_scrape_hashes = 8;
     t.cfg.outq_hard_kib = 1024;
+    t.cfg.relay = true;
+    t.cfg.relay_max_bytes = 64;
+    t.cfg.relay_rate_kib = 64;
     t.max_peers = t.max_swarms = 100;
     t.io = &test_io;
     memset(&delivered, 0, sizeof delivered);
@@ -124,6 +126,27 @@ static struct mail *full_scrape_mail(void)
     return &m->m;
 }
 
+static struct mail *relay_mail(void)
+{
+    struct mail_relay *m = calloc(1, sizeof *m + 3);
+    assert_non_null(m);
+    m->m.kind = MAIL_RELAY;
+    m->data_len = 3;
+    memcpy(m->data, "\"x\"", 3);
+    return &m->m;
+}
+
+/* A relay's settlement: a frame with nothing to write. */
+static struct mail *settle_mail(void)
+{
+    struct frame *f = frame_alloc(0);
+    assert_non_null(f);
+    f->conn = route_conn_make(1, 0, 1);
+    f->reply = FRAME_REPLY_RELAY;
+    f->debit_ms = 5;
+    return &f->m;
+}
+
 static uint64_t dropped(void)
 {
     return atomic_load(&ws[0].stats.v[STATS_MAIL_DROPPED]);
@@ -145,34 +168,38 @@ static void test_full_backlog_drops_frames_only(void **state)
     for (unsigned k = 0; k < 10; k++)
         worker_send(&ws[0], 1, frame_mail());
     assert_int_equal(dropped(), 10);
-    /* a remove and both scrapes are kept past the cap */
+    /* a relay's settlement, a remove, both scrapes and a relay are kept past the cap */
+    worker_send(&ws[0], 1, settle_mail());
     worker_send(&ws[0], 1, remove_mail());
     worker_send(&ws[0], 1, scrape_mail());
     worker_send(&ws[0], 1, full_scrape_mail());
+    worker_send(&ws[0], 1, relay_mail());
     assert_int_equal(dropped(), 10);
-    assert_int_equal(ws[0].backlog[1].n, WORKER_BACKLOG_MAX + 3);
+    assert_int_equal(ws[0].backlog[1].n, WORKER_BACKLOG_MAX + 5);
 
     /* Worker 1 drains; worker 0's passes move the backlog over, in order. */
     unsigned got = 0, frames = 0, last_kind = MAIL_FRAME;
-    bool seen[MAIL_REMOVE + 1] = {false};
-    for (unsigned pass = 0; pass < 1000 && got < MAILBOX_CAP + WORKER_BACKLOG_MAX + 3; pass++) {
+    bool seen[MAIL_KINDS] = {false};
+    for (unsigned pass = 0; pass < 1000 && got < MAILBOX_CAP + WORKER_BACKLOG_MAX + 5; pass++) {
         struct mail *m;
         mailbox_begin_drain(&ws[1].mb);
         while ((m = mailbox_pop(&ws[1].mb)) != NULL) {
-            assert_true(m->kind <= MAIL_REMOVE);
+            assert_true(m->kind < MAIL_KINDS);
             seen[m->kind] = true;
             frames += m->kind == MAIL_FRAME;
             if (m->kind == MAIL_FRAME)
-                assert_int_equal(last_kind, MAIL_FRAME); /* the three come last */
+                assert_int_equal(last_kind, MAIL_FRAME); /* the four others come last */
             last_kind = m->kind;
             got++;
             mail_free(m);
         }
         worker_end_pass(&ws[0]);
     }
-    assert_int_equal(got, MAILBOX_CAP + WORKER_BACKLOG_MAX + 3);
-    assert_int_equal(frames, MAILBOX_CAP + WORKER_BACKLOG_MAX);
-    assert_true(seen[MAIL_REMOVE] && seen[MAIL_SCRAPE] && seen[MAIL_FULL_SCRAPE]);
+    assert_int_equal(got, MAILBOX_CAP + WORKER_BACKLOG_MAX + 5);
+    assert_int_equal(frames, MAILBOX_CAP + WORKER_BACKLOG_MAX + 1);
+    assert_true(seen[MAIL_REMOVE] && seen[MAIL_SCRAPE] && seen[MAIL_FULL_SCRAPE] &&
+                seen[MAIL_RELAY]);
+    assert_int_equal(last_kind, MAIL_RELAY);
     assert_int_equal(ws[0].backlog[1].n, 0);
 }
 
@@ -188,6 +215,9 @@ static void test_destroy_frees_every_kind(void **state)
     worker_send(&ws[1], 0, scrape_mail()); /* in worker 0's own ring */
     worker_send(&ws[1], 0, full_scrape_mail());
     worker_send(&ws[1], 0, remove_mail());
+    worker_send(&ws[0], 1, relay_mail());
+    worker_send(&ws[1], 0, relay_mail());
+    worker_send(&ws[0], 1, settle_mail());
 }
 
 /* A 20-character info hash whose swarm worker `owner` holds. */
@@ -234,11 +264,26 @@ static void test_announce_crosses_workers(void **state)
     assert_non_null(strstr(delivered.text, "\"action\":\"announce\""));
     assert_non_null(strstr(delivered.text, "\"incomplete\":1"));
 
+    /* A relay to a room of worker 1 with no one else in it: it travels, is
+     * settled by a frame with nothing to write, and the connection sees no
+     * frame while its relay count goes back to 0. */
+    n = snprintf(msg, sizeof msg,
+                 "{\"action\":\"relay\",\"info_hash\":\"%s\","
+                 "\"peer_id\":\"-WT0001-abcdefghijkl\",\"data\":\"hi\"}",
+                 ih);
+    assert_int_equal(worker_message(&ws[0], &c, msg, (size_t)n, true), 0);
+    assert_int_equal(c.relays, 1);
+    worker_end_pass(&ws[0]);
+    worker_drain(&ws[1]);
+    worker_drain(&ws[0]);
+    assert_int_equal(c.relays, 0);
+    assert_int_equal(delivered.n, 1); /* still only the announce reply */
+
     /* Closing the connection removes its peer on worker 1, by mail. */
     worker_conn_closed(&ws[0], &c);
     assert_int_equal(c.ref, ROUTE_CONN_NONE);
     worker_end_pass(&ws[0]);
-    assert_int_equal(delivered.woken[1], 2);
+    assert_int_equal(delivered.woken[1], 3);
     assert_int_equal(ws[1].sw.shard.counts.peers, 1); /* not before worker 1 drains */
     worker_drain(&ws[1]);
     assert_int_equal(ws[1].sw.shard.counts.peers, 0);

@@ -77,6 +77,12 @@ static const struct opt opts[] = {
     {"handshake-timeout", "WSTRACKER_HANDSHAKE_TIMEOUT", OPT_UINT, OFF(handshake_timeout), 1, 3600,
      "10", NULL,
      "seconds a socket that is not a WebSocket may stay, from accept or its last request"},
+    {"relay", "WSTRACKER_RELAY", OPT_BOOL, OFF(relay), 0, 1, "on", NULL,
+     "forward \"action\":\"relay\" messages between members of a room (off: \"relay disabled\")"},
+    {"relay-max-bytes", "WSTRACKER_RELAY_MAX_BYTES", OPT_UINT, OFF(relay_max_bytes), 1, 16u << 20,
+     "16384", NULL, "bytes of a relay's data; longer: \"relay data too large\""},
+    {"relay-rate", "WSTRACKER_RELAY_RATE", OPT_UINT, OFF(relay_rate_kib), 1, 1u << 20, "64", NULL,
+     "KiB/s of relay data x recipients per connection, burst 4 s' worth"},
     {"turn-secret", "WSTRACKER_TURN_SECRET", OPT_SECRET, 0, 0, 0, NULL, "none",
      "TURN static-auth-secret: GET /turn hands out credentials for it (prefer the environment)"},
     {"turn-url", "WSTRACKER_TURN_URL", OPT_TURN_URL, 0, 0, 0, NULL, "none",
@@ -111,7 +117,7 @@ static void usage(FILE *f)
         char left[64];
         const char *d = opts[k].def_text ? opts[k].def_text : opts[k].def;
         snprintf(left, sizeof left, "--%s%s", opts[k].flag,
-                 opts[k].type == OPT_BOOL       ? ""
+                 opts[k].type == OPT_BOOL       ? " [on|off]"
                  : opts[k].type == OPT_LISTEN   ? " HOST:PORT"
                  : opts[k].type == OPT_SECRET   ? " S"
                  : opts[k].type == OPT_TURN_URL ? " URL"
@@ -288,8 +294,13 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
             snprintf(err, CONFIG_ERR_LEN, "unknown option '%s' (see --help)", a);
             return CONFIG_EXIT_ERR;
         }
+        bool flag_word = false;
+        if (o->type == OPT_BOOL && !eq && i + 1 < argc)
+            flag_word = parse_bool(argv[i + 1], &(bool){false}) == 0;
         if (eq) {
             value = eq + 1;
+        } else if (flag_word) {
+            value = argv[++i]; /* "--relay off" as well as "--relay=off" */
         } else if (o->type != OPT_BOOL) {
             if (i + 1 >= argc) {
                 snprintf(err, CONFIG_ERR_LEN, "option --%s needs a value", o->flag);

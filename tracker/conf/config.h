@@ -44,7 +44,10 @@ struct config {
     unsigned idle_timeout;           /* s without a complete message before a close */
     unsigned handshake_timeout;      /* s allowed for the HTTP upgrade */
     bool no_full_scrape;
-    char turn_secret[CONFIG_SECRET];                   /* "" = GET /turn is off */
+    bool relay;                      /* relays allowed */
+    unsigned relay_max_bytes;        /* bytes of a relay's data */
+    unsigned relay_rate_kib;         /* KiB/s of relayed bytes x recipients per connection */
+    char turn_secret[CONFIG_SECRET]; /* "" = GET /turn is off */
     char turn_urls[CONFIG_TURN_URLS][CONFIG_TURN_URL]; /* turn:, turns: or stun: URLs */
     unsigned n_turn_urls;
     unsigned turn_ttl; /* s a TURN credential is valid */

@@ -62,7 +62,6 @@ void conn_enqueue(struct net_worker *nw, struct conn *c, struct frame *f)
 {
     struct worker *w = nw->w;
     const struct config *cfg = &w->t->cfg;
-    swarm_conn_note_reply(&c->sc, f, w->now_ms);
     if (c->close_code) {
         mail_free(&f->m);
         return;

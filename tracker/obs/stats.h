@@ -33,6 +33,9 @@
     X(OFFERS_NOT_IN_ROOM, "offersNotInRoom") /* announces with a directed offer to a non-member */ \
     X(ANSWERS_FORWARDED, "answersForwarded")                                                       \
     X(ANSWERS_DROPPED, "answersDropped")                                                           \
+    X(RELAYS, "relays")                /* relays accepted at their room's owner */                 \
+    X(RELAY_FRAMES, "relayFrames")     /* frames those relays sent */                              \
+    X(RELAYS_REFUSED, "relaysRefused") /* relays answered with a failure reason */                 \
     X(ERRORS, "errors")                                                                            \
     X(ANNOUNCES_REFUSED, "announcesRefused") /* by the swarm: in use, caps */                      \
     X(PEER_IDS_REFUSED, "peerIdsRefused")    /* over --max-peer-ids-per-swarm */                   \

@@ -53,6 +53,9 @@ struct swarm_limits tracker_swarm_limits(const struct tracker *t)
          * connection's queue (PROTOCOL.md 3.2) */
         .full_scrape_max = t->cfg.outq_hard_kib * 1024u / 2,
         .no_full_scrape = t->cfg.no_full_scrape,
+        .relay = t->cfg.relay,
+        .relay_max_bytes = t->cfg.relay_max_bytes,
+        .relay_rate = rate_limit_make((uint64_t)t->cfg.relay_rate_kib * 1024u),
         .turn_secret = t->cfg.turn_secret[0] ? t->cfg.turn_secret : NULL,
         .n_turn_urls = t->cfg.n_turn_urls,
         .turn_ttl = t->cfg.turn_ttl,
@@ -133,15 +136,21 @@ void worker_destroy(struct worker *w)
 /* ---- mail ---- */
 
 /* Past WORKER_BACKLOG_MAX only frames and announces are dropped (a client
- * retries those). Scrapes and removes are always kept: dropping one would
- * leave a client without its reply or a closed connection's peers in their
- * swarms, and they are bounded elsewhere (SWARM_SCRAPES_IN_FLIGHT per
- * connection, one full-scrape travel per worker, one remove per closed
+ * retries those). Scrapes, relays, relay settlements and removes are always
+ * kept: dropping one would leave a client without its reply, a connection's
+ * relays uncounted, or a closed connection's peers in their swarms, and they
+ * are bounded elsewhere (SWARM_SCRAPES_IN_FLIGHT and SWARM_RELAYS_IN_FLIGHT
+ * per connection, one full-scrape travel per worker, one remove per closed
  * connection and worker). */
+static bool droppable_mail(const struct mail *m)
+{
+    return m->kind == MAIL_ANNOUNCE ||
+           (m->kind == MAIL_FRAME && ((const struct frame *)m)->reply != FRAME_REPLY_RELAY);
+}
+
 static void park(struct worker *w, unsigned dest, struct mail *m)
 {
-    if (w->backlog[dest].n >= WORKER_BACKLOG_MAX &&
-        (m->kind == MAIL_FRAME || m->kind == MAIL_ANNOUNCE)) {
+    if (w->backlog[dest].n >= WORKER_BACKLOG_MAX && droppable_mail(m)) {
         stats_add(&w->stats, STATS_MAIL_DROPPED, 1);
         mail_free(m);
         return;
@@ -177,10 +186,10 @@ void worker_deliver(struct worker *w, struct frame *f)
     unsigned dest = route_conn_worker(f->conn);
     if (dest == w->idx) {
         struct swarm_conn *c = slots_lookup(&w->slots, w->idx, f->conn);
-        if (c && w->t->io)
+        if (c && swarm_conn_note_reply(&w->sw, c, f, w->now_ms) && w->t->io)
             w->t->io->deliver(w, c, f);
         else
-            mail_free(&f->m); /* the connection closed meanwhile */
+            mail_free(&f->m); /* the connection closed meanwhile, or nothing to write */
         return;
     }
     if (dest >= w->t->n_workers) {

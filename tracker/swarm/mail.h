@@ -30,6 +30,7 @@ enum mail_kind {
     MAIL_SCRAPE,      /* struct mail_scrape: fill in the receiving worker's swarms */
     MAIL_FULL_SCRAPE, /* struct mail_full_scrape: add this worker's swarms, or done */
     MAIL_REMOVE,      /* struct mail_remove: a closed connection's peers */
+    MAIL_RELAY,       /* struct mail_relay: for a swarm of the receiving worker */
     MAIL_KINDS
 };
 
@@ -75,8 +76,16 @@ static inline void mail_free(struct mail *m)
     free(m);
 }
 
-/* What a frame answers, so its connection can count its scrapes in flight. */
-enum frame_reply { FRAME_REPLY_OTHER, FRAME_REPLY_SCRAPE, FRAME_REPLY_FULL_SCRAPE };
+/* What a frame answers, so its connection can count its scrapes and relays
+ * in flight. A FRAME_REPLY_RELAY frame settles one relay that travelled to
+ * another worker: it charges debit_ms to the connection's relay budget, and
+ * with len 0 it is only that (nothing is written). */
+enum frame_reply {
+    FRAME_REPLY_OTHER,
+    FRAME_REPLY_SCRAPE,
+    FRAME_REPLY_FULL_SCRAPE,
+    FRAME_REPLY_RELAY
+};
 
 /* One outgoing WebSocket text frame; allocated by the request logic, freed
  * after it is written (or when dropped). */
@@ -84,8 +93,9 @@ struct frame {
     struct mail m;        /* kind MAIL_FRAME; m.next links the connection's queue */
     uint64_t conn;        /* destination connection (route_conn_make) */
     uint32_t len;         /* payload bytes after the headroom */
-    bool droppable;       /* a forwarded offer: may be dropped past the soft cap */
+    bool droppable;       /* a forwarded offer or relay: may be dropped past the soft cap */
     uint8_t reply;        /* enum frame_reply */
+    uint16_t debit_ms;    /* FRAME_REPLY_RELAY: the relay's cost (rate.h), <= its budget */
     unsigned char data[]; /* FRAME_HEADROOM + len */
 };
 
@@ -144,6 +154,20 @@ struct mail_full_scrape {
     uint32_t len, cap; /* text bytes used / allocated */
     uint32_t entries;  /* swarms listed so far */
     char text[];       /* the "files" entries, comma-separated */
+};
+
+/* A relay for a swarm owned by another worker (PROTOCOL.md 10.4): who sends
+ * it to whom, the sender's relay budget when it left, and the raw "data". */
+struct mail_relay {
+    struct mail m;
+    uint64_t conn;      /* the sender's connection */
+    uint32_t budget_ms; /* rate_available_ms at the sender's worker */
+    bool directed;
+    uint8_t info_hash[PROTO_ID_LEN];
+    uint8_t peer_id[PROTO_ID_LEN];
+    uint8_t to_peer_id[PROTO_ID_LEN]; /* when directed */
+    uint32_t data_len;
+    char data[]; /* data_len bytes: the JSON string, quotes included */
 };
 
 /* A closed connection's (info_hash, peer_id) pairs owned by one worker. */

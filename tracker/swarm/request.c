@@ -36,23 +36,26 @@ void swarm_destroy(struct swarm *s)
     s->fs.waiters = NULL;
 }
 
-/* An error reply to connection conn, local or not. */
-static void send_error(struct swarm *s, struct outbox *ob, uint64_t conn, enum proto_action action,
-                       enum proto_status st, const uint8_t *info_hash)
+/* An error reply to connection conn, local or not; returns it (in the
+ * outbox already) so a caller can mark what it answers, or NULL. */
+static struct frame *send_error(struct swarm *s, struct outbox *ob, uint64_t conn,
+                                enum proto_action action, enum proto_status st,
+                                const uint8_t *info_hash)
 {
     struct frame *f = frame_alloc(PROTO_ERROR_MAX);
     int n;
     stats_add(s->stats, STATS_ERRORS, 1);
     if (!f)
-        return;
+        return NULL;
     n = proto_write_error(frame_payload(f), PROTO_ERROR_MAX, action, st, info_hash);
     if (n < 0) {
         free(f);
-        return;
+        return NULL;
     }
     f->len = (uint32_t)n;
     f->conn = conn;
     outbox_frame(ob, f);
+    return f;
 }
 
 /* ---- registrations: which (info_hash, peer_id) a connection announced ---- */
@@ -70,6 +73,13 @@ static struct swarm_reg *reg_find(const struct swarm *s, const struct swarm_conn
     struct swarm_reg *r = NULL;
     HASH_FIND_BYHASHVALUE(hh, c->regs, key, 2 * PROTO_ID_LEN, reg_hash(s, key), r);
     return r;
+}
+
+/* Whether connection c announced (info_hash, peer_id) = key. */
+static bool reg_holds(const struct swarm *s, const struct swarm_conn *c,
+                      const uint8_t key[2 * PROTO_ID_LEN])
+{
+    return (c->has_reg0 && memcmp(c->reg0, key, 2 * PROTO_ID_LEN) == 0) || reg_find(s, c, key);
 }
 
 /* The connection's peer_ids in swarm ih: O(registrations), which
@@ -307,7 +317,7 @@ static void start_list_scrape(struct swarm *s, struct outbox *ob, struct swarm_c
 {
     struct mail_scrape *sc;
     if (c->scrapes >= SWARM_SCRAPES_IN_FLIGHT) {
-        if ((uint32_t)s->now_ms - c->scrape_ms < SWARM_SCRAPE_LOST_MS) {
+        if ((uint32_t)s->now_ms - c->travel_ms < SWARM_SCRAPE_LOST_MS) {
             stats_add(s->stats, STATS_SCRAPES_REFUSED, 1);
             send_error(s, ob, c->ref, PROTO_ACTION_SCRAPE, PROTO_ERR_SCRAPE_IN_PROGRESS, NULL);
             return;
@@ -320,7 +330,7 @@ static void start_list_scrape(struct swarm *s, struct outbox *ob, struct swarm_c
     sc->conn = c->ref;
     memcpy(mail_scrape_ids(sc), req->hashes, (size_t)sc->n * PROTO_ID_LEN);
     c->scrapes++;
-    c->scrape_ms = (uint32_t)s->now_ms;
+    c->travel_ms = (uint32_t)s->now_ms;
     scrape_step(s, ob, sc);
 }
 
@@ -447,6 +457,160 @@ static void start_full_scrape(struct swarm *s, struct outbox *ob, struct swarm_c
         outbox_mail(ob, 0, &m->m);
 }
 
+/* ---- relay (PROTOCOL.md 10.4) ---- */
+
+/* A relay at the worker owning its swarm. The sender must be a live member
+ * bound to conn; the recipients are the named member or every other member,
+ * each charged the data's length plus SWARM_RELAY_OVERHEAD bytes, and the
+ * whole relay goes out only if it fits budget_ms (what the sender's budget
+ * held when it left). Returns PROTO_OK with its cost in *cost_ms, or why
+ * nothing was sent. The fan-out is bounded by the room's size, its bytes by
+ * the budget. */
+static enum proto_status relay_apply(struct swarm *s, struct outbox *ob, uint64_t conn,
+                                     const uint8_t info_hash[PROTO_ID_LEN],
+                                     const uint8_t from[PROTO_ID_LEN], bool directed,
+                                     const uint8_t to[PROTO_ID_LEN], const char *data,
+                                     uint32_t data_len, uint32_t budget_ms, uint32_t *cost_ms)
+{
+    struct shard_peer *self, *target = NULL;
+    struct shard_swarm *sw = shard_member(&s->shard, info_hash, from, conn, s->now_ms, &self);
+    uint64_t unit = (uint64_t)(data_len - 2) + SWARM_RELAY_OVERHEAD;
+    size_t cap = PROTO_RELAY_MAX(data_len);
+    const struct frame *first = NULL;
+    uint32_t n, sent = 0, cost;
+
+    *cost_ms = 0;
+    if (!sw)
+        return PROTO_ERR_NOT_MEMBER;
+    if (directed) {
+        target = shard_peer_of(&s->shard, sw, to);
+        if (!target || target == self)
+            return PROTO_ERR_RELAY_NO_PEER;
+        n = 1;
+    } else {
+        n = sw->n - 1;
+    }
+    cost = n ? rate_cost_ms(&s->lim.relay_rate, unit * n) : 0;
+    if (cost > budget_ms)
+        return PROTO_ERR_RELAY_RATE;
+    stats_add(s->stats, STATS_RELAYS, 1);
+    for (uint32_t k = 0; k < sw->n && sent < n; k++) {
+        const struct shard_peer *q = directed ? target : sw->arr[k];
+        struct frame *f;
+        if (q == self)
+            continue;
+        if (!(f = frame_alloc(cap)))
+            break;
+        if (first) {
+            memcpy(frame_payload(f), frame_payload((struct frame *)first), first->len);
+            f->len = first->len;
+        } else {
+            int len = proto_write_relay(frame_payload(f), cap, info_hash, from, data, data_len);
+            if (len < 0) {
+                free(f);
+                break;
+            }
+            f->len = (uint32_t)len;
+            first = f; /* stays allocated: the outbox holds it until this call returns */
+        }
+        f->conn = q->conn;
+        f->droppable = true;
+        outbox_frame(ob, f);
+        sent++;
+    }
+    stats_add(s->stats, STATS_RELAY_FRAMES, sent);
+    *cost_ms = cost;
+    return PROTO_OK;
+}
+
+static struct frame *relay_refused(struct swarm *s, struct outbox *ob, uint64_t conn,
+                                   enum proto_status st, const uint8_t info_hash[PROTO_ID_LEN])
+{
+    stats_add(s->stats, STATS_RELAYS_REFUSED, 1);
+    return send_error(s, ob, conn, PROTO_ACTION_RELAY, st, info_hash);
+}
+
+/* A relay that travelled, at its owner: apply it and settle it with the
+ * sender's worker (swarm_conn_note_reply charges the cost there). */
+static void relay_mail(struct swarm *s, struct outbox *ob, struct mail_relay *m)
+{
+    uint32_t cost = 0;
+    enum proto_status st = relay_apply(s, ob, m->conn, m->info_hash, m->peer_id, m->directed,
+                                       m->to_peer_id, m->data, m->data_len, m->budget_ms, &cost);
+    struct frame *f;
+    if (st != PROTO_OK)
+        f = relay_refused(s, ob, m->conn, st, m->info_hash);
+    else if ((f = frame_alloc(0)) != NULL) {
+        f->conn = m->conn; /* len 0: a settlement only, nothing is written */
+        outbox_frame(ob, f);
+    }
+    if (f) {
+        f->reply = FRAME_REPLY_RELAY;
+        f->debit_ms = (uint16_t)cost; /* cost <= budget_ms <= the burst (rate.h) */
+    }
+    mail_free(&m->m);
+}
+
+/* A relay from connection c: the checks that need no swarm here (enabled,
+ * size, the sender announced on this connection, budget left, relays in
+ * flight), then apply it here or mail it to the swarm's owner. */
+static void start_relay(struct swarm *s, struct outbox *ob, struct swarm_conn *c,
+                        const struct proto_request *req, const char *msg)
+{
+    const struct proto_relay *r = &req->relay;
+    const struct rate_limit *rl = &s->lim.relay_rate;
+    uint32_t now = (uint32_t)s->now_ms, budget = 0, cost;
+    uint32_t data_len = r->data.len - 2; /* the JSON text between the quotes */
+    uint8_t key[2 * PROTO_ID_LEN];
+    enum proto_status st = PROTO_OK;
+    unsigned owner = route_owner(s->route, req->info_hash);
+    struct mail_relay *m;
+
+    memcpy(key, req->info_hash, PROTO_ID_LEN);
+    memcpy(key + PROTO_ID_LEN, r->peer_id, PROTO_ID_LEN);
+    if (c->relays >= SWARM_RELAYS_IN_FLIGHT && now - c->travel_ms >= SWARM_RELAY_LOST_MS)
+        c->relays = 0; /* their settlements were lost (no memory for them) */
+    if (!s->lim.relay)
+        st = PROTO_ERR_RELAY_DISABLED;
+    else if (data_len > s->lim.relay_max_bytes)
+        st = PROTO_ERR_RELAY_TOO_LARGE;
+    else if (!reg_holds(s, c, key))
+        st = PROTO_ERR_NOT_MEMBER;
+    else if ((budget = rate_available_ms(rl, c->relay_tat, now)) <
+                 rate_cost_ms(rl, (uint64_t)data_len + SWARM_RELAY_OVERHEAD) ||
+             c->relays >= SWARM_RELAYS_IN_FLIGHT)
+        st = PROTO_ERR_RELAY_RATE;
+    if (st != PROTO_OK) {
+        relay_refused(s, ob, c->ref, st, req->info_hash);
+        return;
+    }
+    if (owner == s->idx) {
+        st = relay_apply(s, ob, c->ref, req->info_hash, r->peer_id, r->directed, r->to_peer_id,
+                         msg + r->data.off, r->data.len, budget, &cost);
+        if (st != PROTO_OK)
+            relay_refused(s, ob, c->ref, st, req->info_hash);
+        else
+            rate_take(rl, &c->relay_tat, now, cost); /* cost <= budget: always taken */
+        return;
+    }
+    if (!(m = malloc(sizeof *m + r->data.len))) {
+        stats_add(s->stats, STATS_MAIL_DROPPED, 1);
+        return;
+    }
+    m->m.kind = MAIL_RELAY;
+    m->conn = c->ref;
+    m->budget_ms = budget;
+    m->directed = r->directed;
+    memcpy(m->info_hash, req->info_hash, PROTO_ID_LEN);
+    memcpy(m->peer_id, r->peer_id, PROTO_ID_LEN);
+    memcpy(m->to_peer_id, r->to_peer_id, PROTO_ID_LEN);
+    m->data_len = r->data.len;
+    memcpy(m->data, msg + r->data.off, r->data.len);
+    c->relays++;
+    c->travel_ms = now;
+    outbox_mail(ob, owner, &m->m);
+}
+
 /* ---- messages ---- */
 
 void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_t len, bool text,
@@ -480,6 +644,10 @@ void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_
             start_list_scrape(s, ob, c, req);
         return;
     }
+    if (req->action == PROTO_ACTION_RELAY) {
+        start_relay(s, ob, c, req, msg);
+        return;
+    }
     if ((st = reg_note(s, c, &req->ann)) != PROTO_OK) {
         if (st == PROTO_ERR_TOO_MANY_PEER_IDS)
             stats_add(s->stats, STATS_PEER_IDS_REFUSED, 1);
@@ -510,6 +678,7 @@ void swarm_mail(struct swarm *s, struct mail *m, int64_t now_ms, struct outbox *
     case MAIL_SCRAPE: scrape_step(s, ob, (struct mail_scrape *)m); break;
     case MAIL_FULL_SCRAPE: full_scrape_step(s, ob, (struct mail_full_scrape *)m); break;
     case MAIL_REMOVE: remove_pairs(s, (struct mail_remove *)m); break;
+    case MAIL_RELAY: relay_mail(s, ob, (struct mail_relay *)m); break;
     default: mail_free(m); break; /* frames are the runtime's to deliver */
     }
 }

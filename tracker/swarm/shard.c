@@ -385,6 +385,29 @@ void shard_remove(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN],
         remove_peer(s, p, now_ms);
 }
 
+struct shard_swarm *shard_member(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN],
+                                 const uint8_t peer_id[PROTO_ID_LEN], uint64_t conn, int64_t now_ms,
+                                 struct shard_peer **self)
+{
+    struct shard_swarm *sw = find_swarm(s, info_hash);
+    struct shard_peer *p;
+    *self = NULL;
+    if (!sw)
+        return NULL;
+    expire_swarm(s, sw, now_ms);
+    p = find_peer(s, sw, peer_id);
+    if (!p || p->conn != conn)
+        return NULL;
+    *self = p;
+    return sw;
+}
+
+struct shard_peer *shard_peer_of(struct shard *s, struct shard_swarm *sw,
+                                 const uint8_t peer_id[PROTO_ID_LEN])
+{
+    return find_peer(s, sw, peer_id);
+}
+
 void shard_scrape(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN], int64_t now_ms,
                   uint32_t *complete, uint32_t *incomplete, uint32_t *downloaded)
 {

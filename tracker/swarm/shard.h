@@ -126,6 +126,18 @@ void shard_announce(struct shard *s, const struct proto_announce *a, uint64_t co
 void shard_remove(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN],
                   const uint8_t peer_id[PROTO_ID_LEN], uint64_t conn, int64_t now_ms);
 
+/* Relays (PROTOCOL.md 10.4): the swarm in which (info_hash, peer_id) is a
+ * live member bound to conn, its expired peers dropped first, and that member
+ * in *self; NULL when there is none (evicted, expired, never announced, or
+ * announced on another connection). O(1) plus the expiry it does. */
+struct shard_swarm *shard_member(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN],
+                                 const uint8_t peer_id[PROTO_ID_LEN], uint64_t conn, int64_t now_ms,
+                                 struct shard_peer **self);
+
+/* A live member of sw by peer_id (after shard_member), or NULL. */
+struct shard_peer *shard_peer_of(struct shard *s, struct shard_swarm *sw,
+                                 const uint8_t peer_id[PROTO_ID_LEN]);
+
 /* Scrape counts; zeros for an unknown swarm. */
 void shard_scrape(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN], int64_t now_ms,
                   uint32_t *complete, uint32_t *incomplete, uint32_t *downloaded);

@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "mail.h"
+#include "rate.h"
 #include "route.h"
 #include "scan.h"
 #include "shard.h"
@@ -39,6 +40,9 @@
 #define SWARM_FULL_SCRAPE_CHUNK    4096  /* first allocation of a full scrape's text */
 #define SWARM_CLOSE_INVALID_UTF8   1007  /* RFC 6455 7.4.1: a text message not UTF-8 */
 #define SWARM_WORKERS_MAX          64    /* workers a swarm can address (rt's WORKER_MAX) */
+#define SWARM_RELAYS_IN_FLIGHT     4     /* relays one connection may have at other workers */
+#define SWARM_RELAY_LOST_MS        10000 /* relays not settled by then are taken as lost */
+#define SWARM_RELAY_OVERHEAD       128   /* bytes charged per recipient besides the data */
 
 /* What the request logic enforces (from the configuration; rt/ fills it in). */
 struct swarm_limits {
@@ -49,6 +53,9 @@ struct swarm_limits {
     uint32_t max_scrape_hashes;      /* info hashes per list scrape */
     uint32_t full_scrape_max;        /* bytes of a full scrape reply, >= 512 */
     bool no_full_scrape;             /* refuse scrapes without info_hash */
+    bool relay;                      /* relays allowed (--relay) */
+    uint32_t relay_max_bytes;        /* bytes of a relay's data (--relay-max-bytes) */
+    struct rate_limit relay_rate;    /* per connection (--relay-rate) */
     /* TURN credentials for "turn": true (none when turn_secret is NULL). */
     const char *turn_secret;
     const char *turn_urls[TURN_URLS_MAX];
@@ -68,12 +75,14 @@ struct swarm_conn {
     uint64_t ref;           /* route_conn_make(); ROUTE_CONN_NONE until established */
     struct swarm_reg *regs; /* uthash: registrations after the first */
     uint32_t n_regs;        /* has_reg0 + regs, <= max_torrents_per_conn */
-    uint32_t scrape_ms;     /* low 32 bits of now_ms when scrapes last changed */
+    uint32_t travel_ms;     /* low 32 bits of now_ms when scrapes or relays in flight changed */
     uint8_t scrapes;        /* list scrapes in flight, <= SWARM_SCRAPES_IN_FLIGHT */
-    bool full_waiting;      /* waits for its worker's full scrape */
-    bool ipv6;              /* peer address family (v4-mapped counts as IPv4) */
-    bool has_reg0;
+    uint8_t relays;         /* relays at other workers, <= SWARM_RELAYS_IN_FLIGHT */
+    bool full_waiting : 1;  /* waits for its worker's full scrape */
+    bool ipv6 : 1;          /* peer address family (v4-mapped counts as IPv4) */
+    bool has_reg0 : 1;
     uint8_t reg0[2 * PROTO_ID_LEN]; /* first registration, inline (see request.c) */
+    uint32_t relay_tat;             /* relay budget (rate.h; ms, low 32 bits) */
 };
 
 /* A worker's full-scrape state: the cached reply and who waits for the travel. */
@@ -134,16 +143,24 @@ void swarm_mail(struct swarm *s, struct mail *m, int64_t now_ms, struct outbox *
  * owners; its registrations are freed. */
 void swarm_conn_closed(struct swarm *s, struct swarm_conn *c, int64_t now_ms, struct outbox *ob);
 
-/* A frame reached connection c: count down what it answers. */
-static inline void swarm_conn_note_reply(struct swarm_conn *c, const struct frame *f,
-                                         int64_t now_ms)
+/* A frame reached connection c on its own worker s: count down what it
+ * answers, charge a settled relay's cost. Returns false when the frame has
+ * nothing to write (a relay's settlement only). */
+static inline bool swarm_conn_note_reply(const struct swarm *s, struct swarm_conn *c,
+                                         const struct frame *f, int64_t now_ms)
 {
     if (f->reply == FRAME_REPLY_SCRAPE && c->scrapes) {
         c->scrapes--;
-        c->scrape_ms = (uint32_t)now_ms;
+        c->travel_ms = (uint32_t)now_ms;
     } else if (f->reply == FRAME_REPLY_FULL_SCRAPE) {
         c->full_waiting = false;
+    } else if (f->reply == FRAME_REPLY_RELAY) {
+        if (c->relays)
+            c->relays--;
+        c->travel_ms = (uint32_t)now_ms;
+        rate_charge(&s->lim.relay_rate, &c->relay_tat, (uint32_t)now_ms, f->debit_ms);
     }
+    return f->len > 0;
 }
 
 #endif
