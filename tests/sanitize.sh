@@ -40,6 +40,10 @@ part() { # label dir name cmd...
     reports_clean "$dir/reports" || r=1
     if [ $r -ne 0 ]; then
         grep -E "^not ok|^# (pass|fail)" "$dir/$name.log" | head -20
+        # Each failing test's diagnostic block (TAP YAML: error, stack, the
+        # test's own diagnostics), which the tail below would not show.
+        awk '/^ *not ok/ && !/# TODO/ {p = 1} p {print} p && /^ *\.\.\.$/ {p = 0}' \
+            "$dir/$name.log" | head -120
         tail -30 "$dir/$name.log"
     fi
     result "$label" $r

@@ -45,12 +45,17 @@ async function startPageServer () {
 }
 
 test('p2pt in two Chromium pages: message and reply over WebRTC through the tracker', { timeout: scaled(120_000) }, async t => {
-  const tracker = await startTracker()
+  // --interval 10: p2pt re-announces (with fresh offers) at the tracker's
+  // interval, so a WebRTC attempt that fails (ICE on a loaded machine) is
+  // retried within 10 s rather than after the default 120 s, which would
+  // outlast the wait below.
+  const tracker = await startTracker({ args: ['--interval', '10'] })
   t.after(() => tracker.stop())
   const site = await startPageServer()
   t.after(() => site.close())
 
-  const browser = await launchChromium({ webrtcOrigins: [new URL(site.url).origin] })
+  // A first Chromium start on a fresh machine (font cache, profile) can be slow.
+  const browser = await launchChromium({ webrtcOrigins: [new URL(site.url).origin], timeoutMs: scaled(60_000) })
   t.after(() => browser.close())
   const { context } = browser
 
