@@ -118,7 +118,7 @@ bash tests/soak/run.sh >"$LOG/soak.log" 2>&1
 counted_suite soak "$LOG/soak.log" '^soak [a-z-]*: ok' '^soak [a-z-]*: FAILED'
 
 # --- end-to-end (real clients, own network namespace) ---
-WSTRACKER_BIN="$ROOT/build/wstracker" timeout 1500 sh tests/e2e/run.sh >"$LOG/e2e.log" 2>&1
+E2E_ARTIFACTS="$LOG/e2e-artifacts" WSTRACKER_BIN="$ROOT/build/wstracker" timeout 1500 sh tests/e2e/run.sh >"$LOG/e2e.log" 2>&1
 rc=$?
 p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$LOG/e2e.log" | tail -1)
 f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$LOG/e2e.log" | tail -1)

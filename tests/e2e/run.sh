@@ -11,6 +11,7 @@
 #   CHROMIUM_BIN=path        Chromium (default /usr/bin/chromium, Debian package `chromium`)
 #   E2E_TIMEOUT=seconds      limit for the whole run (default 900)
 #   E2E_VERBOSE=1            copy the client processes' output to stderr
+#   E2E_ARTIFACTS=dir        where screenshots go (default tests/e2e/artifacts)
 # Needs: node >= 20, npm, unshare and ip (util-linux, iproute2), root or user
 # namespaces. TAP goes to stdout; the exit status is non-zero on any failure.
 set -eu

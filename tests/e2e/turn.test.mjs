@@ -8,11 +8,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createHmac, randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { startTracker, httpGet, isReference, scaled, waitFor } from './lib/tracker.mjs'
+import { startTracker, httpGet, isReference, scaled } from './lib/tracker.mjs'
 import { connect, announce, idBytes, randomId } from './lib/wsclient.mjs'
+import { startCoturn } from './lib/coturn.mjs'
 
 const SECRET = 'e2e-' + randomBytes(12).toString('hex')
 const skip = isReference() ? 'the reference server has no /turn' : false
@@ -26,24 +24,6 @@ function run (cmd, args, timeoutMs) {
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs)
     p.on('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal, out }) })
   })
-}
-
-/** A coturn turnserver on 127.0.0.1:port with use-auth-secret; resolves once it serves. */
-async function startCoturn (t, port) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'wstracker-coturn-'))
-  const p = spawn('turnserver', ['-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1',
-    `--listening-port=${port}`, '--use-auth-secret', `--static-auth-secret=${SECRET}`,
-    '--realm=wstracker.test', '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers',
-    `--userdb=${path.join(dir, 'turndb')}`, '--log-file=stdout', '--simple-log'],
-  { stdio: ['ignore', 'pipe', 'pipe'] })
-  let log = ''
-  p.stdout.on('data', (d) => { log += d })
-  p.stderr.on('data', (d) => { log += d })
-  t.after(async () => { p.kill('SIGKILL'); await rm(dir, { recursive: true, force: true }) })
-  await waitFor(() => /Total General servers/.test(log) || p.exitCode !== null,
-    { timeoutMs: scaled(10000), message: 'turnserver start' })
-  assert.equal(p.exitCode, null, `turnserver exited: ${log.slice(-2000)}`)
-  return () => log
 }
 
 test('GET /turn hands out credentials coturn accepts', { skip, timeout: scaled(90000) }, async (t) => {
@@ -92,7 +72,7 @@ test('GET /turn hands out credentials coturn accepts', { skip, timeout: scaled(9
 
   // A real TURN server takes the credential: two clients allocate relays on
   // it and exchange packets through them; a wrong password is refused.
-  const coturnLog = await startCoturn(t, port)
+  const coturnLog = await startCoturn(t, port, SECRET)
   const ok = await run('turnutils_uclient', ['-y', '-c', '-n', '3', '-p', String(port), '-u', ice.username, '-w', ice.credential, '127.0.0.1'], scaled(30000))
   assert.equal(ok.code, 0, `uclient with the tracker's credential: ${ok.out.slice(-1500)}\n${coturnLog().slice(-1500)}`)
   assert.match(ok.out, /tot_recv_bytes ~ [1-9]/)

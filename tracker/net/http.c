@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "assets.h"
 #include "gate.h"
 #include "net.h"
 #include "turn.h"
@@ -165,6 +166,26 @@ static int write_turn(struct http_call *call, char *buf, size_t cap)
     return turn_write_reply(buf, cap, urls, cfg->n_turn_urls, user, cred, cfg->turn_ttl);
 }
 
+static int write_asset(const unsigned char *data, unsigned len, char *buf, size_t cap)
+{
+    if (len > cap)
+        return -1;
+    memcpy(buf, data, len);
+    return (int)len;
+}
+
+static int write_room_js(struct http_call *call, char *buf, size_t cap)
+{
+    (void)call;
+    return write_asset(asset_room_js, asset_room_js_len, buf, cap);
+}
+
+static int write_demo(struct http_call *call, char *buf, size_t cap)
+{
+    (void)call;
+    return write_asset(asset_demo_html, asset_demo_html_len, buf, cap);
+}
+
 /* The HTTP routes of the tracker's port (PROTOCOL.md section 8). */
 static const struct http_route {
     const char *path;
@@ -176,6 +197,8 @@ static const struct http_route {
     {"/stats.json", "application/json", write_stats, false},
     {"/stats", "application/json", write_stats, false},
     {"/turn", "application/json", write_turn, true},
+    {"/room.js", "text/javascript; charset=utf-8", write_room_js, true},
+    {"/demo", "text/html; charset=utf-8", write_demo, false},
 };
 
 #define HTTP_BODY_FIRST 4096      /* first allocation of a reply body */
