@@ -45,6 +45,7 @@ const td = new TextDecoder()
 const subtle = globalThis.crypto.subtle
 const LIST = 50 // "peers": K, the most the tracker lists
 const SEEN_MAX = 1000 // message ids remembered for de-duplication
+const HELLO_RETRY_MS = 10000 // a hello not answered by then is sent again
 
 const toLatin1 = (b) => { let s = ''; for (const x of b) s += String.fromCharCode(x); return s }
 const fromLatin1 = (s) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 255)
@@ -127,6 +128,12 @@ async function open (key, text) {
   const raw = unb64(text)
   const pt = await subtle.decrypt({ name: 'AES-GCM', iv: raw.slice(0, 12) }, key, raw.slice(12))
   return JSON.parse(td.decode(pt))
+}
+
+// Over p's data channel if it is open; false if not (or if it failed).
+function trySend (p, msg) {
+  if (!p.dc || p.dc.readyState !== 'open') return false
+  try { p.dc.send(JSON.stringify(msg)); return true } catch (e) { return false }
 }
 
 const signedBytes = (roomHex, fromHex, id, text) => te.encode(JSON.stringify(['wstracker room.js msg v1', roomHex, fromHex, id, text]))
@@ -244,12 +251,17 @@ class Room {
       listed.add(hex)
       const p = this.peer(hex)
       p.age = e.age
-      if (!p.helloSent && !p.keys) this.hello(p, true)
+      if (!p.keys && (!p.helloAt || Date.now() - p.helloAt > HELLO_RETRY_MS)) {
+        this.hello(p, true).catch((err) => this.fail(err))
+      }
     }
-    // Members that are gone from the tracker's list and not connected directly.
-    for (const p of this.peers_.values()) {
-      if (!listed.has(p.hex) && p.via !== 'direct' && !p.gone && p.seenList) this.drop(p)
-      if (listed.has(p.hex)) p.seenList = true
+    // Members gone from a complete list (fewer than asked for) that are not
+    // connected directly have left.
+    if (m.peers.length < LIST) {
+      for (const p of this.peers_.values()) {
+        if (!listed.has(p.hex) && p.via !== 'direct' && !p.gone && p.seenList) this.drop(p)
+        if (listed.has(p.hex)) p.seenList = true
+      }
     }
     if (this.firstReply) { this.firstReply(this); this.firstReply = null }
   }
@@ -266,7 +278,7 @@ class Room {
   // ---- keys: hello over the relay ----
 
   async hello (p, wantReply) {
-    p.helloSent = true
+    p.helloAt = Date.now()
     this.relay('k' + await seal(this.rkey, { t: 'hello', b: this.me.bundle, re: wantReply }), p)
   }
 
@@ -277,7 +289,6 @@ class Room {
     p.keys = await importBundle(bundle)
     p.key = await pairKey(this.me, p.keys, this.infoHash, this.me.id, fromHex(p.hex))
     this.startFallback(p)
-    if (this.peerId < p.hex || p.wantCall) this.call(p.hex)
   }
 
   startFallback (p) {
@@ -326,7 +337,7 @@ class Room {
   /** Send peerId a directed offer now (normally done for you when you meet). */
   async call (peerId) {
     const p = this.peer(peerId)
-    if (!p.keys) { p.wantCall = true; if (!p.helloSent) await this.hello(p, true); return }
+    if (!p.keys) { p.wantCall = true; if (!p.helloAt) await this.hello(p, true); return }
     p.wantCall = false
     const pc = this.newPc(p)
     this.channel(p, pc.createDataChannel('room'))
@@ -377,8 +388,11 @@ class Room {
       return this.fail(new Error('room.js: a relayed message did not decrypt (another passphrase?)'))
     }
     if (o.t === 'hello') {
+      const fresh = !p.keys
       await this.learn(p, o.b)
       if (o.re) await this.hello(p, false)
+      // The member with the smaller peer_id calls (one offer per pair, no glare).
+      if ((fresh && this.peerId < p.hex) || p.wantCall) await this.call(p.hex)
       return
     }
     return this.onData(p, o, 'relay')
@@ -411,8 +425,7 @@ class Room {
     let viaRelay = false
     for (const p of this.peers_.values()) {
       if (p.gone) continue
-      if (p.dc && p.dc.readyState === 'open') p.dc.send(JSON.stringify(msg))
-      else viaRelay = true
+      if (!trySend(p, msg)) viaRelay = true
     }
     if (viaRelay) this.relay('k' + await seal(this.rkey, msg))
   }
@@ -422,7 +435,7 @@ class Room {
     const p = this.peers_.get(peerId)
     if (!p || p.gone) throw new Error(`room.js: ${peerId} is not in the room`)
     const msg = { t: 'msg', id: toHex(randomBytes(12)), text }
-    if (p.dc && p.dc.readyState === 'open') return p.dc.send(JSON.stringify(msg))
+    if (trySend(p, msg)) return
     if (p.key) return this.relay('p' + await seal(p.key, msg), p)
     return this.relay('k' + await seal(this.rkey, msg), p)
   }
@@ -440,7 +453,7 @@ class Room {
   async leave () {
     if (this.closed) return
     const bye = { t: 'bye' }
-    for (const p of this.peers_.values()) if (p.dc && p.dc.readyState === 'open') p.dc.send(JSON.stringify(bye))
+    for (const p of this.peers_.values()) trySend(p, bye)
     this.relay('k' + await seal(this.rkey, bye))
     this.announce('stopped')
     this.closed = true
