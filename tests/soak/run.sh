@@ -2,7 +2,7 @@
 # Soak and fault tests of issue 5 (see tests/soak/RESULTS.md).
 #
 #   bash tests/soak/run.sh [--full] [TEST...]     TEST: churn slowloris slowconsumer flood restart
-#                                                 hostile-{sockets,upgrade,scrape,takeover,sybil,caps}
+#                                                 hostile-{sockets,upgrade,scrape,takeover,sybil,caps,relay}
 #
 # Runs each test (a Node script next to this file) against build/wstracker (or
 # $WSTRACKER_BIN) on 127.0.0.1 only; each prints its figures and one line
@@ -25,7 +25,7 @@ for a in "$@"; do
   esac
 done
 [ ${#TESTS[@]} -eq 0 ] && TESTS=(churn slowloris slowconsumer flood restart hostile-sockets hostile-upgrade
-  hostile-scrape hostile-takeover hostile-sybil hostile-caps)
+  hostile-scrape hostile-takeover hostile-sybil hostile-caps hostile-relay)
 
 BIN=${WSTRACKER_BIN:-build/wstracker}
 if [ ! -x "$BIN" ]; then
