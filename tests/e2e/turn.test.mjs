@@ -76,7 +76,11 @@ test('GET /turn hands out credentials coturn accepts', { skip, timeout: scaled(9
   const ok = await run('turnutils_uclient', ['-y', '-c', '-n', '3', '-p', String(port), '-u', ice.username, '-w', ice.credential, '127.0.0.1'], scaled(30000))
   assert.equal(ok.code, 0, `uclient with the tracker's credential: ${ok.out.slice(-1500)}\n${coturnLog().slice(-1500)}`)
   assert.match(ok.out, /tot_recv_bytes ~ [1-9]/)
-  const bad = await run('turnutils_uclient', ['-y', '-c', '-n', '1', '-p', String(port), '-u', ice.username, '-w', 'A' + ice.credential.slice(1), '127.0.0.1'], scaled(30000))
+  // A wrong password: the credential with its first character changed (it
+  // starts with 'A' one time in 64, so 'A' + the rest would be the same one).
+  const wrong = (ice.credential[0] === 'A' ? 'B' : 'A') + ice.credential.slice(1)
+  assert.notEqual(wrong, ice.credential)
+  const bad = await run('turnutils_uclient', ['-y', '-c', '-n', '1', '-p', String(port), '-u', ice.username, '-w', wrong, '127.0.0.1'], scaled(30000))
   assert.notEqual(bad.code, 0, 'coturn accepted a wrong credential: the check above proves nothing')
   const viaAnnounce = await run('turnutils_uclient', ['-y', '-c', '-n', '3', '-p', String(port), '-u', a.ice_servers[0].username, '-w', a.ice_servers[0].credential, '127.0.0.1'], scaled(30000))
   assert.equal(viaAnnounce.code, 0, `uclient with the announce's credential: ${viaAnnounce.out.slice(-1500)}`)
