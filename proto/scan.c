@@ -754,6 +754,7 @@ const char *proto_status_reason(enum proto_status st)
         [PROTO_ERR_NOT_MEMBER] = "not a member of this room",
         [PROTO_ERR_RELAY_NO_PEER] = "peer not in room",
         [PROTO_ERR_RELAY_RATE] = "relay rate exceeded",
+        [PROTO_ERR_RATE_LIMITED] = "rate limited",
     };
     if ((unsigned)st >= PROTO_STATUS_COUNT)
         return "internal error";

@@ -79,6 +79,7 @@ enum proto_status {
     PROTO_ERR_NOT_MEMBER,          /* relay sender not bound to this connection in the room */
     PROTO_ERR_RELAY_NO_PEER,       /* directed relay to a peer that is not a live member */
     PROTO_ERR_RELAY_RATE,          /* the connection's relay budget (--relay-rate) is spent */
+    PROTO_ERR_RATE_LIMITED,        /* the connection's message budget (--msg-rate) is spent */
     PROTO_STATUS_COUNT
 };
 

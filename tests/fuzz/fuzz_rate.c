@@ -33,9 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t t32 = RATE_UNSET, horizon;
     if (size < 8)
         return 0;
-    r = rate_limit_make(u32(data) % (1u << 30));
-    now = u32(data + 4);
-    horizon = r.burst_ms * RATE_HORIZON_BURSTS;
+    r = rate_limit_make(u32(data) % (1u << 30), data[4] % 2 ? 4000 : 1 + u32(data + 4) % 60000);
+    now = u32(data + 4) >> 8;
+    horizon = r.burst_ms * RATE_HORIZON_BURSTS + RATE_HORIZON_MS;
     for (size_t i = 8; i + 9 <= size; i += 9) {
         uint8_t op = data[i];
         uint32_t a = u32(data + i + 1), b = u32(data + i + 5);
@@ -50,6 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         avail = ahead >= r.burst_ms ? 0 : r.burst_ms - ahead;
         CHECK(rate_available_ms(&r, t32, (uint32_t)now) == avail);
         CHECK(avail <= r.burst_ms);
+        CHECK(rate_debt_ms(&r, t32, (uint32_t)now) ==
+              (ahead > r.burst_ms ? ahead - r.burst_ms : 0));
         switch (op & 3) {
         case 0: { /* take */
             uint32_t cost = b % (2 * r.burst_ms + 2), before = t32;

@@ -23,7 +23,9 @@ const SENDERS = 4
 const PHASE1_MS = isFull ? 60000 : 10000
 const BURST = 40000
 const failures = []
-const t = await tracker.startTracker({ args: ['--outq-soft-kib', '64', '--outq-hard-kib', '256'] })
+// --msg-rate 0: this test pipelines more messages on one connection than the
+// message budget (PROTOCOL.md 6) lets through; it measures another defence.
+const t = await tracker.startTracker({ args: ['--msg-rate', '0', '--outq-soft-kib', '64', '--outq-hard-kib', '256'] })
 const pid = t.proc.pid
 const rss0 = rssKiB(pid)
 let rssPeak = rss0

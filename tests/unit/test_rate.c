@@ -20,7 +20,7 @@ static const struct rate_limit r1000 = {1000, RATE_BURST_S * 1000}; /* 1000 byte
 
 static void test_cost(void **state)
 {
-    struct rate_limit fast = rate_limit_make(1u << 30);
+    struct rate_limit fast = rate_limit_make(1u << 30, 4000);
     (void)state;
     assert_int_equal(rate_cost_ms(&r1000, 1000), 1000);
     assert_int_equal(rate_cost_ms(&r1000, 1001), 1001);
@@ -29,7 +29,9 @@ static void test_cost(void **state)
     assert_int_equal(rate_cost_ms(&fast, 1), 1);  /* at most 1000 charges a second */
     assert_int_equal(rate_cost_ms(&r1000, UINT64_MAX), UINT32_MAX);
     assert_int_equal(rate_cost_ms(&r1000, (uint64_t)1 << 40), UINT32_MAX);
-    assert_int_equal(rate_limit_make(0).bytes_per_s, 1); /* never a division by zero */
+    assert_int_equal(rate_limit_make(0, 4000).bytes_per_s, 1); /* never a division by zero */
+    assert_int_equal(rate_limit_make(5, 0).burst_ms, 1);
+    assert_int_equal(rate_limit_make(5, UINT64_MAX).burst_ms, RATE_BURST_MAX_MS);
 }
 
 /* A new client (tat 0) has a full budget whatever the clock reads. */
@@ -76,12 +78,15 @@ static void test_wrap(void **state)
  * in debt, capped at RATE_HORIZON_BURSTS bursts; the debt is paid by time. */
 static void test_debt(void **state)
 {
-    uint32_t tat = 0, now = 50000, horizon = 4000 * RATE_HORIZON_BURSTS;
+    uint32_t tat = 0, now = 50000, horizon = 4000 * RATE_HORIZON_BURSTS + RATE_HORIZON_MS;
     (void)state;
     rate_charge(&r1000, &tat, now, 10000); /* 2.5 bursts */
     assert_int_equal(rate_available_ms(&r1000, tat, now), 0);
     assert_int_equal(rate_available_ms(&r1000, tat, now + 6000), 0); /* 4000 ahead */
     assert_int_equal(rate_available_ms(&r1000, tat, now + 6001), 1);
+    assert_int_equal(rate_debt_ms(&r1000, tat, now), 6000);
+    assert_int_equal(rate_debt_ms(&r1000, tat, now + 5000), 1000);
+    assert_int_equal(rate_debt_ms(&r1000, tat, now + 6000), 0);
     assert_int_equal(rate_available_ms(&r1000, tat, now + 10000), 4000); /* paid */
     /* Charges pile up to the horizon, not past it (and never wrap tat into
      * something that reads as stale, i.e. full). */
@@ -97,12 +102,12 @@ static void test_debt(void **state)
 /* A client that used the relay and then went quiet for a long time finds a
  * full budget: a tat behind now by any amount up to 2^32 - horizon reads as
  * past. (Only a silence within the horizon of a multiple of 2^32 ms, 49.7
- * days, reads as debt: it is paid within RATE_HORIZON_BURSTS bursts.) */
+ * days, reads as debt: it is paid within the horizon, 48 s here.) */
 static void test_long_idle(void **state)
 {
     uint32_t tat = 0, now = 777;
     static const uint64_t idle[] = {
-        4000, 3600000, 86400000, 86400000ull * 24, (1ull << 31), (1ull << 32) - 32001};
+        4000, 3600000, 86400000, 86400000ull * 24, (1ull << 31), (1ull << 32) - 48001};
     (void)state;
     assert_true(rate_take(&r1000, &tat, now, 4000));
     for (size_t k = 0; k < sizeof idle / sizeof idle[0]; k++)

@@ -895,6 +895,53 @@ static void test_relay_travels(void **state)
     expect_empty(&ob2);
 }
 
+/* A message refused before it is acted on (the network layer's budget): its
+ * action and info_hash as far as they can be read, nothing else happens. */
+static void test_refuse(void **state)
+{
+    char ih[IH_LEN + 1], msg[256], want[256];
+    struct outbox ob;
+    (void)state;
+    hash_owned_by(0, ih);
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"refused-peer-0000000\"}",
+             ih);
+    memset(&ob, 0, sizeof ob);
+    swarm_refuse(&sw[0], &c1, msg, strlen(msg), PROTO_ERR_RATE_LIMITED, now, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"failure reason\":\"rate limited\",\"info_hash\":\"%s\"}",
+             ih);
+    expect_frame(&ob, c1.ref, want, false);
+    expect_empty(&ob);
+    assert_int_equal(sw[0].shard.counts.peers, 0); /* not registered */
+    assert_int_equal(c1.n_regs, 0);
+
+    snprintf(msg, sizeof msg, "{\"action\":\"scrape\",\"info_hash\":\"%s\"}", ih);
+    memset(&ob, 0, sizeof ob);
+    swarm_refuse(&sw[0], &c1, msg, strlen(msg), PROTO_ERR_RATE_LIMITED, now, &ob);
+    expect_frame(&ob, c1.ref, "{\"action\":\"scrape\",\"failure reason\":\"rate limited\"}", false);
+    expect_empty(&ob);
+    assert_int_equal(c1.scrapes, 0);
+
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"relay\",\"info_hash\":\"%s\",\"peer_id\":\"refused-peer-0000000\","
+             "\"data\":\"x\"}",
+             ih);
+    memset(&ob, 0, sizeof ob);
+    swarm_refuse(&sw[0], &c1, msg, strlen(msg), PROTO_ERR_RATE_LIMITED, now, &ob);
+    snprintf(want, sizeof want,
+             "{\"action\":\"relay\",\"failure reason\":\"rate limited\",\"info_hash\":\"%s\"}", ih);
+    expect_frame(&ob, c1.ref, want, false);
+    expect_empty(&ob);
+
+    /* Not even JSON: still a failure reason, with the default action. */
+    memset(&ob, 0, sizeof ob);
+    swarm_refuse(&sw[0], &c1, "{{{", 3, PROTO_ERR_RATE_LIMITED, now, &ob);
+    expect_frame(&ob, c1.ref, "{\"action\":\"announce\",\"failure reason\":\"rate limited\"}",
+                 false);
+    expect_empty(&ob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -909,6 +956,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relay_evicted_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay_travels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse, setup, teardown),
     };
     if (sodium_init() < 0)
         return 1;

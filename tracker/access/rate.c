@@ -20,7 +20,7 @@ uint32_t rate_cost_ms(const struct rate_limit *r, uint64_t bytes)
 
 static uint32_t horizon(const struct rate_limit *r)
 {
-    return r->burst_ms * RATE_HORIZON_BURSTS;
+    return r->burst_ms * RATE_HORIZON_BURSTS + RATE_HORIZON_MS;
 }
 
 /* How far tat is ahead of now: 0 when behind, unset or stale (see rate.h). */
@@ -55,4 +55,10 @@ void rate_charge(const struct rate_limit *r, uint32_t *tat, uint32_t now, uint32
     uint32_t a = ahead(r, *tat, now);
     uint32_t room = horizon(r) - a;
     *tat = stored(now + a + (cost_ms < room ? cost_ms : room));
+}
+
+uint32_t rate_debt_ms(const struct rate_limit *r, uint32_t tat, uint32_t now)
+{
+    uint32_t a = ahead(r, tat, now);
+    return a > r->burst_ms ? a - r->burst_ms : 0;
 }

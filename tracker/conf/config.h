@@ -47,6 +47,8 @@ struct config {
     bool relay;                      /* relays allowed */
     unsigned relay_max_bytes;        /* bytes of a relay's data */
     unsigned relay_rate_kib;         /* KiB/s of relayed bytes x recipients per connection */
+    unsigned msg_rate;               /* messages/s per connection; 0 = no limit */
+    unsigned msg_burst;              /* messages a connection may send at once */
     char turn_secret[CONFIG_SECRET]; /* "" = GET /turn is off */
     char turn_urls[CONFIG_TURN_URLS][CONFIG_TURN_URL]; /* turn:, turns: or stun: URLs */
     unsigned n_turn_urls;

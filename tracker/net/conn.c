@@ -136,7 +136,7 @@ int conn_established(struct net_worker *nw, struct conn *c, struct lws *wsi)
     }
     atomic_fetch_add(&w->t->connections, 1);
     worker_clock(w);
-    c->last_msg_ms = w->now_ms;
+    c->last_msg_ms = (uint32_t)w->now_ms;
     if (worker_conn_open(w, &c->sc) == ROUTE_CONN_NONE) {
         atomic_fetch_sub(&w->t->connections, 1);
         return -1;
@@ -171,9 +171,38 @@ static int too_big(struct lws *wsi)
     return -1;
 }
 
-static void message(struct worker *w, struct conn *c, const char *msg, size_t len, bool text)
+/* The message budget (--msg-rate, --msg-burst): true when the message may be
+ * acted on. A message past the budget is refused ("rate limited") and still
+ * counted, so a client that keeps sending faster than the rate runs into
+ * debt; NET_RATE_CLOSE_MS of it (ten seconds' worth of messages beyond the
+ * budget) closes the connection with 1008. */
+static bool within_budget(struct net_worker *nw, struct conn *c, const char *msg, size_t len)
 {
-    uint16_t code = worker_message(w, &c->sc, msg, len, text);
+    struct worker *w = nw->w;
+    const struct rate_limit *rl = &nw->msg_rate;
+    uint32_t now = (uint32_t)w->now_ms, cost;
+    if (!w->t->cfg.msg_rate)
+        return true;
+    cost = rate_cost_ms(rl, 1);
+    if (rate_take(rl, &c->msg_tat, now, cost))
+        return true;
+    rate_charge(rl, &c->msg_tat, now, cost);
+    if (rate_debt_ms(rl, c->msg_tat, now) >= NET_RATE_CLOSE_MS) {
+        stats_add(&w->stats, STATS_RATE_CLOSED, 1);
+        conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION);
+        return false;
+    }
+    stats_add(&w->stats, STATS_RATE_LIMITED, 1);
+    worker_refuse(w, &c->sc, msg, len, PROTO_ERR_RATE_LIMITED);
+    return false;
+}
+
+static void message(struct net_worker *nw, struct conn *c, const char *msg, size_t len, bool text)
+{
+    uint16_t code;
+    if (!within_budget(nw, c, msg, len))
+        return;
+    code = worker_message(nw->w, &c->sc, msg, len, text);
     if (code)
         conn_close(c, code);
 }
@@ -192,9 +221,9 @@ int conn_receive(struct net_worker *nw, struct conn *c, struct lws *wsi, const c
     if (c->rx_len + len + remaining > max)
         return too_big(wsi);
     if (complete)
-        c->last_msg_ms = w->now_ms;
+        c->last_msg_ms = (uint32_t)w->now_ms;
     if (c->rx_len == 0 && complete) {
-        message(w, c, in, len, text); /* whole message in one piece: no copy */
+        message(nw, c, in, len, text); /* whole message in one piece: no copy */
     } else {
         if (c->rx_len + len > c->rx_cap) {
             /* Room for the rest of this frame at once: one allocation for an
@@ -213,7 +242,7 @@ int conn_receive(struct net_worker *nw, struct conn *c, struct lws *wsi, const c
         memcpy(c->rx + c->rx_len, in, len);
         c->rx_len += (uint32_t)len;
         if (complete) {
-            message(w, c, c->rx, c->rx_len, text);
+            message(nw, c, c->rx, c->rx_len, text);
             c->rx_len = 0;
             free(c->rx); /* an idle connection keeps no buffer */
             c->rx = NULL;
@@ -245,7 +274,7 @@ int conn_peer_close(unsigned char *payload, size_t len)
 void conn_idle_sweep(struct net_worker *nw)
 {
     struct worker *w = nw->w;
-    int64_t limit = (int64_t)w->t->cfg.idle_timeout * 1000;
+    uint32_t limit = w->t->cfg.idle_timeout * 1000u; /* <= 86,400,000: no wrap */
     for (uint32_t k = 0; k < NET_IDLE_BUDGET && w->slots.n; k++) {
         struct swarm_conn *sc;
         if (nw->idle_cursor >= w->slots.n)
@@ -253,7 +282,7 @@ void conn_idle_sweep(struct net_worker *nw)
         sc = w->slots.conn[nw->idle_cursor++];
         if (sc) {
             struct conn *c = conn_of(sc);
-            if (!c->close_code && w->now_ms - c->last_msg_ms >= limit)
+            if (!c->close_code && (uint32_t)w->now_ms - c->last_msg_ms >= limit)
                 conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY);
         }
     }

@@ -151,6 +151,11 @@ static int net_start(struct worker *w)
         return -1;
     w->net = nw;
     nw->w = w;
+    if (w->t->cfg.msg_rate) {
+        /* A message costs ceil(1000 / rate) ms; the burst holds msg_burst of them. */
+        uint64_t cost = (1000u + w->t->cfg.msg_rate - 1) / w->t->cfg.msg_rate;
+        nw->msg_rate = rate_limit_make(w->t->cfg.msg_rate, cost * w->t->cfg.msg_burst);
+    }
     list_init(&nw->handshakes);
     nw->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (create_context(nw) != 0)

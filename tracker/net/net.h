@@ -33,13 +33,14 @@
  * background purge (jemalloc_conf.c). Longer messages are reassembled in
  * struct conn's rx, freed after each message. */
 #define NET_RX_CHUNK      4096
-#define NET_WRITES_PER_CB 16   /* frames written per writeable callback */
-#define NET_CLOSE_GRACE_S 5    /* a closing connection that cannot take its close frame is cut */
-#define NET_SWEEP_MS      100  /* period of the idle and handshake-deadline sweeps */
-#define NET_SWEEP_BUDGET  2000 /* sockets the handshake-deadline sweep closes per tick */
-#define NET_IDLE_BUDGET   2000 /* connection slots checked for idleness per tick */
-#define NET_ACCEPT_BATCH  256  /* connections accepted per listener wakeup */
-#define NET_PROTOCOLS     4    /* the tracker's, its subprotocol alias, the listener's, end */
+#define NET_WRITES_PER_CB 16    /* frames written per writeable callback */
+#define NET_CLOSE_GRACE_S 5     /* a closing connection that cannot take its close frame is cut */
+#define NET_SWEEP_MS      100   /* period of the idle and handshake-deadline sweeps */
+#define NET_SWEEP_BUDGET  2000  /* sockets the handshake-deadline sweep closes per tick */
+#define NET_IDLE_BUDGET   2000  /* connection slots checked for idleness per tick */
+#define NET_ACCEPT_BATCH  256   /* connections accepted per listener wakeup */
+#define NET_PROTOCOLS     4     /* the tracker's, its subprotocol alias, the listener's, end */
+#define NET_RATE_CLOSE_MS 10000 /* refused messages worth this much of --msg-rate close 1008 */
 
 _Static_assert(FRAME_HEADROOM >= LWS_PRE, "a frame has room for lws's WebSocket header");
 _Static_assert(SWARM_CLOSE_INVALID_UTF8 == LWS_CLOSE_STATUS_INVALID_PAYLOAD,
@@ -62,6 +63,7 @@ struct net_worker {
     uint64_t n_sockets;           /* sockets adopted and not yet destroyed */
     uint32_t idle_cursor;         /* next slot the idle sweep looks at */
     lws_sorted_usec_list_t sweep; /* idle and handshake-deadline sweeps */
+    struct rate_limit msg_rate;   /* --msg-rate, --msg-burst (msg_rate.bytes_per_s: messages) */
     struct lws_protocols protocols[NET_PROTOCOLS]; /* see net_protocols() */
     char subprotocol[64];                          /* the alias protocol's name */
 };
@@ -76,7 +78,8 @@ struct conn {
         char *http_body; /* HTTP: LWS_PRE + http_len, pending reply body */
     };
     struct mail_queue out; /* queued struct frame */
-    int64_t last_msg_ms;   /* ms, monotonic: last complete message (idle check) */
+    uint32_t last_msg_ms;  /* low 32 bits of now_ms at the last complete message (idle check) */
+    uint32_t msg_tat;      /* message budget (--msg-rate; access/rate.h) */
     union {
         uint32_t rx_len;   /* WebSocket */
         uint32_t http_len; /* HTTP */

@@ -40,6 +40,8 @@
     X(ANNOUNCES_REFUSED, "announcesRefused") /* by the swarm: in use, caps */                      \
     X(PEER_IDS_REFUSED, "peerIdsRefused")    /* over --max-peer-ids-per-swarm */                   \
     X(SCRAPES_REFUSED, "scrapesRefused")     /* "scrape in progress" */                            \
+    X(RATE_LIMITED, "rateLimited")           /* messages refused over --msg-rate */                \
+    X(RATE_CLOSED, "rateClosed")             /* connections closed 10 s over --msg-rate */         \
     X(MAIL_DROPPED, "mailDropped")                                                                 \
     X(CONNECTIONS_REFUSED, "connectionsRefused") /* at --max-connections or fd limit */            \
     X(HTTP_REFUSED, "httpRefused")               /* bad method, upgrade or version */              \

@@ -55,7 +55,8 @@ struct swarm_limits tracker_swarm_limits(const struct tracker *t)
         .no_full_scrape = t->cfg.no_full_scrape,
         .relay = t->cfg.relay,
         .relay_max_bytes = t->cfg.relay_max_bytes,
-        .relay_rate = rate_limit_make((uint64_t)t->cfg.relay_rate_kib * 1024u),
+        .relay_rate =
+            rate_limit_make((uint64_t)t->cfg.relay_rate_kib * 1024u, RATE_BURST_S * 1000u),
         .turn_secret = t->cfg.turn_secret[0] ? t->cfg.turn_secret : NULL,
         .n_turn_urls = t->cfg.n_turn_urls,
         .turn_ttl = t->cfg.turn_ttl,
@@ -230,6 +231,14 @@ uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg,
     swarm_message(&w->sw, c, msg, len, text, w->now_ms, &ob);
     drain_outbox(w, &ob);
     return ob.close;
+}
+
+void worker_refuse(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
+                   enum proto_status st)
+{
+    struct outbox ob = {{NULL, NULL}, 0};
+    swarm_refuse(&w->sw, c, msg, len, st, w->now_ms, &ob);
+    drain_outbox(w, &ob);
 }
 
 void worker_conn_closed(struct worker *w, struct swarm_conn *c)

@@ -127,6 +127,10 @@ void worker_clock(struct worker *w);
 uint64_t worker_conn_open(struct worker *w, struct swarm_conn *c);
 /* One complete message from c: decided by the swarm layer, its outbox
  * drained. Returns 0, or the close code c must be closed with. */
+/* A message refused with st before it is acted on (swarm_refuse). */
+void worker_refuse(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
+                   enum proto_status st);
+
 uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
                         bool text);
 /* c closed: its peers go, its slot is freed. */

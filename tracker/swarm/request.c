@@ -658,6 +658,16 @@ void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_
     route_announce(s, ob, c, &req->ann, msg, len);
 }
 
+void swarm_refuse(struct swarm *s, struct swarm_conn *c, const char *msg, size_t len,
+                  enum proto_status st, int64_t now_ms, struct outbox *ob)
+{
+    struct proto_request *req = &s->req;
+    s->now_ms = now_ms;
+    (void)proto_scan_request(msg, len, s->lim.max_scrape_hashes, req);
+    send_error(s, ob, c->ref, req->action, st,
+               req->has_info_hash && req->action != PROTO_ACTION_SCRAPE ? req->info_hash : NULL);
+}
+
 static void remove_pairs(struct swarm *s, struct mail_remove *m)
 {
     for (uint32_t k = 0; k < m->n; k++)

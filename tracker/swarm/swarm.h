@@ -136,6 +136,12 @@ void swarm_destroy(struct swarm *s);
 void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_t len, bool text,
                    int64_t now_ms, struct outbox *ob);
 
+/* A message from connection c refused with status st before it is acted on
+ * (the network layer's message budget): the failure reason goes out with the
+ * message's action and info_hash as far as they can be read. */
+void swarm_refuse(struct swarm *s, struct swarm_conn *c, const char *msg, size_t len,
+                  enum proto_status st, int64_t now_ms, struct outbox *ob);
+
 /* Mail from another worker, of any kind but MAIL_FRAME. Takes ownership. */
 void swarm_mail(struct swarm *s, struct mail *m, int64_t now_ms, struct outbox *ob);
 
