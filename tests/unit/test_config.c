@@ -66,6 +66,8 @@ static void test_defaults(void **state)
     assert_true(cfg.relay);
     assert_int_equal(cfg.relay_max_bytes, 16384);
     assert_int_equal(cfg.relay_rate_kib, 64);
+    assert_int_equal(cfg.msg_rate, 20);
+    assert_int_equal(cfg.msg_burst, 100);
 }
 
 /* A switch takes "--relay off", "--relay=off", or stands alone for on; the
