@@ -2,7 +2,8 @@
  *
  * Owns:   struct lg_config (one, filled by main before the threads start, then
  *         read-only), struct lg_run (one, shared), struct lg_thread (one per
- *         --threads, each owning its connections), struct lg_stats.
+ *         --threads, each owning its connections; in the relay modes, whole
+ *         rooms), struct lg_stats.
  * Thread: main writes lg_run's phase and stop flag; a load thread touches only its
  *         own struct lg_thread, except the {atomic} gauges main polls. Main reads a
  *         thread's stats only after joining it.
@@ -20,6 +21,7 @@
 #include <sys/types.h>
 
 #include "hist.h"
+#include "relay.h"
 #include "work.h"
 
 #define LG_THREADS_MAX   64
@@ -31,12 +33,19 @@
 #define LG_CONNECT_BURST 256        /* connections in progress at once, per thread */
 #define LG_RECONNECT_MS  200        /* delay before reopening a connection the server closed */
 #define LG_TIMELINE_MAX  3600       /* seconds of --timeline kept */
+#define LG_EXPIRE_MS     50         /* relay modes: ms between looks for expired relays */
 
 enum lg_mode {
     LG_MODE_CLOSED, /* one announce in flight per connection */
     LG_MODE_OPEN,   /* --rate announces/s, spread over idle connections */
     LG_MODE_IDLE,   /* announce once, then hold */
+    /* rooms of --room-size; each member relays to another member, or to its room */
+    LG_MODE_RELAY_DIRECTED,
+    LG_MODE_RELAY_BROADCAST,
 };
+
+/* The relay modes: every connection announces into its room once, then relays. */
+#define LG_MODE_IS_RELAY(m) ((m) == LG_MODE_RELAY_DIRECTED || (m) == LG_MODE_RELAY_BROADCAST)
 
 enum lg_phase {
     LG_PHASE_WARMUP,  /* connecting and --warmup; not reported */
@@ -87,6 +96,12 @@ struct lg_config {
     const char *label;      /* name of the run in reports */
     int timeline;           /* 1 = print per-second counts and the worst latency */
     uint64_t seed;          /* 0 = random */
+    /* relay modes */
+    unsigned room_size;   /* members per room; connection i is member i % room_size */
+    unsigned rooms;       /* connections / room_size */
+    unsigned data_bytes;  /* bytes of each relay's data */
+    unsigned window;      /* relays in flight per sender */
+    double relay_timeout; /* s: a relay not complete by then is given up (expired) */
 };
 
 /* One error text and its count. */
@@ -118,14 +133,27 @@ struct lg_stats {
     struct lg_err err[LG_ERR_KINDS];
     uint64_t err_other; /* errors whose text did not fit in err[] */
     struct hist lat;    /* announce -> announce response, ns */
+    /* relay modes */
+    uint64_t relays_out;     /* relays sent */
+    uint64_t relays_refused; /* failure replies with "action":"relay" */
+    uint64_t relays_done;    /* relays whose every frame was delivered */
+    uint64_t relays_expired; /* relays given up after --relay-timeout */
+    uint64_t frames_missing; /* frames the expired relays had not delivered */
+    uint64_t frames_in;      /* relayed frames received ("action":"relay" with data) */
+    uint64_t frames_bad;     /* ... that failed a check (sender, room, recipient, data) */
+    uint64_t frames_late;    /* ... good, but for no relay in flight (expired) */
+    uint64_t frames_dup;     /* ... good, but a second copy to the same member */
+    uint64_t data_in;        /* data bytes of the relayed frames received */
+    uint64_t frame_bytes_in; /* message bytes of the relayed frames received */
+    struct hist relay_lat;   /* relay written -> its last frame read, ns */
 };
 
 /* One second of --timeline, per thread (merged by main). */
 struct lg_tick {
-    uint32_t announces; /* sent */
-    uint32_t responses; /* announce responses received */
-    uint32_t offers_in; /* forwarded offers received */
-    uint32_t max_us;    /* worst announce -> response latency, us */
+    uint32_t announces; /* sent (relay modes: relays sent) */
+    uint32_t responses; /* announce responses received (relay modes: relays done) */
+    uint32_t offers_in; /* forwarded offers received (relay modes: relayed frames) */
+    uint32_t max_us;    /* worst announce -> response latency, us (relay modes: relay) */
 };
 
 /* Shared between main and the load threads. */
@@ -159,16 +187,20 @@ struct lg_thread {
     uint64_t send_every_ns;
     uint64_t next_reconnect_scan_ns;
     uint64_t next_reannounce_scan_ns; /* idle mode: when to look for due re-announces */
+    uint64_t next_expire_scan_ns;     /* relay modes: when to look for expired relays */
+    struct relay_book book;           /* relay modes: relays in flight, per sender */
+    unsigned *refill;                 /* relay modes: connections to send relays from */
+    unsigned refill_n;                /* entries in refill */
     unsigned *idle;                   /* open loop: FIFO of idle connection indices */
     unsigned idle_head, idle_n;
     uint8_t *scratch; /* LG_SCRATCH + WS_HDR_MAX */
     struct lg_stats st[LG_PHASES];
     struct lg_tick *timeline;    /* [LG_TIMELINE_MAX] with --timeline, else NULL */
-    uint64_t inflight_end;       /* announces still in flight when the thread stopped */
+    uint64_t inflight_end;       /* announces (relay modes: relays) in flight at the stop */
     int going;                   /* the thread has seen run->go */
     _Atomic unsigned n_open;     /* {atomic} connections upgraded and open */
     _Atomic unsigned n_done;     /* {atomic} idle mode: connections whose announce was answered */
-    _Atomic unsigned inflight;   /* {atomic} announces in flight */
+    _Atomic unsigned inflight;   /* {atomic} announces (and relays) in flight */
     _Atomic uint64_t last_rx_ns; /* {atomic} when a message was last received */
     _Atomic unsigned n_gone;     /* {atomic} connections given up (failed, not reopened) */
 };

@@ -1,10 +1,11 @@
 /* loop.c - one load thread: epoll over its own connections.
  *
- * Owns:   struct lg_conn (conns[] of one thread) and the thread's event loop.
+ * Owns:   struct lg_conn (conns[] of one thread) and the thread's event loop,
+ *         including the relay modes' sending and the checks on relayed frames.
  * Thread: the owning load thread only; main reads the {atomic} gauges in
  *         struct lg_thread and the stats after join.
- * Why:    a connection's whole life (connect, upgrade, announce, answer, close)
- *         stays on one thread and one epoll set; no locks, no sharing.
+ * Why:    a connection's whole life (connect, upgrade, announce, answer, relay,
+ *         close) stays on one thread and one epoll set; no locks, no sharing.
  */
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -48,8 +49,9 @@ struct lg_conn {
     uint8_t want_out;         /* EPOLLOUT is registered */
     uint8_t frag;             /* 1 = a fragmented message is being reassembled */
     uint8_t queued;           /* open loop: in the idle FIFO */
-    uint8_t announced;        /* idle mode: its one announce was answered */
+    uint8_t announced;        /* idle and relay modes: its first announce was answered */
     uint8_t corked;           /* 1 = writes collect in out until the read batch ends */
+    uint8_t refill;           /* relay modes: in t->refill, to send relays after this batch */
     uint64_t sent_ns;         /* when the in-flight announce was written */
     uint64_t reopen_ns;       /* CONN_DOWN: reopen at (monotonic ns) */
     uint64_t reannounce_ns;   /* idle mode: announce again at (monotonic ns), 0 = never */
@@ -106,6 +108,17 @@ void lg_stats_merge(struct lg_stats *d, const struct lg_stats *s)
     d->connects += s->connects;
     d->lost += s->lost;
     d->rate_missed += s->rate_missed;
+    d->relays_out += s->relays_out;
+    d->relays_refused += s->relays_refused;
+    d->relays_done += s->relays_done;
+    d->relays_expired += s->relays_expired;
+    d->frames_missing += s->frames_missing;
+    d->frames_in += s->frames_in;
+    d->frames_bad += s->frames_bad;
+    d->frames_late += s->frames_late;
+    d->frames_dup += s->frames_dup;
+    d->data_in += s->data_in;
+    d->frame_bytes_in += s->frame_bytes_in;
     d->err_other += s->err_other;
     for (unsigned i = 0; i < s->n_err; i++) {
         unsigned j;
@@ -125,6 +138,7 @@ void lg_stats_merge(struct lg_stats *d, const struct lg_stats *s)
     for (unsigned c = 0; c < LG_ERR_CLASSES; c++)
         d->err_class[c] += s->err_class[c];
     hist_merge(&d->lat, &s->lat);
+    hist_merge(&d->relay_lat, &s->relay_lat);
 }
 
 static struct lg_stats *cur(struct lg_thread *t)
@@ -339,8 +353,9 @@ static void send_announce(struct lg_thread *t, struct lg_conn *c)
     const struct lg_config *cfg = t->cfg;
     const struct work_pool *p = t->pool;
     unsigned gi = t->first + (unsigned)(c - t->conns);
-    const struct work_id *ih = cfg->mode == LG_MODE_IDLE
-                                   ? &p->hashes[gi % p->n_hashes]
+    const struct work_id *ih = cfg->mode == LG_MODE_IDLE ? &p->hashes[gi % p->n_hashes]
+                               : LG_MODE_IS_RELAY(cfg->mode)
+                                   ? &p->hashes[gi / cfg->room_size]
                                    : &p->hashes[work_pick_hash(&t->rng, p->n_hashes)];
     int n = work_write_announce((char *)t->scratch + WS_HDR_MAX, LG_SCRATCH, &t->rng, p, ih,
                                 &c->peer_id, cfg->offers);
@@ -379,6 +394,8 @@ static void on_open(struct lg_thread *t, struct lg_conn *c)
         break;
     case LG_MODE_OPEN: idle_push(t, c); break;
     case LG_MODE_IDLE:
+    case LG_MODE_RELAY_DIRECTED:
+    case LG_MODE_RELAY_BROADCAST:
         if (!c->announced)
             send_announce(t, c);
         break;
@@ -397,6 +414,8 @@ static void on_reply(struct lg_thread *t, struct lg_conn *c)
         break;
     case LG_MODE_OPEN: idle_push(t, c); break;
     case LG_MODE_IDLE:
+    case LG_MODE_RELAY_DIRECTED:
+    case LG_MODE_RELAY_BROADCAST:
         if (!c->announced) {
             c->announced = 1;
             atomic_fetch_add_explicit(&t->n_done, 1, memory_order_relaxed);
@@ -430,6 +449,161 @@ static void reannounce_due(struct lg_thread *t, uint64_t now)
     }
 }
 
+/* ---- relay modes ---- */
+
+/* The member that relay seq of connection gi is directed to: the others of
+ * its room in turn. */
+static unsigned relay_target(const struct lg_config *cfg, unsigned gi, uint32_t seq)
+{
+    unsigned room = cfg->room_size, base = gi - gi % room;
+    return base + (gi % room + 1 + seq % (room - 1)) % room;
+}
+
+/* Send one relay from c if its window has room; 0, or -1 when it is full. */
+static int send_relay(struct lg_thread *t, struct lg_conn *c, uint64_t now)
+{
+    const struct lg_config *cfg = t->cfg;
+    unsigned s = (unsigned)(c - t->conns), gi = t->first + s;
+    int directed = cfg->mode == LG_MODE_RELAY_DIRECTED;
+    int64_t seq = relay_book_start(&t->book, s, directed ? 1 : cfg->room_size - 1, now);
+    if (seq < 0)
+        return -1;
+    const struct work_id *to =
+        directed ? &t->conns[relay_target(cfg, gi, (uint32_t)seq) - t->first].peer_id : NULL;
+    int n = work_write_relay((char *)t->scratch + WS_HDR_MAX, LG_SCRATCH, t->pool,
+                             &t->pool->hashes[gi / cfg->room_size], &c->peer_id, to, gi,
+                             (uint32_t)seq, cfg->data_bytes);
+    struct lg_stats *st = cur(t);
+    atomic_fetch_add_explicit(&t->inflight, 1, memory_order_relaxed);
+    if (n < 0) { /* main checked --data-bytes; the slot expires */
+        lg_stats_error(st, LG_ERR_LOCAL, "relay does not fit the scratch buffer");
+        return -1;
+    }
+    st->relays_out++;
+    struct lg_tick *tk = tick_at(t, now);
+    if (tk)
+        tk->announces++;
+    send_frame(t, c, WS_OP_TEXT, (size_t)n);
+    return 0;
+}
+
+/* Fill c's window of relays (closed loop), in one send(). */
+static void relay_fill(struct lg_thread *t, struct lg_conn *c)
+{
+    if (c->state != CONN_OPEN || !c->announced || !may_announce(t))
+        return;
+    uint64_t now = lg_now_ns();
+    c->corked = 1;
+    while (c->fd >= 0 && send_relay(t, c, now) == 0) {
+    }
+    c->corked = 0;
+    if (c->fd >= 0 && c->out.len)
+        conn_flush(t, c);
+}
+
+/* c has room in its window: send after this epoll batch, with the others. */
+static void relay_refill_later(struct lg_thread *t, struct lg_conn *c)
+{
+    if (c->refill)
+        return;
+    c->refill = 1;
+    t->refill[t->refill_n++] = (unsigned)(c - t->conns);
+}
+
+static void relay_refill_now(struct lg_thread *t)
+{
+    for (unsigned i = 0; i < t->refill_n; i++) {
+        struct lg_conn *c = &t->conns[t->refill[i]];
+        c->refill = 0;
+        relay_fill(t, c);
+    }
+    t->refill_n = 0;
+}
+
+/* Give up the relays older than --relay-timeout (their frames were dropped, or
+ * the relay was refused: a failure reply does not say which relay it was). */
+static void relay_expire_due(struct lg_thread *t, uint64_t now)
+{
+    if (now < t->next_expire_scan_ns)
+        return;
+    t->next_expire_scan_ns = now + LG_EXPIRE_MS * 1000000ull;
+    uint64_t timeout = (uint64_t)(t->cfg->relay_timeout * 1e9);
+    if (now < timeout)
+        return;
+    struct lg_stats *st = cur(t);
+    for (unsigned s = 0; s < t->n_conns; s++) {
+        unsigned n = relay_book_expire(&t->book, s, now - timeout, &st->frames_missing);
+        if (!n)
+            continue;
+        st->relays_expired += n;
+        atomic_fetch_sub_explicit(&t->inflight, n, memory_order_relaxed);
+        relay_refill_later(t, &t->conns[s]);
+    }
+}
+
+/* A relayed frame at member c: check it is what its sender sent (data, sender
+ * peer_id, room, recipient), then count it against the relay in flight. */
+static void on_relay_frame(struct lg_thread *t, struct lg_conn *c, const struct work_msg *m,
+                           size_t n, uint64_t now)
+{
+    const struct lg_config *cfg = t->cfg;
+    struct lg_stats *st = cur(t);
+    unsigned me = t->first + (unsigned)(c - t->conns), room = cfg->room_size;
+    uint32_t from, seq;
+    uint8_t id[WORK_ID_LEN];
+    const char *bad = NULL;
+
+    st->frames_in++;
+    st->data_in += m->data.len;
+    st->frame_bytes_in += n;
+    struct lg_tick *tk = tick_at(t, now);
+    if (tk)
+        tk->offers_in++;
+    if (work_check_relay_data(t->pool, m->data.p, m->data.len, cfg->data_bytes, &from, &seq) != 0)
+        bad = "relayed data is not what was sent";
+    else if (from < t->first || from - t->first >= t->n_conns || from / room != me / room ||
+             from == me)
+        bad = "relayed frame from outside the recipient's room";
+    else if (!m->peer_id.p || work_id_decode(m->peer_id.p, m->peer_id.len, id) != 0 ||
+             memcmp(id, t->conns[from - t->first].peer_id.raw, WORK_ID_LEN) != 0)
+        bad = "relayed frame with the wrong sender peer_id";
+    else if (!m->info_hash.p || work_id_decode(m->info_hash.p, m->info_hash.len, id) != 0 ||
+             memcmp(id, t->pool->hashes[me / room].raw, WORK_ID_LEN) != 0)
+        bad = "relayed frame with the wrong info_hash";
+    else if (cfg->mode == LG_MODE_RELAY_DIRECTED && relay_target(cfg, from, seq) != me)
+        bad = "directed relay delivered to the wrong member";
+    if (bad) {
+        st->frames_bad++;
+        lg_stats_error(st, LG_ERR_PROTOCOL, bad);
+        return;
+    }
+    uint64_t lat = 0;
+    switch (relay_book_arrive(&t->book, from - t->first, seq, me % room, now, &lat)) {
+    case RELAY_PART: break;
+    case RELAY_DONE:
+        st->relays_done++;
+        hist_add(&st->relay_lat, lat);
+        if (tk) {
+            tk->responses++;
+            if (lat / 1000 > tk->max_us)
+                tk->max_us = lat / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(lat / 1000);
+        }
+        atomic_fetch_sub_explicit(&t->inflight, 1, memory_order_relaxed);
+        relay_refill_later(t, &t->conns[from - t->first]);
+        break;
+    case RELAY_LATE: st->frames_late++; break;
+    case RELAY_DUP:
+        st->frames_dup++;
+        lg_stats_error(st, LG_ERR_PROTOCOL, "relayed frame delivered twice to one member");
+        break;
+    }
+}
+
+static int is_relay(const struct work_span *action)
+{
+    return action->p && action->len == 5 && !memcmp(action->p, "relay", 5);
+}
+
 static void on_message(struct lg_thread *t, struct lg_conn *c, const uint8_t *p, size_t n,
                        uint64_t now)
 {
@@ -445,10 +619,18 @@ static void on_message(struct lg_thread *t, struct lg_conn *c, const uint8_t *p,
         char text[LG_ERR_TEXT];
         snprintf(text, sizeof text, "%.*s", (int)m.failure.len, m.failure.p);
         lg_stats_error(st, LG_ERR_FAILURE, text);
+        if (is_relay(&m.action)) {
+            st->relays_refused++;
+            return;
+        }
         if (c->inflight) {
             st->failed_replies++;
             on_reply(t, c);
         }
+        return;
+    }
+    if (m.data.p && is_relay(&m.action)) {
+        on_relay_frame(t, c, &m, n, now);
         return;
     }
     if (m.offer.p) {
@@ -480,7 +662,7 @@ static void on_message(struct lg_thread *t, struct lg_conn *c, const uint8_t *p,
             return;
         }
         hist_add(&st->lat, now - c->sent_ns);
-        if (t->cfg->mode == LG_MODE_IDLE)
+        if (t->cfg->mode == LG_MODE_IDLE || LG_MODE_IS_RELAY(t->cfg->mode))
             plan_reannounce(t, c, &m, now);
         struct lg_tick *tk = tick_at(t, now);
         if (tk) {
@@ -776,6 +958,11 @@ int loop_init(struct lg_thread *t)
     }
     if (cfg->timeline && !(t->timeline = calloc(LG_TIMELINE_MAX, sizeof *t->timeline)))
         return -1;
+    if (LG_MODE_IS_RELAY(cfg->mode)) {
+        t->refill = calloc(t->n_conns ? t->n_conns : 1, sizeof *t->refill);
+        if (!t->refill || relay_book_init(&t->book, t->n_conns, cfg->window, cfg->room_size) != 0)
+            return -1;
+    }
     t->open_every_ns = (uint64_t)(1e9 * cfg->threads / (cfg->connect_rate ? cfg->connect_rate : 1));
     if (cfg->mode == LG_MODE_OPEN) {
         t->idle = calloc(t->n_conns ? t->n_conns : 1, sizeof *t->idle);
@@ -802,6 +989,8 @@ void loop_destroy(struct lg_thread *t)
         }
     free(t->conns);
     free(t->idle);
+    free(t->refill);
+    relay_book_free(&t->book);
     free(t->timeline);
     free(t->scratch);
     if (t->ep >= 0)
@@ -819,6 +1008,8 @@ static void close_all(struct lg_thread *t)
             continue;
         if (c->inflight)
             t->inflight_end++;
+        if (t->book.inflight)
+            t->inflight_end += t->book.inflight[i];
         if (c->state == CONN_OPEN && !c->out.len) {
             uint8_t fr[WS_HDR_MAX + 2];
             uint32_t mask = (uint32_t)work_rng_next(&t->rng);
@@ -848,6 +1039,9 @@ static void start_load(struct lg_thread *t, uint64_t now)
         }
     } else if (t->cfg->mode == LG_MODE_OPEN) {
         t->next_send_ns = now + t->send_every_ns * t->idx / t->cfg->threads;
+    } else if (LG_MODE_IS_RELAY(t->cfg->mode)) {
+        for (unsigned i = 0; i < t->n_conns; i++)
+            relay_fill(t, &t->conns[i]);
     }
 }
 
@@ -864,8 +1058,10 @@ void *loop_main(void *arg)
             start_load(t, now);
         open_more(t, now);
         reopen_due(t, now);
-        if (t->cfg->mode == LG_MODE_IDLE)
+        if (t->cfg->mode == LG_MODE_IDLE || LG_MODE_IS_RELAY(t->cfg->mode))
             reannounce_due(t, now);
+        if (t->refill && t->going)
+            relay_expire_due(t, now);
         if (t->tfd >= 0 && t->going)
             send_due(t, now);
         int timeout = t->next_open < t->n_conns ? 1 : 10;
@@ -882,6 +1078,8 @@ void *loop_main(void *arg)
             }
             on_event(t, &evs[i]);
         }
+        if (t->refill_n)
+            relay_refill_now(t);
     }
     close_all(t);
     return NULL;

@@ -1,8 +1,9 @@
 /* main.c - loadgen: a WebTorrent tracker load generator (flags, phases, report).
  *
  * Owns:   the run: parses flags into struct lg_config, builds the work pool,
- *         starts the load threads, moves them through warmup, measure and drain
- *         (or idle and hold), samples the server from /proc, and reports.
+ *         starts the load threads (in the relay modes each with whole rooms),
+ *         moves them through warmup, measure and drain (or idle and hold),
+ *         samples the server from /proc, and reports.
  * Thread: main; the load threads run loop_main (loop.c).
  * Why:    one bounded run per invocation: it always stops by itself.
  */
@@ -54,6 +55,17 @@ static void usage(FILE *f)
         "  --connect-rate N      new connections per second in total (5000)\n"
         "  --connect-timeout S   give up waiting for connections after S (30, or more\n"
         "                        when --connections / --connect-rate needs it)\n"
+        "  --mode M              closed, open (= --rate), idle (= --idle), relay-directed or\n"
+        "                        relay-broadcast: rooms of --room-size connections, each\n"
+        "                        announces once into its room, then relays in a closed loop\n"
+        "                        to one other member (directed) or to the room (broadcast)\n"
+        "  --room-size N         relay modes: members per room (50); --connections must be a\n"
+        "                        multiple (default: one room)\n"
+        "  --data-bytes N        relay modes: bytes of each relay's data, %d..%d (100)\n"
+        "  --window W            relay modes: relays in flight per member, <= %d (directed\n"
+        "                        16, broadcast 4); a relay is in flight until its every frame\n"
+        "                        is read\n"
+        "  --relay-timeout S     relay modes: give up a relay not complete after S (2)\n"
         "  --no-answer           do not answer forwarded offers\n"
         "  --busy-poll           spin on epoll_wait instead of sleeping: on loopback a\n"
         "                        sleeping reader makes the server pay for its wakeup,\n"
@@ -66,7 +78,7 @@ static void usage(FILE *f)
         "  --label TEXT          name of the run in the report\n"
         "  --seed N              repeatable ids and draws (default: random)\n"
         "  --self-test           check loadgen's own framing, histogram and workload; exit\n",
-        WORK_OFFERS_MAX);
+        WORK_OFFERS_MAX, WORK_DATA_MIN, WORK_DATA_MAX, RELAY_WINDOW_MAX);
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned *out)
@@ -188,6 +200,11 @@ enum {
     OPT_REANNOUNCE,
     OPT_SELF_TEST,
     OPT_HELP,
+    OPT_MODE,
+    OPT_ROOM_SIZE,
+    OPT_DATA_BYTES,
+    OPT_WINDOW,
+    OPT_RELAY_TIMEOUT,
 };
 
 static const struct option options[] = {
@@ -219,6 +236,11 @@ static const struct option options[] = {
     {"reannounce", required_argument, 0, OPT_REANNOUNCE},
     {"self-test", no_argument, 0, OPT_SELF_TEST},
     {"help", no_argument, 0, OPT_HELP},
+    {"mode", required_argument, 0, OPT_MODE},
+    {"room-size", required_argument, 0, OPT_ROOM_SIZE},
+    {"data-bytes", required_argument, 0, OPT_DATA_BYTES},
+    {"window", required_argument, 0, OPT_WINDOW},
+    {"relay-timeout", required_argument, 0, OPT_RELAY_TIMEOUT},
     {0, 0, 0, 0},
 };
 
@@ -245,8 +267,11 @@ static int parse_args(int argc, char **argv, struct lg_config *cfg)
         .answer = 1,
         .reconnect = 1,
         .per_source = 25000,
+        .room_size = 50,
+        .data_bytes = 100,
+        .relay_timeout = 2,
     };
-    int offers_set = 0;
+    int offers_set = 0, connections_set = 0;
     for (;;) {
         int o = getopt_long(argc, argv, "", options, NULL);
         if (o == -1)
@@ -257,7 +282,10 @@ static int parse_args(int argc, char **argv, struct lg_config *cfg)
         case OPT_THREADS:
             bad = parse_uint(optarg, LG_THREADS_MAX, &cfg->threads) || !cfg->threads;
             break;
-        case OPT_CONNECTIONS: bad = parse_uint(optarg, 10000000, &cfg->connections); break;
+        case OPT_CONNECTIONS:
+            bad = parse_uint(optarg, 10000000, &cfg->connections);
+            connections_set = 1;
+            break;
         case OPT_OFFERS:
             bad = parse_uint(optarg, WORK_OFFERS_MAX, &cfg->offers);
             offers_set = 1;
@@ -300,6 +328,33 @@ static int parse_args(int argc, char **argv, struct lg_config *cfg)
         case OPT_REANNOUNCE: bad = parse_secs(optarg, &cfg->reannounce); break;
         case OPT_SELF_TEST: exit(selftest_run());
         case OPT_HELP: usage(stdout); exit(0);
+        case OPT_MODE:
+            if (!strcmp(optarg, "closed"))
+                cfg->mode = LG_MODE_CLOSED;
+            else if (!strcmp(optarg, "open"))
+                cfg->mode = LG_MODE_OPEN;
+            else if (!strcmp(optarg, "idle"))
+                cfg->mode = LG_MODE_IDLE;
+            else if (!strcmp(optarg, "relay-directed"))
+                cfg->mode = LG_MODE_RELAY_DIRECTED;
+            else if (!strcmp(optarg, "relay-broadcast"))
+                cfg->mode = LG_MODE_RELAY_BROADCAST;
+            else
+                bad = 1;
+            break;
+        case OPT_ROOM_SIZE:
+            bad = parse_uint(optarg, RELAY_ROOM_MAX, &cfg->room_size) || cfg->room_size < 2;
+            break;
+        case OPT_DATA_BYTES:
+            bad = parse_uint(optarg, WORK_DATA_MAX, &cfg->data_bytes) ||
+                  cfg->data_bytes < WORK_DATA_MIN;
+            break;
+        case OPT_WINDOW:
+            bad = parse_uint(optarg, RELAY_WINDOW_MAX, &cfg->window) || !cfg->window;
+            break;
+        case OPT_RELAY_TIMEOUT:
+            bad = parse_secs(optarg, &cfg->relay_timeout) || cfg->relay_timeout <= 0;
+            break;
         default: usage(stderr); return -1;
         }
         if (bad) {
@@ -315,12 +370,33 @@ static int parse_args(int argc, char **argv, struct lg_config *cfg)
         fprintf(stderr, "loadgen: %s\n", err);
         return -1;
     }
+    if (cfg->mode == LG_MODE_OPEN && !(cfg->rate > 0)) {
+        fprintf(stderr, "loadgen: --mode open needs --rate\n");
+        return -1;
+    }
     if (cfg->mode == LG_MODE_IDLE) {
         cfg->reconnect = 0;
         if (!offers_set)
             cfg->offers = 0;
         if (!source_set && cfg->addr.ss_family == AF_INET)
             source = "127.0.0.2";
+    }
+    if (LG_MODE_IS_RELAY(cfg->mode)) {
+        /* A reopened connection would have to join its room again: none. */
+        cfg->reconnect = 0;
+        cfg->offers = 0;
+        if (!connections_set)
+            cfg->connections = cfg->room_size;
+        if (!cfg->window)
+            cfg->window = cfg->mode == LG_MODE_RELAY_DIRECTED ? 16 : 4;
+        if (!cfg->connections || cfg->connections % cfg->room_size) {
+            fprintf(stderr, "loadgen: --connections must be a multiple of --room-size (%u)\n",
+                    cfg->room_size);
+            return -1;
+        }
+        cfg->rooms = cfg->connections / cfg->room_size;
+        if (cfg->threads > cfg->rooms)
+            cfg->threads = cfg->rooms; /* each thread has whole rooms */
     }
     if (source) {
         struct in_addr a;
@@ -394,7 +470,7 @@ static double wait_connected(const struct lg_config *cfg, struct lg_thread *th)
     uint64_t t0 = lg_now_ns(), deadline = t0 + (uint64_t)(cfg->connect_timeout * 1e9);
     for (;;) {
         struct sum s = sum_threads(th, cfg->threads);
-        unsigned ready = cfg->mode == LG_MODE_IDLE ? s.done : s.open;
+        unsigned ready = cfg->mode == LG_MODE_IDLE || LG_MODE_IS_RELAY(cfg->mode) ? s.done : s.open;
         if (ready + s.gone >= cfg->connections || lg_now_ns() >= deadline)
             break;
         sleep_ns(POLL_NS);
@@ -456,6 +532,9 @@ static void run_load(const struct lg_config *cfg, struct lg_thread *th, struct r
     if (s.open < cfg->connections)
         fprintf(stderr, "loadgen: only %u of %u connections open after %.1f s\n", s.open,
                 cfg->connections, r->connect_s);
+    if (LG_MODE_IS_RELAY(cfg->mode) && s.done < cfg->connections)
+        fprintf(stderr, "loadgen: only %u of %u members announced after %.1f s\n", s.done,
+                cfg->connections, r->connect_s);
     atomic_store(&run->go_ns, lg_now_ns());
     atomic_store(&run->go, 1);
     sleep_ns((uint64_t)(cfg->warmup * 1e9));
@@ -514,7 +593,10 @@ static void print_timeline(const struct lg_config *cfg, struct lg_thread *th,
         for (unsigned i = 0; i < cfg->threads; i++)
             if (th[i].timeline[s].announces || th[i].timeline[s].responses)
                 last = s + 1;
-    printf("timeline  s  announces  responses  offers_in  worst_ms\n");
+    if (LG_MODE_IS_RELAY(cfg->mode))
+        printf("timeline  s relays_out relays_done  frames_in  worst_ms\n");
+    else
+        printf("timeline  s  announces  responses  offers_in  worst_ms\n");
     for (unsigned s = 0; s < last; s++) {
         struct lg_tick sum = {0};
         for (unsigned i = 0; i < cfg->threads; i++) {
@@ -552,7 +634,10 @@ int main(int argc, char **argv)
         goto out;
     }
     work_rng_init(&rng, cfg.seed, 0);
-    if (work_pool_create(pool, cfg.mode == LG_MODE_IDLE ? cfg.swarms : cfg.hashes, &rng) != 0) {
+    unsigned n_hashes = cfg.mode == LG_MODE_IDLE     ? cfg.swarms
+                        : LG_MODE_IS_RELAY(cfg.mode) ? cfg.rooms
+                                                     : cfg.hashes;
+    if (work_pool_create(pool, n_hashes, &rng) != 0) {
         fprintf(stderr, "loadgen: out of memory\n");
         goto out;
     }
@@ -586,8 +671,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "loadgen: no /stats.json from the tracker; no cross-check\n");
     }
 
-    unsigned started = 0, per = cfg.connections / cfg.threads,
-             extra = cfg.connections % cfg.threads;
+    /* Connections per thread; in the relay modes, whole rooms per thread. */
+    unsigned unit = LG_MODE_IS_RELAY(cfg.mode) ? cfg.room_size : 1;
+    unsigned units = cfg.connections / unit;
+    unsigned started = 0, per = units / cfg.threads, extra = units % cfg.threads;
     unsigned first = 0;
     for (unsigned i = 0; i < cfg.threads; i++) {
         struct lg_thread *t = &th[i];
@@ -596,7 +683,7 @@ int main(int argc, char **argv)
         t->pool = pool;
         t->run = &run;
         t->first = first;
-        t->n_conns = per + (i < extra);
+        t->n_conns = (per + (i < extra)) * unit;
         first += t->n_conns;
         work_rng_init(&t->rng, cfg.seed, i + 1);
         if (loop_init(t) != 0) {

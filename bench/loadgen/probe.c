@@ -15,7 +15,8 @@
 static const char *const stat_names[] = {
     "announces",      "offersForwarded", "offersDropped",      "answersForwarded",
     "answersDropped", "errors",          "mailDropped",        "connections",
-    "peersAll",       "torrents",        "connectionsRefused",
+    "peersAll",       "torrents",        "connectionsRefused", "relays",
+    "relayFrames",    "relaysRefused",
 };
 
 static int read_file(const char *path, char *buf, size_t cap)

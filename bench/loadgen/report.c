@@ -16,6 +16,8 @@ static const char *mode_name(enum lg_mode m)
     case LG_MODE_CLOSED: return "closed";
     case LG_MODE_OPEN: return "open";
     case LG_MODE_IDLE: return "idle";
+    case LG_MODE_RELAY_DIRECTED: return "relay-directed";
+    case LG_MODE_RELAY_BROADCAST: return "relay-broadcast";
     }
     return "?";
 }
@@ -68,12 +70,70 @@ __attribute__((format(printf, 2, 3))) static void why(struct report *r, const ch
     va_end(ap);
 }
 
+/* The relay modes: every member announced, relays went out and came back whole,
+ * nothing was refused, dropped, late or wrong, and the tracker agrees. */
+static void check_relay(struct report *r)
+{
+    const struct lg_stats *t = &r->total;
+    uint64_t per = r->cfg->mode == LG_MODE_RELAY_DIRECTED ? 1 : r->cfg->room_size - 1;
+    if (t->responses - t->unmatched < r->cfg->connections) {
+        why(r, "%" PRIu64 " of %u members announced", t->responses - t->unmatched,
+            r->cfg->connections);
+        return;
+    }
+    if (!t->relays_out) {
+        why(r, "no relay was sent");
+        return;
+    }
+    if (t->relays_refused) {
+        why(r, "%" PRIu64 " relays refused (first: %s)", t->relays_refused,
+            t->n_err ? t->err[0].text : "?");
+        return;
+    }
+    if (errors_total(t)) {
+        why(r, "%" PRIu64 " errors (first: %s)", errors_total(t), t->n_err ? t->err[0].text : "?");
+        return;
+    }
+    if (t->relays_expired || t->frames_late || t->frames_dup) {
+        why(r, "%" PRIu64 " relays expired (%" PRIu64 " frames missing), %" PRIu64 " late frames",
+            t->relays_expired, t->frames_missing, t->frames_late);
+        return;
+    }
+    if (t->relays_done + r->inflight_end != t->relays_out || t->frames_in != t->relays_done * per) {
+        why(r,
+            "%" PRIu64 " relays sent, %" PRIu64 " done, %" PRIu64 " in flight at the end; %" PRIu64
+            " frames",
+            t->relays_out, t->relays_done, r->inflight_end, t->frames_in);
+        return;
+    }
+    if (r->ts_before.ok && r->ts_after.ok) {
+        int64_t rel = ts_delta(r, "relays"), fr = ts_delta(r, "relayFrames");
+        int64_t refused = ts_delta(r, "relaysRefused"), drop = ts_delta(r, "offersDropped");
+        if (rel != (int64_t)t->relays_out || refused != 0) {
+            why(r,
+                "tracker accepted %" PRId64 " relays (refused %" PRId64 "), loadgen sent %" PRIu64,
+                rel, refused, t->relays_out);
+            return;
+        }
+        if (fr - drop != (int64_t)t->frames_in || drop) {
+            why(r,
+                "tracker sent %" PRId64 " relay frames (%" PRId64 " dropped), loadgen got %" PRIu64,
+                fr, drop, t->frames_in);
+            return;
+        }
+    }
+}
+
 void report_check(struct report *r)
 {
     const struct lg_stats *t = &r->total;
     uint64_t replies = t->responses - t->unmatched + t->failed_replies;
     r->check_ok = 1;
     r->check_why[0] = '\0';
+    if (LG_MODE_IS_RELAY(r->cfg->mode)) {
+        check_relay(r);
+        return;
+    }
     if (!t->announces) {
         why(r, "no announce was sent");
         return;
@@ -197,6 +257,42 @@ static void text_idle(FILE *f, const struct report *r)
                 (double)(r->slab_after_kb - r->slab_before_kb) * 1024.0 / n);
 }
 
+/* The relay modes' measured figures. */
+static void text_relay(FILE *f, const struct report *r)
+{
+    const struct lg_config *c = r->cfg;
+    const struct lg_stats *m = &r->meas;
+    unsigned per = c->mode == LG_MODE_RELAY_DIRECTED ? 1 : c->room_size - 1;
+    fprintf(f, "relays out     %12" PRIu64 "  %10.1f /s  (%s, %u frame%s each)\n", m->relays_out,
+            per_s(r, m->relays_out), c->mode == LG_MODE_RELAY_DIRECTED ? "directed" : "broadcast",
+            per, per == 1 ? "" : "s");
+    fprintf(f, "relays refused %12" PRIu64 "  (failure replies)\n", m->relays_refused);
+    fprintf(f, "relays accepted%12" PRIu64 "  %10.1f /s  (out - refused)\n",
+            m->relays_out - m->relays_refused, per_s(r, m->relays_out - m->relays_refused));
+    fprintf(f, "relays done    %12" PRIu64 "  %10.1f /s  (every frame read)\n", m->relays_done,
+            per_s(r, m->relays_done));
+    fprintf(f,
+            "relays expired %12" PRIu64 "  (not done %.1f s after sending; %" PRIu64
+            " frames missing)\n",
+            m->relays_expired, c->relay_timeout, m->frames_missing);
+    fprintf(f, "frames in      %12" PRIu64 "  %10.1f /s  (relayed frames read)\n", m->frames_in,
+            per_s(r, m->frames_in));
+    fprintf(f,
+            "frame checks   %" PRIu64 " bad (data, sender peer_id, room or recipient), %" PRIu64
+            " late (relay expired), %" PRIu64 " duplicate\n",
+            m->frames_bad, m->frames_late, m->frames_dup);
+    fprintf(f, "data in        %12" PRIu64 "  %10.2f MB/s  (payload: relay data bytes read)\n",
+            m->data_in, per_s(r, m->data_in) / 1e6);
+    fprintf(f, "frame bytes in %12" PRIu64 "  %10.2f MB/s  (relayed messages, JSON)\n",
+            m->frame_bytes_in, per_s(r, m->frame_bytes_in) / 1e6);
+    fprintf(f,
+            "latency        p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p999 %.3f ms  max %.3f ms  "
+            "(relay written -> its last frame read, n=%" PRIu64 ")\n",
+            ms(hist_quantile(&m->relay_lat, 0.50)), ms(hist_quantile(&m->relay_lat, 0.90)),
+            ms(hist_quantile(&m->relay_lat, 0.99)), ms(hist_quantile(&m->relay_lat, 0.999)),
+            ms(m->relay_lat.max), m->relay_lat.n);
+}
+
 void report_text(FILE *f, const struct report *r)
 {
     const struct lg_config *c = r->cfg;
@@ -205,9 +301,13 @@ void report_text(FILE *f, const struct report *r)
             c->label ? "]" : "", c->url, mode_name(c->mode));
     if (c->mode == LG_MODE_OPEN)
         fprintf(f, " at %.0f announces/s", c->rate);
-    fprintf(f, ", %u threads%s, %u connections, %u offers per announce\n", c->threads,
-            c->busy_poll ? " (busy-polling)" : "", c->connections,
-            c->offers);
+    if (LG_MODE_IS_RELAY(c->mode))
+        fprintf(f, ", %u threads%s, %u connections in %u rooms of %u, data %u bytes, window %u\n",
+                c->threads, c->busy_poll ? " (busy-polling)" : "", c->connections, c->rooms,
+                c->room_size, c->data_bytes, c->window);
+    else
+        fprintf(f, ", %u threads%s, %u connections, %u offers per announce\n", c->threads,
+                c->busy_poll ? " (busy-polling)" : "", c->connections, c->offers);
     if (c->mode == LG_MODE_IDLE) {
         text_idle(f, r);
         text_errors(f, &r->total, "errors");
@@ -218,25 +318,32 @@ void report_text(FILE *f, const struct report *r)
     fprintf(f,
             "measured       %.2f s after %.1f s warmup; open connections %u at start, %u at end\n",
             r->measured_s, c->warmup, r->open_at_start, r->open_at_end);
-    fprintf(f, "announces      %12" PRIu64 "  %10.1f /s\n", m->announces, per_s(r, m->announces));
-    fprintf(f, "responses      %12" PRIu64 "  %10.1f /s  (announce responses)\n", m->responses,
-            per_s(r, m->responses));
-    fprintf(f, "offers in      %12" PRIu64 "  %10.1f /s  (of %.1f /s sent)\n", m->offers_in,
-            per_s(r, m->offers_in), per_s(r, m->offers_out));
-    fprintf(f, "answers out    %12" PRIu64 "  %10.1f /s\n", m->answers_out,
-            per_s(r, m->answers_out));
-    fprintf(f, "answers in     %12" PRIu64 "  %10.1f /s\n", m->answers_in, per_s(r, m->answers_in));
-    fprintf(f, "messages in    %12" PRIu64 "  %10.1f /s  (aquatic's \"responses per second\")\n",
-            m->msgs_in, per_s(r, m->msgs_in));
-    if (c->mode == LG_MODE_OPEN)
-        fprintf(f, "rate missed    %12" PRIu64 "  send slots with no idle connection\n",
-                m->rate_missed);
-    fprintf(f,
-            "latency        p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p999 %.3f ms  max %.3f ms  "
-            "(announce -> response, n=%" PRIu64 ")\n",
-            ms(hist_quantile(&m->lat, 0.50)), ms(hist_quantile(&m->lat, 0.90)),
-            ms(hist_quantile(&m->lat, 0.99)), ms(hist_quantile(&m->lat, 0.999)), ms(m->lat.max),
-            m->lat.n);
+    if (LG_MODE_IS_RELAY(c->mode)) {
+        text_relay(f, r);
+    } else {
+        fprintf(f, "announces      %12" PRIu64 "  %10.1f /s\n", m->announces,
+                per_s(r, m->announces));
+        fprintf(f, "responses      %12" PRIu64 "  %10.1f /s  (announce responses)\n", m->responses,
+                per_s(r, m->responses));
+        fprintf(f, "offers in      %12" PRIu64 "  %10.1f /s  (of %.1f /s sent)\n", m->offers_in,
+                per_s(r, m->offers_in), per_s(r, m->offers_out));
+        fprintf(f, "answers out    %12" PRIu64 "  %10.1f /s\n", m->answers_out,
+                per_s(r, m->answers_out));
+        fprintf(f, "answers in     %12" PRIu64 "  %10.1f /s\n", m->answers_in,
+                per_s(r, m->answers_in));
+        fprintf(f,
+                "messages in    %12" PRIu64 "  %10.1f /s  (aquatic's \"responses per second\")\n",
+                m->msgs_in, per_s(r, m->msgs_in));
+        if (c->mode == LG_MODE_OPEN)
+            fprintf(f, "rate missed    %12" PRIu64 "  send slots with no idle connection\n",
+                    m->rate_missed);
+        fprintf(f,
+                "latency        p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p999 %.3f ms  max %.3f ms  "
+                "(announce -> response, n=%" PRIu64 ")\n",
+                ms(hist_quantile(&m->lat, 0.50)), ms(hist_quantile(&m->lat, 0.90)),
+                ms(hist_quantile(&m->lat, 0.99)), ms(hist_quantile(&m->lat, 0.999)), ms(m->lat.max),
+                m->lat.n);
+    }
     text_errors(f, m, "errors");
     if (errors_total(&r->total) != errors_total(m))
         text_errors(f, &r->total, "errors (run)");
@@ -256,7 +363,15 @@ void report_text(FILE *f, const struct report *r)
         fprintf(f, "  (everything on the machine, during the measured phase)\n");
     }
     if (c->server_pid) {
-        if (r->server_cpu_ns >= 0)
+        if (r->server_cpu_ns >= 0 && LG_MODE_IS_RELAY(c->mode))
+            fprintf(f,
+                    "server cpu     %.2f s = %.1f %% of one core; %.2f us per relay, %.3f us per "
+                    "frame\n",
+                    (double)r->server_cpu_ns / 1e9,
+                    100.0 * (double)r->server_cpu_ns / 1e9 / r->measured_s,
+                    m->relays_out ? (double)r->server_cpu_ns / 1e3 / (double)m->relays_out : -1.0,
+                    m->frames_in ? (double)r->server_cpu_ns / 1e3 / (double)m->frames_in : -1.0);
+        else if (r->server_cpu_ns >= 0)
             fprintf(f, "server cpu     %.2f s = %.1f %% of one core; %.2f us per announce cycle\n",
                     (double)r->server_cpu_ns / 1e9,
                     100.0 * (double)r->server_cpu_ns / 1e9 / r->measured_s, us_per_cycle(r));
@@ -279,10 +394,18 @@ void report_text(FILE *f, const struct report *r)
                 fprintf(f, " %s+%" PRId64, nm, ts_delta(r, nm));
         }
         fprintf(f, "\n");
-        fprintf(f,
-                "loadgen sent   (whole run) announces+answers=%" PRIu64 " offers_in=%" PRIu64
-                " answers_in=%" PRIu64 "\n",
-                r->total.announces + r->total.answers_out, r->total.offers_in, r->total.answers_in);
+        if (LG_MODE_IS_RELAY(c->mode))
+            fprintf(f,
+                    "loadgen saw    (whole run) announces=%" PRIu64 " relays_out=%" PRIu64
+                    " relays_refused=%" PRIu64 " frames_in=%" PRIu64 "\n",
+                    r->total.announces, r->total.relays_out, r->total.relays_refused,
+                    r->total.frames_in);
+        else
+            fprintf(f,
+                    "loadgen sent   (whole run) announces+answers=%" PRIu64 " offers_in=%" PRIu64
+                    " answers_in=%" PRIu64 "\n",
+                    r->total.announces + r->total.answers_out, r->total.offers_in,
+                    r->total.answers_in);
     }
     if (c->check)
         fprintf(f, "check: %s%s\n", r->check_ok ? "ok" : "FAILED: ", r->check_why);
@@ -327,6 +450,29 @@ static void json_stats(FILE *f, const struct report *r, const struct lg_stats *s
             s->lat.n, ms(hist_quantile(&s->lat, 0.5)), ms(hist_quantile(&s->lat, 0.9)),
             ms(hist_quantile(&s->lat, 0.99)), ms(hist_quantile(&s->lat, 0.999)), ms(s->lat.max),
             s->lat.n ? ms(s->lat.sum / s->lat.n) : 0.0);
+    if (LG_MODE_IS_RELAY(r->cfg->mode)) {
+        fprintf(f,
+                ",\"relays_out\":%" PRIu64 ",\"relays_refused\":%" PRIu64
+                ",\"relays_done\":%" PRIu64 ",\"relays_expired\":%" PRIu64
+                ",\"frames_missing\":%" PRIu64 ",\"frames_in\":%" PRIu64 ",\"frames_bad\":%" PRIu64
+                ",\"frames_late\":%" PRIu64 ",\"frames_dup\":%" PRIu64 ",\"data_in\":%" PRIu64
+                ",\"frame_bytes_in\":%" PRIu64,
+                s->relays_out, s->relays_refused, s->relays_done, s->relays_expired,
+                s->frames_missing, s->frames_in, s->frames_bad, s->frames_late, s->frames_dup,
+                s->data_in, s->frame_bytes_in);
+        if (secs > 0)
+            fprintf(f,
+                    ",\"relays_per_s\":%.1f,\"relays_accepted_per_s\":%.1f,\"frames_per_s\":%.1f"
+                    ",\"data_bytes_per_s\":%.1f",
+                    s->relays_out / secs, (s->relays_out - s->relays_refused) / secs,
+                    s->frames_in / secs, s->data_in / secs);
+        fprintf(f,
+                ",\"relay_latency_ms\":{\"n\":%" PRIu64 ",\"p50\":%.4f,\"p90\":%.4f"
+                ",\"p99\":%.4f,\"p999\":%.4f,\"max\":%.4f}",
+                s->relay_lat.n, ms(hist_quantile(&s->relay_lat, 0.5)),
+                ms(hist_quantile(&s->relay_lat, 0.9)), ms(hist_quantile(&s->relay_lat, 0.99)),
+                ms(hist_quantile(&s->relay_lat, 0.999)), ms(s->relay_lat.max));
+    }
     fprintf(f, ",\"errors\":{\"total\":%" PRIu64, errors_total(s));
     for (unsigned c = 0; c < LG_ERR_CLASSES; c++)
         fprintf(f, ",\"%s\":%" PRIu64, class_name[c], s->err_class[c]);
@@ -338,7 +484,6 @@ static void json_stats(FILE *f, const struct report *r, const struct lg_stats *s
         fputc('}', f);
     }
     fprintf(f, "],\"other_texts\":%" PRIu64 "}}", s->err_other);
-    (void)r;
 }
 
 void report_json(FILE *f, const struct report *r)
@@ -350,11 +495,16 @@ void report_json(FILE *f, const struct report *r)
     json_str(f, c->url);
     fprintf(
         f,
-        ",\"mode\":\"%s\",\"busy_poll\":%s,\"threads\":%u,\"connections\":%u,\"offers\":%u,\"hashes\":%u"
+        ",\"mode\":\"%s\",\"busy_poll\":%s,\"threads\":%u,\"connections\":%u,\"offers\":%u,"
+        "\"hashes\":%u"
         ",\"rate\":%.1f,\"duration_s\":%.1f,\"warmup_s\":%.1f,\"connect_s\":%.3f"
         ",\"measured_s\":%.3f,\"open_at_start\":%u,\"open_at_end\":%u,\"inflight_end\":%" PRIu64,
-        mode_name(c->mode), c->busy_poll ? "true" : "false", c->threads, c->connections, c->offers, c->hashes, c->rate, c->duration,
-        c->warmup, r->connect_s, r->measured_s, r->open_at_start, r->open_at_end, r->inflight_end);
+        mode_name(c->mode), c->busy_poll ? "true" : "false", c->threads, c->connections, c->offers,
+        c->hashes, c->rate, c->duration, c->warmup, r->connect_s, r->measured_s, r->open_at_start,
+        r->open_at_end, r->inflight_end);
+    if (LG_MODE_IS_RELAY(c->mode))
+        fprintf(f, ",\"rooms\":%u,\"room_size\":%u,\"data_bytes\":%u,\"window\":%u", c->rooms,
+                c->room_size, c->data_bytes, c->window);
     fprintf(f, ",\"measured\":");
     json_stats(f, r, &r->meas, r->measured_s);
     fprintf(f, ",\"total\":");

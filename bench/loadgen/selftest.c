@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hist.h"
+#include "relay.h"
 #include "selftest.h"
 #include "work.h"
 #include "ws.h"
@@ -152,6 +153,80 @@ static void test_workload(void)
     work_pool_destroy(&p);
 }
 
+/* Relays: the writer's message scans back, its data checks, ids decode, and the
+ * book frees a slot on the last member's frame or on expiry. */
+static void test_relay(void)
+{
+    struct work_rng r;
+    work_rng_init(&r, 7, 0);
+    static struct work_pool p;
+    EXPECT(work_pool_create(&p, 2, &r) == 0, "pool");
+    struct work_id a, b;
+    work_id_random(&r, "-LG0001-", &a);
+    work_id_random(&r, "-LG0001-", &b);
+    uint8_t raw[WORK_ID_LEN];
+    EXPECT(work_id_decode(a.s, a.len, raw) == 0 && !memcmp(raw, a.raw, WORK_ID_LEN),
+           "peer_id decodes to its bytes");
+    for (unsigned i = 0; i < 2; i++)
+        EXPECT(work_id_decode(p.hashes[i].s, p.hashes[i].len, raw) == 0 &&
+                   !memcmp(raw, p.hashes[i].raw, WORK_ID_LEN),
+               "info_hash %u decodes to its bytes", i);
+    const char *esc = "\\u0000\\u001f\\\"\\\\\\/\\b\\f\\n\\r\\t\x7f\xc2\x80\xc3\xbf"
+                      "\\u00ffabcde";
+    static const uint8_t esc_raw[WORK_ID_LEN] = {0,    0x1f, '"',  '\\', '/',  '\b', '\f',
+                                                 '\n', '\r', '\t', 0x7f, 0x80, 0xff, 0xff,
+                                                 'a',  'b',  'c',  'd',  'e'};
+    EXPECT(work_id_decode(esc, strlen(esc), raw) != 0, "19 code points are not an id");
+    char esc20[128];
+    snprintf(esc20, sizeof esc20, "%sf", esc);
+    uint8_t want[WORK_ID_LEN];
+    memcpy(want, esc_raw, WORK_ID_LEN - 1);
+    want[WORK_ID_LEN - 1] = 'f';
+    EXPECT(work_id_decode(esc20, strlen(esc20), raw) == 0 && !memcmp(raw, want, WORK_ID_LEN),
+           "escapes decode");
+    EXPECT(work_id_decode("\\u0100aaaaaaaaaaaaaaaaaaa", 25, raw) != 0, "U+0100 refused");
+
+    char buf[4096];
+    uint32_t from = 0, seq = 0;
+    struct work_msg m;
+    int len = work_write_relay(buf, sizeof buf, &p, &p.hashes[1], &a, &b, 1234, 77, 100);
+    EXPECT(len > 0 && work_scan(buf, (size_t)len, &m) == 0 && m.action.len == 5 &&
+               m.data.len == 100 && m.info_hash.len == p.hashes[1].len,
+           "directed relay scans back");
+    EXPECT(strstr(buf, "\"to_peer_id\":") != NULL, "directed relay names its recipient");
+    EXPECT(work_check_relay_data(&p, m.data.p, m.data.len, 100, &from, &seq) == 0 && from == 1234 &&
+               seq == 77,
+           "relay data checks (%u, %u)", from, seq);
+    EXPECT(work_check_relay_data(&p, m.data.p, m.data.len, 101, &from, &seq) != 0,
+           "wrong data length taken");
+    ((char *)m.data.p)[50] ^= 1;
+    EXPECT(work_check_relay_data(&p, m.data.p, m.data.len, 100, &from, &seq) != 0,
+           "corrupt data taken");
+    len = work_write_relay(buf, sizeof buf, &p, &p.hashes[0], &a, NULL, 1, 2, 1000);
+    EXPECT(len > 1000 && work_scan(buf, (size_t)len, &m) == 0 && m.data.len == 1000 &&
+               !strstr(buf, "to_peer_id") &&
+               work_check_relay_data(&p, m.data.p, m.data.len, 1000, &from, &seq) == 0,
+           "broadcast relay");
+    EXPECT(work_write_relay(buf, 200, &p, &p.hashes[0], &a, NULL, 1, 2, 1000) < 0,
+           "short buffer refused");
+
+    struct relay_book bk;
+    uint64_t lat = 0, missing = 0;
+    EXPECT(relay_book_init(&bk, 3, 2, 70) == 0, "book");
+    int64_t s0 = relay_book_start(&bk, 1, 2, 100), s1 = relay_book_start(&bk, 1, 2, 200);
+    EXPECT(s0 == 0 && s1 == 1 && relay_book_start(&bk, 1, 2, 300) < 0, "window of 2");
+    EXPECT(relay_book_arrive(&bk, 1, 1, 65, 250, &lat) == RELAY_PART, "first frame");
+    EXPECT(relay_book_arrive(&bk, 1, 1, 65, 260, &lat) == RELAY_DUP, "duplicate frame");
+    EXPECT(relay_book_arrive(&bk, 1, 1, 3, 270, &lat) == RELAY_DONE && lat == 70, "last frame");
+    EXPECT(relay_book_arrive(&bk, 1, 1, 4, 280, &lat) == RELAY_LATE, "frame after done");
+    EXPECT(relay_book_start(&bk, 1, 2, 300) == 2, "slot reused");
+    EXPECT(relay_book_expire(&bk, 1, 250, &missing) == 1 && missing == 2 && bk.inflight[1] == 1,
+           "expiry frees the old relay only");
+    EXPECT(relay_book_arrive(&bk, 1, 0, 3, 400, &lat) == RELAY_LATE, "frame of an expired relay");
+    relay_book_free(&bk);
+    work_pool_destroy(&p);
+}
+
 int selftest_run(void)
 {
     failures = 0;
@@ -159,6 +234,7 @@ int selftest_run(void)
     test_frames();
     test_hist();
     test_workload();
+    test_relay();
     printf("self-test: %s\n", failures ? "FAILED" : "ok");
     return failures ? 1 : 0;
 }

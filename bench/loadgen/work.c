@@ -164,6 +164,69 @@ void work_id_random(struct work_rng *r, const char *prefix, struct work_id *id)
     for (unsigned i = 0; i < WORK_ID_LEN; i++)
         n += json_latin1(id->s + n, raw[i]);
     id->len = (uint8_t)n;
+    memcpy(id->raw, raw, WORK_ID_LEN);
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int work_id_decode(const char *s, size_t n, uint8_t out[WORK_ID_LEN])
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    unsigned k = 0;
+    while (p < e) {
+        unsigned cp;
+        if (*p == '\\') {
+            if (e - p < 2)
+                return -1;
+            switch (p[1]) {
+            case '"': cp = '"'; break;
+            case '\\': cp = '\\'; break;
+            case '/': cp = '/'; break;
+            case 'b': cp = '\b'; break;
+            case 'f': cp = '\f'; break;
+            case 'n': cp = '\n'; break;
+            case 'r': cp = '\r'; break;
+            case 't': cp = '\t'; break;
+            case 'u': {
+                if (e - p < 6)
+                    return -1;
+                cp = 0;
+                for (unsigned i = 2; i < 6; i++) {
+                    int d = hex_digit((char)p[i]);
+                    if (d < 0)
+                        return -1;
+                    cp = cp << 4 | (unsigned)d;
+                }
+                p += 4;
+                break;
+            }
+            default: return -1;
+            }
+            p += 2;
+        } else if (*p < 0x80) {
+            if (*p < 0x20)
+                return -1; /* raw control characters are not JSON */
+            cp = *p++;
+        } else if ((*p == 0xC2 || *p == 0xC3) && e - p >= 2 && (p[1] & 0xC0) == 0x80) {
+            cp = (unsigned)(*p & 0x1F) << 6 | (p[1] & 0x3F);
+            p += 2;
+        } else {
+            return -1; /* above U+00FF, or bad UTF-8 */
+        }
+        if (cp > 0xFF || k == WORK_ID_LEN)
+            return -1;
+        out[k++] = (uint8_t)cp;
+    }
+    return k == WORK_ID_LEN ? 0 : -1;
 }
 
 /* ---- SDPs: Chrome-shaped data-channel offers and answers, trickle off ---- */
@@ -251,6 +314,8 @@ int work_pool_create(struct work_pool *p, unsigned n_hashes, struct work_rng *r)
         sdp_make(r, 0, &p->offer[i]);
         sdp_make(r, 1, &p->answer[i]);
     }
+    for (unsigned i = 0; i < WORK_FILLER_LEN; i++)
+        p->filler[i] = (char)('a' + i % 26);
     return 0;
 }
 
@@ -339,6 +404,63 @@ int work_write_answer(char *buf, size_t cap, struct work_rng *r, const struct wo
     put(&o, s->s, s->len);
     PUTS(&o, "\"}}");
     return o.bad ? -1 : (int)o.n;
+}
+
+/* The relay data tag: "R" + 8 hex digits of sender + ":" + 8 of seq + ":". */
+static void put_tag(char *o, uint32_t sender, uint32_t seq)
+{
+    static const char hex[] = "0123456789abcdef";
+    o[0] = 'R';
+    for (unsigned i = 0; i < 8; i++) {
+        o[1 + i] = hex[(sender >> (28 - 4 * i)) & 15];
+        o[10 + i] = hex[(seq >> (28 - 4 * i)) & 15];
+    }
+    o[9] = ':';
+    o[18] = ':';
+}
+
+int work_write_relay(char *buf, size_t cap, const struct work_pool *p, const struct work_id *ih,
+                     const struct work_id *peer_id, const struct work_id *to, uint32_t sender,
+                     uint32_t seq, unsigned data_bytes)
+{
+    struct out o = {buf, 0, cap, 0};
+    char tag[WORK_DATA_TAG];
+
+    if (data_bytes < WORK_DATA_MIN || data_bytes > WORK_DATA_MAX)
+        return -1;
+    PUTS(&o, "{\"action\":\"relay\",\"info_hash\":\"");
+    put(&o, ih->s, ih->len);
+    PUTS(&o, "\",\"peer_id\":\"");
+    put(&o, peer_id->s, peer_id->len);
+    if (to) {
+        PUTS(&o, "\",\"to_peer_id\":\"");
+        put(&o, to->s, to->len);
+    }
+    PUTS(&o, "\",\"data\":\"");
+    put_tag(tag, sender, seq);
+    put(&o, tag, WORK_DATA_TAG);
+    put(&o, p->filler + seq % 26, data_bytes - WORK_DATA_TAG);
+    PUTS(&o, "\"}");
+    return o.bad ? -1 : (int)o.n;
+}
+
+int work_check_relay_data(const struct work_pool *p, const char *s, size_t n, unsigned data_bytes,
+                          uint32_t *sender, uint32_t *seq)
+{
+    uint32_t v[2] = {0, 0};
+    if (n != data_bytes || n < WORK_DATA_TAG || s[0] != 'R' || s[9] != ':' || s[18] != ':')
+        return -1;
+    for (unsigned i = 0; i < 16; i++) {
+        int d = hex_digit(s[1 + i + i / 8]);
+        if (d < 0)
+            return -1;
+        v[i / 8] = v[i / 8] << 4 | (uint32_t)d;
+    }
+    if (memcmp(s + WORK_DATA_TAG, p->filler + v[1] % 26, n - WORK_DATA_TAG) != 0)
+        return -1;
+    *sender = v[0];
+    *seq = v[1];
+    return 0;
 }
 
 /* ---- scanner ---- */
@@ -452,6 +574,8 @@ int work_scan(const char *p, size_t n, struct work_msg *m)
             m->interval = sp;
         else if (key_is(k, kl, "complete"))
             m->complete = sp;
+        else if (key_is(k, kl, "data"))
+            m->data = sp;
         p = skip_ws(ve, e);
         if (p >= e)
             return -1;
