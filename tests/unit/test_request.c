@@ -834,48 +834,84 @@ static void test_relay_travels(void **state)
             drop_all(&ob2);
         }
     }
+    /* Directed: its cost (one recipient, 10 + 128 bytes at 1000 bytes/s) is
+     * taken at once on the sender's worker; it travels, and nothing comes
+     * back but the frame at its recipient. */
     relay_at(1, &c3, ih, B, A, "over there", now, &ob);
     m = mail_queue_pop(&ob.q);
     assert_non_null(m);
     assert_int_equal(m->kind, MAIL_RELAY);
     assert_int_equal(m->dest, 0);
-    assert_int_equal(((struct mail_relay *)m)->budget_ms, 4000);
+    assert_int_equal(((struct mail_relay *)m)->budget_ms, 138);
     expect_empty(&ob);
-    assert_int_equal(c3.relays, 1);
-
+    assert_int_equal(c3.relays, 0);
+    assert_int_equal(rate_available_ms(&lim.relay_rate, c3.relay_tat, (uint32_t)now), 4000 - 138);
     memset(&ob2, 0, sizeof ob2);
     swarm_mail(&sw[0], m, now, &ob2);
     expect_relayed(&ob2, c1.ref, ih, B, "over there");
+    expect_empty(&ob2);
+
+    /* Broadcast: the cost depends on the room, so it travels with the budget
+     * left and is settled by a frame with nothing to write, charged when it
+     * reaches the sender's worker. */
+    relay_at(1, &c3, ih, B, NULL, "to all", now, &ob);
+    m = mail_queue_pop(&ob.q);
+    assert_non_null(m);
+    assert_int_equal(((struct mail_relay *)m)->budget_ms, 4000 - 138);
+    expect_empty(&ob);
+    assert_int_equal(c3.relays, 1);
+    memset(&ob2, 0, sizeof ob2);
+    swarm_mail(&sw[0], m, now, &ob2);
+    expect_relayed(&ob2, c1.ref, ih, B, "to all");
     m = mail_queue_pop(&ob2.q);
     assert_non_null(m);
     f = (struct frame *)m;
     assert_int_equal(f->conn, c3.ref);
     assert_int_equal(f->len, 0);
     assert_int_equal(f->reply, FRAME_REPLY_RELAY);
-    assert_int_equal(f->debit_ms, 138); /* 10 + 128 bytes at 1000 bytes/s */
+    assert_int_equal(f->debit_ms, 134); /* 6 + 128 bytes, one other member */
     expect_empty(&ob2);
     assert_false(swarm_conn_note_reply(&sw[1], &c3, f, now)); /* nothing to write */
     mail_free(m);
     assert_int_equal(c3.relays, 0);
-    assert_int_equal(rate_available_ms(&lim.relay_rate, c3.relay_tat, (uint32_t)now), 4000 - 138);
+    assert_int_equal(rate_available_ms(&lim.relay_rate, c3.relay_tat, (uint32_t)now),
+                     4000 - 138 - 134);
 
-    /* SWARM_RELAYS_IN_FLIGHT unsettled relays: the next is refused until
-     * they settle, or until SWARM_RELAY_LOST_MS says they were lost. */
+    /* SWARM_RELAYS_IN_FLIGHT unsettled broadcasts: the next is refused until
+     * they settle, or until SWARM_RELAY_LOST_MS says they were lost; directed
+     * relays are not held up by them. */
     for (unsigned k = 0; k < SWARM_RELAYS_IN_FLIGHT; k++) {
-        relay_at(1, &c3, ih, B, A, "x", now, &ob);
+        relay_at(1, &c3, ih, B, NULL, "x", now, &ob);
         drop_all(&ob);
     }
-    relay_at(1, &c3, ih, B, A, "x", now, &ob);
+    relay_at(1, &c3, ih, B, NULL, "x", now, &ob);
     expect_relay_failure(&ob, c3.ref, ih, PROTO_ERR_RELAY_RATE);
     expect_empty(&ob);
-    relay_at(1, &c3, ih, B, A, "x", now + SWARM_RELAY_LOST_MS, &ob);
+    relay_at(1, &c3, ih, B, A, "x", now, &ob);
+    m = mail_queue_pop(&ob.q);
+    assert_non_null(m);
+    assert_int_equal(m->kind, MAIL_RELAY);
+    mail_free(m);
+    relay_at(1, &c3, ih, B, NULL, "x", now + SWARM_RELAY_LOST_MS, &ob);
     m = mail_queue_pop(&ob.q);
     assert_non_null(m);
     assert_int_equal(m->kind, MAIL_RELAY);
     mail_free(m);
 
-    /* A refusal at the owner settles too, with no cost: the failure reason
-     * is the settlement. */
+    /* A directed relay refused at the owner: the failure reason, no settlement. */
+    relay_at(1, &c3, ih, B, "travel-peer-nobodyxx", "hello?", now + SWARM_RELAY_LOST_MS, &ob);
+    m = mail_queue_pop(&ob.q);
+    assert_non_null(m);
+    memset(&ob2, 0, sizeof ob2);
+    swarm_mail(&sw[0], m, now, &ob2);
+    m = mail_queue_pop(&ob2.q);
+    assert_non_null(m);
+    assert_int_equal(((struct frame *)m)->reply, FRAME_REPLY_OTHER);
+    mail_free(m);
+    expect_empty(&ob2);
+
+    /* A broadcast refused at the owner settles too, with no cost: the
+     * failure reason is the settlement. */
     memset(&c3, 0, sizeof c3);
     c3.ref = route_conn_make(1, 3, 1);
     join_at(1, &c3, ih, "travel-peer-cccccccc", now); /* announce mail dropped: never joins */

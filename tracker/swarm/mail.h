@@ -161,7 +161,7 @@ struct mail_full_scrape {
 struct mail_relay {
     struct mail m;
     uint64_t conn;      /* the sender's connection */
-    uint32_t budget_ms; /* rate_available_ms at the sender's worker */
+    uint32_t budget_ms; /* broadcast: rate_available_ms at the sender; directed: its cost, paid */
     bool directed;
     uint8_t info_hash[PROTO_ID_LEN];
     uint8_t peer_id[PROTO_ID_LEN];

@@ -530,14 +530,20 @@ static struct frame *relay_refused(struct swarm *s, struct outbox *ob, uint64_t 
     return send_error(s, ob, conn, PROTO_ACTION_RELAY, st, info_hash);
 }
 
-/* A relay that travelled, at its owner: apply it and settle it with the
- * sender's worker (swarm_conn_note_reply charges the cost there). */
+/* A relay that travelled, at its owner: apply it; a broadcast is settled with
+ * the sender's worker (swarm_conn_note_reply charges the cost there). */
 static void relay_mail(struct swarm *s, struct outbox *ob, struct mail_relay *m)
 {
     uint32_t cost = 0;
     enum proto_status st = relay_apply(s, ob, m->conn, m->info_hash, m->peer_id, m->directed,
                                        m->to_peer_id, m->data, m->data_len, m->budget_ms, &cost);
     struct frame *f;
+    if (m->directed) { /* paid for at the sender: nothing to settle */
+        if (st != PROTO_OK)
+            relay_refused(s, ob, m->conn, st, m->info_hash);
+        mail_free(&m->m);
+        return;
+    }
     if (st != PROTO_OK)
         f = relay_refused(s, ob, m->conn, st, m->info_hash);
     else if ((f = frame_alloc(0)) != NULL) {
@@ -552,8 +558,11 @@ static void relay_mail(struct swarm *s, struct outbox *ob, struct mail_relay *m)
 }
 
 /* A relay from connection c: the checks that need no swarm here (enabled,
- * size, the sender announced on this connection, budget left, relays in
- * flight), then apply it here or mail it to the swarm's owner. */
+ * size, the sender announced on this connection, budget left, broadcasts in
+ * flight), then apply it here or mail it to the swarm's owner. A directed
+ * relay's cost (one recipient) is known here and taken at once, delivered or
+ * not; a broadcast's depends on the room, so it travels with the budget left
+ * and is charged when it is settled. */
 static void start_relay(struct swarm *s, struct outbox *ob, struct swarm_conn *c,
                         const struct proto_request *req, const char *msg)
 {
@@ -568,6 +577,10 @@ static void start_relay(struct swarm *s, struct outbox *ob, struct swarm_conn *c
 
     memcpy(key, req->info_hash, PROTO_ID_LEN);
     memcpy(key + PROTO_ID_LEN, r->peer_id, PROTO_ID_LEN);
+    uint32_t one = rate_cost_ms(rl, (uint64_t)data_len + SWARM_RELAY_OVERHEAD);
+
+    memcpy(key, req->info_hash, PROTO_ID_LEN);
+    memcpy(key + PROTO_ID_LEN, r->peer_id, PROTO_ID_LEN);
     if (c->relays >= SWARM_RELAYS_IN_FLIGHT && now - c->travel_ms >= SWARM_RELAY_LOST_MS)
         c->relays = 0; /* their settlements were lost (no memory for them) */
     if (!s->lim.relay)
@@ -576,20 +589,22 @@ static void start_relay(struct swarm *s, struct outbox *ob, struct swarm_conn *c
         st = PROTO_ERR_RELAY_TOO_LARGE;
     else if (!reg_holds(s, c, key))
         st = PROTO_ERR_NOT_MEMBER;
-    else if ((budget = rate_available_ms(rl, c->relay_tat, now)) <
-                 rate_cost_ms(rl, (uint64_t)data_len + SWARM_RELAY_OVERHEAD) ||
-             c->relays >= SWARM_RELAYS_IN_FLIGHT)
+    else if (r->directed ? !rate_take(rl, &c->relay_tat, now, one)
+                         : (budget = rate_available_ms(rl, c->relay_tat, now)) < one ||
+                               c->relays >= SWARM_RELAYS_IN_FLIGHT)
         st = PROTO_ERR_RELAY_RATE;
     if (st != PROTO_OK) {
         relay_refused(s, ob, c->ref, st, req->info_hash);
         return;
     }
+    if (r->directed)
+        budget = one; /* one recipient: its cost is known here and already taken */
     if (owner == s->idx) {
         st = relay_apply(s, ob, c->ref, req->info_hash, r->peer_id, r->directed, r->to_peer_id,
                          msg + r->data.off, r->data.len, budget, &cost);
         if (st != PROTO_OK)
             relay_refused(s, ob, c->ref, st, req->info_hash);
-        else
+        else if (!r->directed)
             rate_take(rl, &c->relay_tat, now, cost); /* cost <= budget: always taken */
         return;
     }
@@ -606,8 +621,10 @@ static void start_relay(struct swarm *s, struct outbox *ob, struct swarm_conn *c
     memcpy(m->to_peer_id, r->to_peer_id, PROTO_ID_LEN);
     m->data_len = r->data.len;
     memcpy(m->data, msg + r->data.off, r->data.len);
-    c->relays++;
-    c->travel_ms = now;
+    if (!r->directed) { /* a broadcast is settled back with its cost */
+        c->relays++;
+        c->travel_ms = now;
+    }
     outbox_mail(ob, owner, &m->m);
 }
 

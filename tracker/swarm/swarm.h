@@ -40,7 +40,7 @@
 #define SWARM_FULL_SCRAPE_CHUNK    4096  /* first allocation of a full scrape's text */
 #define SWARM_CLOSE_INVALID_UTF8   1007  /* RFC 6455 7.4.1: a text message not UTF-8 */
 #define SWARM_WORKERS_MAX          64    /* workers a swarm can address (rt's WORKER_MAX) */
-#define SWARM_RELAYS_IN_FLIGHT     4     /* relays one connection may have at other workers */
+#define SWARM_RELAYS_IN_FLIGHT     4     /* broadcasts one connection may have at other workers */
 #define SWARM_RELAY_LOST_MS        10000 /* relays not settled by then are taken as lost */
 #define SWARM_RELAY_OVERHEAD       128   /* bytes charged per recipient besides the data */
 
@@ -77,7 +77,7 @@ struct swarm_conn {
     uint32_t n_regs;        /* has_reg0 + regs, <= max_torrents_per_conn */
     uint32_t travel_ms;     /* low 32 bits of now_ms when scrapes or relays in flight changed */
     uint8_t scrapes;        /* list scrapes in flight, <= SWARM_SCRAPES_IN_FLIGHT */
-    uint8_t relays;         /* relays at other workers, <= SWARM_RELAYS_IN_FLIGHT */
+    uint8_t relays;         /* broadcasts at other workers, <= SWARM_RELAYS_IN_FLIGHT */
     bool full_waiting : 1;  /* waits for its worker's full scrape */
     bool ipv6 : 1;          /* peer address family (v4-mapped counts as IPv4) */
     bool has_reg0 : 1;
