@@ -115,6 +115,7 @@ int proto_http_refusal(char *buf, size_t cap, const struct proto_http_verdict *v
     const char *text = v->status == 400   ? "Bad Request"
                        : v->status == 405 ? "Method Not Allowed"
                        : v->status == 426 ? "Upgrade Required"
+                       : v->status == 429 ? "Too Many Requests"
                        : v->status == 503 ? "Service Unavailable"
                                           : "Error";
     const char *reason = v->reason ? v->reason : text;

@@ -134,6 +134,11 @@ static int tracker_init(struct tracker *t, uint16_t ports[CONFIG_LISTEN_MAX])
     atomic_init(&t->sockets, 0);
     t->io = &net_io;
     route_create(&t->route, t->n_workers);
+    {
+        uint8_t key[16];
+        randombytes_buf(key, sizeof key); /* so no client can aim at another's slots */
+        ipcount_init(&t->ipcount, key);
+    }
     t->workers = calloc(t->n_workers, sizeof *t->workers);
     if (!t->workers) {
         fprintf(stderr, "wstracker: out of memory\n");

@@ -15,7 +15,7 @@ allowed() {
     case "$1" in
     proto) echo "proto" ;;
     tracker/util) echo "tracker/util" ;;
-    tracker/conf) echo "tracker/conf proto" ;;
+    tracker/conf) echo "tracker/conf tracker/access proto" ;;
     tracker/obs) echo "tracker/obs" ;;
     tracker/access) echo "tracker/access" ;;
     tracker/swarm) echo "tracker/swarm tracker/access proto tracker/obs tracker/util" ;;

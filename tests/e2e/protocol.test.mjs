@@ -729,6 +729,60 @@ describe('message budget (section 6): --msg-rate 5 --msg-burst 10', () => {
   });
 });
 
+describe('--max-conns-per-ip 3 --trust-proxy 127.0.0.9 (section 1)', () => {
+  const h = useTracker(['--max-conns-per-ip', '3', '--trust-proxy', '127.0.0.9']);
+  const refused = (p) => assert.rejects(p, /HTTP 429/);
+
+  it('a 4th WebSocket from one address gets 429 while another loopback address is served; a close frees a place', async (ctx) => {
+    const mine = [];
+    for (let k = 0; k < 3; k++) mine.push(await ctx.conn(h.tr.url, { localAddress: '127.0.0.2' }));
+    const before = await getStats(h.tr.url);
+    await refused(connect(h.tr.url, { localAddress: '127.0.0.2' }));
+    const r = await httpGet(h.tr.url, '/health'); // plain HTTP is not counted
+    assert.equal(r.status, 200);
+    // An honest client on another address is served meanwhile.
+    const other = await ctx.conn(h.tr.url, { localAddress: '127.0.0.3' });
+    const ih = randomId();
+    assertAnnounceResponse(await announce(other, { info_hash: ih, peer_id: randomId() }), ih);
+    const after = await pollFor(() => getStats(h.tr.url), (x) => x.ipRefused > before.ipRefused);
+    assert.equal(after.ipRefused - before.ipRefused, 1);
+    // A closed connection gives its place back (at its socket's destruction).
+    mine[0].close();
+    await mine[0].waitClose(DEFAULT_TIMEOUT);
+    let again = null;
+    const end = Date.now() + DEFAULT_TIMEOUT;
+    while (!again && Date.now() < end) {
+      again = await connect(h.tr.url, { localAddress: '127.0.0.2' }).catch(() => null);
+      if (!again) await sleep(50);
+    }
+    assert.ok(again, 'the closed connection\'s place never came back');
+    again.terminate();
+  });
+
+  it('X-Forwarded-For counts only from a trusted proxy', async (ctx) => {
+    // From an untrusted address the header is ignored: these three count for
+    // 127.0.0.4 itself, whatever they claim.
+    for (let k = 0; k < 3; k++) {
+      await ctx.conn(h.tr.url, { localAddress: '127.0.0.4', headers: { 'X-Forwarded-For': `10.9.9.${k}` } });
+    }
+    await refused(connect(h.tr.url, { localAddress: '127.0.0.4', headers: { 'X-Forwarded-For': '10.9.9.200' } }));
+    // Through the trusted proxy 127.0.0.9 each named client has its own count...
+    for (let k = 0; k < 3; k++) {
+      await ctx.conn(h.tr.url, { localAddress: '127.0.0.9', headers: { 'X-Forwarded-For': '203.0.113.7' } });
+    }
+    await refused(connect(h.tr.url, { localAddress: '127.0.0.9', headers: { 'X-Forwarded-For': '203.0.113.7' } }));
+    // ...the rightmost untrusted entry is the client (a client cannot escape
+    // its count by prepending addresses), Forwarded is read too...
+    await refused(connect(h.tr.url, { localAddress: '127.0.0.9', headers: { 'X-Forwarded-For': '1.1.1.1, 203.0.113.7' } }));
+    await refused(connect(h.tr.url, { localAddress: '127.0.0.9', headers: { Forwarded: 'for=203.0.113.7;proto=https' } }));
+    const c = await ctx.conn(h.tr.url, { localAddress: '127.0.0.9', headers: { Forwarded: 'for="[2001:db8::1]:4711"' } });
+    const ih = randomId();
+    assertAnnounceResponse(await announce(c, { info_hash: ih, peer_id: randomId() }), ih);
+    // ...and the proxy's own address is not what counts for them.
+    await ctx.conn(h.tr.url, { localAddress: '127.0.0.9' });
+  });
+});
+
 describe('announce interval flag', () => {
   const h = useTracker(['--interval', '300']);
   it('--interval 300 is reported in announce responses', async (ctx) => {
@@ -1505,6 +1559,7 @@ const STATS_FIELDS = [
   'rateLimited',
   'rateClosed',
   'httpRefused',
+  'ipRefused',
   'socketsReaped',
 ];
 
@@ -2231,7 +2286,8 @@ describe('timeouts: --handshake-timeout 2 --idle-timeout 3 (slowloris)', () => {
 });
 
 describe('worker fault isolation: --threads 2', () => {
-  const h = useTracker(['--threads', '2']);
+  // --max-conns-per-ip 0: 30 swarms x 3 peers + observers, all from 127.0.0.1.
+  const h = useTracker(['--threads', '2', '--max-conns-per-ip', '0']);
 
   it('a connection that walks every error path leaves every swarm on every worker intact', { timeout: 60000 }, async (ctx) => {
     // 24 swarms, three peers each, spread over both workers by the keyed route.

@@ -97,7 +97,8 @@ async function main () {
   const workers = arg('--workers', 3)
   const concurrency = arg('--concurrency', 32)
   const failures = []
-  const t = await tracker.startTracker({ args: ['--max-peers-per-swarm', '1000'] })
+  // --max-conns-per-ip 0: every connection of this test comes from 127.0.0.1.
+  const t = await tracker.startTracker({ args: ['--max-conns-per-ip', '0', '--max-peers-per-swarm', '1000'] })
   const pid = t.proc.pid
   const rss0 = rssKiB(pid)
   const t0 = Date.now()

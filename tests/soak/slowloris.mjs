@@ -23,7 +23,8 @@ const N = argN > 0 ? Number(process.argv[argN + 1]) : (isFull ? 5000 : 500)
 const HONEST = 4
 const failures = []
 
-const t = await tracker.startTracker({ args: ['--handshake-timeout', String(HS), '--idle-timeout', String(IDLE)] })
+// --max-conns-per-ip 0: every connection of this test comes from 127.0.0.1.
+const t = await tracker.startTracker({ args: ['--max-conns-per-ip', '0', '--handshake-timeout', String(HS), '--idle-timeout', String(IDLE)] })
 const pid = t.proc.pid
 const rss0 = rssKiB(pid)
 let rssPeak = rss0

@@ -33,6 +33,7 @@ static int clear_env(void **state)
     unsetenv("WSTRACKER_TURN_SECRET");
     unsetenv("WSTRACKER_TURN_URL");
     unsetenv("WSTRACKER_RELAY");
+    unsetenv("WSTRACKER_TRUST_PROXY");
     return 0;
 }
 
@@ -68,6 +69,33 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.relay_rate_kib, 64);
     assert_int_equal(cfg.msg_rate, 20);
     assert_int_equal(cfg.msg_burst, 100);
+    assert_int_equal(cfg.max_conns_per_ip, 64);
+    assert_int_equal(cfg.n_trust_proxy, 0);
+}
+
+/* --trust-proxy: CIDRs or addresses, repeatable, comma-separated in the
+ * environment (which flags replace); a bad one names itself. */
+static void test_trust_proxy(void **state)
+{
+    struct ip_addr a;
+    (void)state;
+    assert_int_equal(LOAD("--trust-proxy", "10.0.0.0/8", "--trust-proxy", "::1"), CONFIG_RUN);
+    assert_int_equal(cfg.n_trust_proxy, 2);
+    assert_int_equal(ip_parse("10.9.8.7", 8, &a), 0);
+    assert_true(ip_cidr_match(&cfg.trust_proxy[0], &a));
+    assert_int_equal(ip_parse("::1", 3, &a), 0);
+    assert_true(ip_cidr_match(&cfg.trust_proxy[1], &a));
+    setenv("WSTRACKER_TRUST_PROXY", "192.168.0.0/16,172.16.0.1", 1);
+    assert_int_equal(LOAD("--threads", "1"), CONFIG_RUN);
+    assert_int_equal(cfg.n_trust_proxy, 2);
+    assert_int_equal(LOAD("--trust-proxy", "127.0.0.1"), CONFIG_RUN);
+    assert_int_equal(cfg.n_trust_proxy, 1); /* flags replace the environment's list */
+    unsetenv("WSTRACKER_TRUST_PROXY");
+    assert_int_equal(LOAD("--trust-proxy", "10.0.0.0/33"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "bad --trust-proxy '10.0.0.0/33'"));
+    assert_int_equal(LOAD("--trust-proxy", "proxy.example"), CONFIG_EXIT_ERR);
+    assert_int_equal(LOAD("--max-conns-per-ip", "0"), CONFIG_RUN);
+    assert_int_equal(cfg.max_conns_per_ip, 0);
 }
 
 /* A switch takes "--relay off", "--relay=off", or stands alone for on; the
@@ -200,6 +228,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_turn, clear_env, clear_env),
         cmocka_unit_test_setup(test_defaults, clear_env),
         cmocka_unit_test_setup_teardown(test_switches, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_trust_proxy, clear_env, clear_env),
         cmocka_unit_test_setup(test_precedence, clear_env),
         cmocka_unit_test_setup(test_errors_name_the_option, clear_env),
         cmocka_unit_test_setup(test_outq_caps_ordered, clear_env),

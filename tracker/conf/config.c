@@ -18,7 +18,7 @@
 #define WSTRACKER_VERSION "0.0.0"
 #endif
 
-enum opt_type { OPT_UINT, OPT_BOOL, OPT_LISTEN, OPT_SECRET, OPT_TURN_URL };
+enum opt_type { OPT_UINT, OPT_BOOL, OPT_LISTEN, OPT_SECRET, OPT_TURN_URL, OPT_CIDR };
 
 struct opt {
     const char *flag; /* without the leading "--" */
@@ -87,6 +87,10 @@ static const struct opt opts[] = {
      "messages/s one connection may send (0: no limit); past it: \"rate limited\""},
     {"msg-burst", "WSTRACKER_MSG_BURST", OPT_UINT, OFF(msg_burst), 1, 1000000, "100", NULL,
      "messages one connection may send at once before --msg-rate applies"},
+    {"max-conns-per-ip", "WSTRACKER_MAX_CONNS_PER_IP", OPT_UINT, OFF(max_conns_per_ip), 0, 1000000,
+     "64", NULL, "WebSocket connections from one address (IPv6: one /64; 0: no cap); more get 429"},
+    {"trust-proxy", "WSTRACKER_TRUST_PROXY", OPT_CIDR, 0, 0, 0, NULL, "none",
+     "CIDR of a reverse proxy whose X-Forwarded-For / Forwarded names the client (repeatable)"},
     {"turn-secret", "WSTRACKER_TURN_SECRET", OPT_SECRET, 0, 0, 0, NULL, "none",
      "TURN static-auth-secret: GET /turn hands out credentials for it (prefer the environment)"},
     {"turn-url", "WSTRACKER_TURN_URL", OPT_TURN_URL, 0, 0, 0, NULL, "none",
@@ -125,6 +129,7 @@ static void usage(FILE *f)
                  : opts[k].type == OPT_LISTEN   ? " HOST:PORT"
                  : opts[k].type == OPT_SECRET   ? " S"
                  : opts[k].type == OPT_TURN_URL ? " URL"
+                 : opts[k].type == OPT_CIDR     ? " CIDR"
                                                 : " N");
         fprintf(f, "  %-30s %s (default %s)\n  %-30s   env %s\n", left, opts[k].help, d, "",
                 opts[k].env);
@@ -233,6 +238,27 @@ static int add_turn_urls(struct config *cfg, const char *value, char *err)
     return 0;
 }
 
+/* One or more CIDRs (comma-separated in the environment). */
+static int add_cidrs(struct config *cfg, const char *value, char *err)
+{
+    char buf[REALIP_TRUSTED_MAX * REALIP_TEXT_MAX];
+    char *save = NULL;
+    snprintf(buf, sizeof buf, "%s", value ? value : "");
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (cfg->n_trust_proxy >= REALIP_TRUSTED_MAX) {
+            snprintf(err, CONFIG_ERR_LEN, "at most %d --trust-proxy ranges", REALIP_TRUSTED_MAX);
+            return -1;
+        }
+        if (ip_cidr_parse(tok, &cfg->trust_proxy[cfg->n_trust_proxy]) != 0) {
+            snprintf(err, CONFIG_ERR_LEN,
+                     "bad --trust-proxy '%s' (want an address or CIDR: 10.0.0.0/8, ::1)", tok);
+            return -1;
+        }
+        cfg->n_trust_proxy++;
+    }
+    return 0;
+}
+
 static int apply(struct config *cfg, const struct opt *o, const char *value, const char *origin,
                  char *err)
 {
@@ -240,6 +266,7 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
     switch (o->type) {
     case OPT_LISTEN: return add_listen(cfg, value, err);
     case OPT_TURN_URL: return add_turn_urls(cfg, value, err);
+    case OPT_CIDR: return add_cidrs(cfg, value, err);
     case OPT_SECRET:
         if (value && *value && strlen(value) < CONFIG_SECRET) {
             strcpy(cfg->turn_secret, value);
@@ -265,7 +292,7 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
 
 enum config_result config_load(struct config *cfg, int argc, char **argv, char *err)
 {
-    bool listen_from_flags = false, turn_from_flags = false;
+    bool listen_from_flags = false, turn_from_flags = false, trust_from_flags = false;
     defaults(cfg);
 
     for (size_t k = 0; k < N_OPTS; k++) {
@@ -311,6 +338,10 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
                 return CONFIG_EXIT_ERR;
             }
             value = argv[++i];
+        }
+        if (o->type == OPT_CIDR && !trust_from_flags) {
+            cfg->n_trust_proxy = 0; /* flags replace the environment's list */
+            trust_from_flags = true;
         }
         if (o->type == OPT_TURN_URL && !turn_from_flags) {
             cfg->n_turn_urls = 0; /* flags replace the environment's list */

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "realip.h"
+
 #define CONFIG_LISTEN_MAX 8   /* --listen may repeat up to this many times */
 #define CONFIG_ERR_LEN    256 /* size of the caller's error buffer */
 #define CONFIG_TURN_URLS  4   /* --turn-url may repeat up to this many times */
@@ -44,12 +46,15 @@ struct config {
     unsigned idle_timeout;           /* s without a complete message before a close */
     unsigned handshake_timeout;      /* s allowed for the HTTP upgrade */
     bool no_full_scrape;
-    bool relay;                      /* relays allowed */
-    unsigned relay_max_bytes;        /* bytes of a relay's data */
-    unsigned relay_rate_kib;         /* KiB/s of relayed bytes x recipients per connection */
-    unsigned msg_rate;               /* messages/s per connection; 0 = no limit */
-    unsigned msg_burst;              /* messages a connection may send at once */
-    char turn_secret[CONFIG_SECRET]; /* "" = GET /turn is off */
+    bool relay;                /* relays allowed */
+    unsigned relay_max_bytes;  /* bytes of a relay's data */
+    unsigned relay_rate_kib;   /* KiB/s of relayed bytes x recipients per connection */
+    unsigned msg_rate;         /* messages/s per connection; 0 = no limit */
+    unsigned msg_burst;        /* messages a connection may send at once */
+    unsigned max_conns_per_ip; /* WebSocket connections per address (IPv6: /64); 0 = off */
+    struct ip_cidr trust_proxy[REALIP_TRUSTED_MAX]; /* whose X-Forwarded-For / Forwarded count */
+    unsigned n_trust_proxy;
+    char turn_secret[CONFIG_SECRET];                   /* "" = GET /turn is off */
     char turn_urls[CONFIG_TURN_URLS][CONFIG_TURN_URL]; /* turn:, turns: or stun: URLs */
     unsigned n_turn_urls;
     unsigned turn_ttl; /* s a TURN credential is valid */

@@ -76,9 +76,42 @@ static int http_refuse(struct net_worker *nw, struct lws *wsi, const struct prot
     return -1;
 }
 
+/* The client's address: the socket's peer, or what a trusted proxy says
+ * (access/realip.c). */
+static struct ip_addr client_ip(struct net_worker *nw, struct lws *wsi)
+{
+    const struct config *cfg = &nw->w->t->cfg;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    struct ip_addr peer;
+    char xff[1024], fwd[1024];
+    const char *x = NULL, *f = NULL;
+    int fd = lws_get_socket_fd(wsi), n;
+    memset(&peer, 0, sizeof peer);
+    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            memcpy(peer.b, ((const struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr, 16);
+        } else if (ss.ss_family == AF_INET) {
+            peer.b[10] = peer.b[11] = 0xff;
+            memcpy(peer.b + 12, &((const struct sockaddr_in *)&ss)->sin_addr.s_addr, 4);
+        }
+    }
+    if (!cfg->n_trust_proxy)
+        return peer;
+    /* Over-long headers are cut: the walk reads them from the right, so what
+     * is cut is the far end the nearest proxies did not write. */
+    if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) > 0)
+        x = xff;
+    n = lws_hdr_custom_copy(wsi, fwd, sizeof fwd, "forwarded:", 10);
+    if (n > 0)
+        f = fwd;
+    return realip(&peer, x, f, cfg->trust_proxy, cfg->n_trust_proxy);
+}
+
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: only websocket over HTTP/1.1 GET, with
- * version 13, goes on (proto/gate.c). Binds the subprotocol alias to the first
- * subprotocol offered so lws accepts and echoes it. */
+ * version 13, goes on (proto/gate.c), and only while the client's address
+ * holds fewer than --max-conns-per-ip WebSockets (429). Binds the subprotocol
+ * alias to the first subprotocol offered so lws accepts and echoes it. */
 int http_confirm_upgrade(struct net_worker *nw, struct lws *wsi)
 {
     struct http_req_buf b;
@@ -87,6 +120,15 @@ int http_confirm_upgrade(struct net_worker *nw, struct lws *wsi)
     proto_upgrade_check(&b.r, &v);
     if (v.status)
         return http_refuse(nw, wsi, &v);
+    if (nw->w->t->cfg.max_conns_per_ip) {
+        struct ip_addr ip = client_ip(nw, wsi);
+        if (!sock_take_ip(nw, wsi, ip_cap_key(&ip))) {
+            const struct proto_http_verdict busy = {429, "too many connections from this address",
+                                                    NULL, ""};
+            stats_add(&nw->w->stats, STATS_IP_REFUSED, 1);
+            return http_refuse(nw, wsi, &busy);
+        }
+    }
     snprintf(nw->subprotocol, sizeof nw->subprotocol, "%s", v.subprotocol);
     return 0;
 }

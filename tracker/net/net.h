@@ -135,6 +135,9 @@ void sock_accept(struct net_worker *nw, int listen_fd);
 void sock_established(struct net_worker *nw, struct lws *wsi);
 /* A keep-alive HTTP request: a full deadline again. */
 void sock_touch_request(struct net_worker *nw, struct lws *wsi);
+/* A place for this socket in its address's count (key: ip_cap_key); false
+ * at --max-conns-per-ip. Given back when the socket is destroyed. */
+bool sock_take_ip(struct net_worker *nw, struct lws *wsi, uint64_t key);
 void sock_destroyed(struct net_worker *nw, struct lws *wsi);
 void sock_sweep(struct net_worker *nw);
 

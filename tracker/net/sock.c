@@ -2,7 +2,8 @@
  *
  * Owns:   accept on a worker's listening sockets (the --max-connections cap,
  *         the reserve descriptor for EMFILE), struct net_sock and the
- *         handshake-deadline list, the count of open sockets.
+ *         handshake-deadline list, the count of open sockets, and the place
+ *         a WebSocket holds in its address's count (--max-conns-per-ip).
  * Thread: the worker owning the listener and the sockets.
  * Why:    lws keeps some states without a timeout of its own (issue 9: h2c
  *         and CONNECT sockets lived forever), so every socket that is not
@@ -20,15 +21,17 @@
 #include "gate.h"
 #include "net.h"
 
-/* A socket that is not (yet) a WebSocket; the wsi's opaque user data. */
+/* An accepted socket, for its whole life; the wsi's opaque user data. */
 struct net_sock {
     struct list_node link; /* in net_worker.handshakes; unlinked once closed or WebSocket */
     struct lws *wsi;
-    int64_t deadline_ms; /* ms, monotonic */
+    int64_t deadline_ms;     /* ms, monotonic */
+    bool ip_counted;         /* holds a place in its address's count */
+    struct ipcount_slots ip; /* that place */
 };
 
-/* The opaque user data of an accepted socket with no net_sock: it became a
- * WebSocket (the idle timeout covers it), or its net_sock could not be made. */
+/* The opaque user data of an accepted socket whose net_sock could not be
+ * made: counted, under lws's own timeouts only. */
 static char ws_mark;
 
 /* Put the socket's handshake deadline at now + handshake_timeout. */
@@ -69,12 +72,23 @@ void sock_established(struct net_worker *nw, struct lws *wsi)
 {
     struct net_sock *ns = lws_get_opaque_user_data(wsi);
     (void)nw;
-    if (ns && ns != (void *)&ws_mark) {
-        /* the idle timeout takes over from the handshake deadline */
-        list_del(&ns->link);
-        free(ns);
-        lws_set_opaque_user_data(wsi, &ws_mark);
-    }
+    if (ns && ns != (void *)&ws_mark)
+        list_del(&ns->link); /* the idle timeout takes over from the handshake deadline */
+}
+
+bool sock_take_ip(struct net_worker *nw, struct lws *wsi, uint64_t key)
+{
+    struct net_sock *ns = lws_get_opaque_user_data(wsi);
+    struct tracker *t = nw->w->t;
+    struct ipcount_slots s;
+    if (!t->cfg.max_conns_per_ip || !ns || ns == (void *)&ws_mark || ns->ip_counted)
+        return true; /* off; no place to remember it (out of memory); taken already */
+    s = ipcount_slots(&t->ipcount, key);
+    if (!ipcount_take(&t->ipcount, s, t->cfg.max_conns_per_ip))
+        return false;
+    ns->ip = s;
+    ns->ip_counted = true;
+    return true;
 }
 
 void sock_touch_request(struct net_worker *nw, struct lws *wsi)
@@ -93,6 +107,8 @@ void sock_destroyed(struct net_worker *nw, struct lws *wsi)
         return;
     if (ns != (void *)&ws_mark) {
         list_del(&ns->link);
+        if (ns->ip_counted)
+            ipcount_give(&nw->w->t->ipcount, ns->ip);
         free(ns);
     }
     lws_set_opaque_user_data(wsi, NULL);

@@ -45,6 +45,7 @@
     X(MAIL_DROPPED, "mailDropped")                                                                 \
     X(CONNECTIONS_REFUSED, "connectionsRefused") /* at --max-connections or fd limit */            \
     X(HTTP_REFUSED, "httpRefused")               /* bad method, upgrade or version */              \
+    X(IP_REFUSED, "ipRefused")                   /* upgrades past --max-conns-per-ip (429) */      \
     X(SOCKETS_REAPED, "socketsReaped")           /* closed by the handshake deadline */
 #define WSTRACKER_STATS_H
 

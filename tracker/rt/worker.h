@@ -23,6 +23,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "ipcount.h"
 #include "mailbox.h"
 #include "route.h"
 #include "slots.h"
@@ -70,6 +71,7 @@ struct tracker {
     _Atomic uint64_t connections;    /* {atomic} open WebSocket connections */
     _Atomic uint64_t sockets;        /* {atomic} accepted sockets not yet destroyed */
     uint64_t max_peers, max_swarms;  /* process-wide caps, split between workers */
+    struct ipcount ipcount;          /* {atomic} WebSocket connections per address */
     int64_t started_ms;              /* ms, monotonic */
     pthread_barrier_t start_barrier; /* main + every worker: all have started */
     bool barrier_made;               /* main: start_barrier was initialised */
