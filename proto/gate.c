@@ -113,6 +113,7 @@ void proto_upgrade_check(const struct proto_http_req *r, struct proto_http_verdi
 int proto_http_refusal(char *buf, size_t cap, const struct proto_http_verdict *v)
 {
     const char *text = v->status == 400   ? "Bad Request"
+                       : v->status == 403 ? "Forbidden"
                        : v->status == 405 ? "Method Not Allowed"
                        : v->status == 426 ? "Upgrade Required"
                        : v->status == 429 ? "Too Many Requests"

@@ -783,6 +783,25 @@ describe('--max-conns-per-ip 3 --trust-proxy 127.0.0.9 (section 1)', () => {
   });
 });
 
+describe('--allow-origin (section 1)', () => {
+  const h = useTracker(['--allow-origin', 'https://app.example.org', '--allow-origin', 'https://*.example.net']);
+  it('listed origins and clients without Origin connect; any other origin gets 403', async (ctx) => {
+    const before = await getStats(h.tr.url);
+    for (const origin of ['https://app.example.org', 'HTTPS://APP.EXAMPLE.ORG', 'https://a.b.example.net', undefined]) {
+      const c = await ctx.conn(h.tr.url, origin ? { origin } : {});
+      const ih = randomId();
+      assertAnnounceResponse(await announce(c, { info_hash: ih, peer_id: randomId() }), ih);
+    }
+    const bad = ['https://evil.example.org', 'https://app.example.org.evil.net', 'http://app.example.org',
+      'https://app.example.org:8443', 'https://example.net', 'null'];
+    for (const origin of bad) await assert.rejects(connect(h.tr.url, { origin }), /HTTP 403/, origin);
+    const r = await fetch(h.tr.url.replace(/^ws/, 'http') + '/health', { headers: { Origin: 'https://evil.example.org' } });
+    assert.equal(r.status, 200, 'plain HTTP is not judged by the origin list');
+    const after = await pollFor(() => getStats(h.tr.url), (x) => x.originRefused >= before.originRefused + bad.length);
+    assert.equal(after.originRefused - before.originRefused, bad.length);
+  });
+});
+
 describe('announce interval flag', () => {
   const h = useTracker(['--interval', '300']);
   it('--interval 300 is reported in announce responses', async (ctx) => {
@@ -1560,6 +1579,7 @@ const STATS_FIELDS = [
   'rateClosed',
   'httpRefused',
   'ipRefused',
+  'originRefused',
   'socketsReaped',
 ];
 

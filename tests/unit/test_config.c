@@ -96,6 +96,14 @@ static void test_trust_proxy(void **state)
     assert_int_equal(LOAD("--trust-proxy", "proxy.example"), CONFIG_EXIT_ERR);
     assert_int_equal(LOAD("--max-conns-per-ip", "0"), CONFIG_RUN);
     assert_int_equal(cfg.max_conns_per_ip, 0);
+    assert_int_equal(LOAD("--allow-origin", "https://app.example.org", "--allow-origin",
+                          "https://*.example.net"),
+                     CONFIG_RUN);
+    assert_int_equal(cfg.n_allow_origin, 2);
+    assert_string_equal(cfg.allow_origin[1], "https://*.example.net");
+    assert_int_equal(LOAD("--allow-origin", "app.example.org"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "bad --allow-origin 'app.example.org'"));
+    assert_int_equal(LOAD("--allow-origin", "https://a.*.example.org"), CONFIG_EXIT_ERR);
 }
 
 /* A switch takes "--relay off", "--relay=off", or stands alone for on; the

@@ -18,7 +18,7 @@
 #define WSTRACKER_VERSION "0.0.0"
 #endif
 
-enum opt_type { OPT_UINT, OPT_BOOL, OPT_LISTEN, OPT_SECRET, OPT_TURN_URL, OPT_CIDR };
+enum opt_type { OPT_UINT, OPT_BOOL, OPT_LISTEN, OPT_SECRET, OPT_TURN_URL, OPT_CIDR, OPT_ORIGIN };
 
 struct opt {
     const char *flag; /* without the leading "--" */
@@ -91,6 +91,9 @@ static const struct opt opts[] = {
      "64", NULL, "WebSocket connections from one address (IPv6: one /64; 0: no cap); more get 429"},
     {"trust-proxy", "WSTRACKER_TRUST_PROXY", OPT_CIDR, 0, 0, 0, NULL, "none",
      "CIDR of a reverse proxy whose X-Forwarded-For / Forwarded names the client (repeatable)"},
+    {"allow-origin", "WSTRACKER_ALLOW_ORIGIN", OPT_ORIGIN, 0, 0, 0, NULL, "any",
+     "browser Origin allowed to connect, https://app.example.org or https://*.example.org "
+     "(repeatable, up to 16); others get 403"},
     {"turn-secret", "WSTRACKER_TURN_SECRET", OPT_SECRET, 0, 0, 0, NULL, "none",
      "TURN static-auth-secret: GET /turn hands out credentials for it (prefer the environment)"},
     {"turn-url", "WSTRACKER_TURN_URL", OPT_TURN_URL, 0, 0, 0, NULL, "none",
@@ -130,6 +133,7 @@ static void usage(FILE *f)
                  : opts[k].type == OPT_SECRET   ? " S"
                  : opts[k].type == OPT_TURN_URL ? " URL"
                  : opts[k].type == OPT_CIDR     ? " CIDR"
+                 : opts[k].type == OPT_ORIGIN   ? " ORIGIN"
                                                 : " N");
         fprintf(f, "  %-30s %s (default %s)\n  %-30s   env %s\n", left, opts[k].help, d, "",
                 opts[k].env);
@@ -259,6 +263,29 @@ static int add_cidrs(struct config *cfg, const char *value, char *err)
     return 0;
 }
 
+/* One or more origins (comma-separated in the environment). */
+static int add_origins(struct config *cfg, const char *value, char *err)
+{
+    char buf[ORIGIN_LIST_MAX * ORIGIN_MAX];
+    char *save = NULL;
+    snprintf(buf, sizeof buf, "%s", value ? value : "");
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (cfg->n_allow_origin >= ORIGIN_LIST_MAX) {
+            snprintf(err, CONFIG_ERR_LEN, "at most %d --allow-origin", ORIGIN_LIST_MAX);
+            return -1;
+        }
+        if (strlen(tok) >= ORIGIN_MAX || origin_pattern_check(tok) != 0) {
+            snprintf(err, CONFIG_ERR_LEN,
+                     "bad --allow-origin '%.80s' (want scheme://host[:port] or "
+                     "scheme://*.domain[:port])",
+                     tok);
+            return -1;
+        }
+        strcpy(cfg->allow_origin[cfg->n_allow_origin++], tok);
+    }
+    return 0;
+}
+
 static int apply(struct config *cfg, const struct opt *o, const char *value, const char *origin,
                  char *err)
 {
@@ -267,6 +294,7 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
     case OPT_LISTEN: return add_listen(cfg, value, err);
     case OPT_TURN_URL: return add_turn_urls(cfg, value, err);
     case OPT_CIDR: return add_cidrs(cfg, value, err);
+    case OPT_ORIGIN: return add_origins(cfg, value, err);
     case OPT_SECRET:
         if (value && *value && strlen(value) < CONFIG_SECRET) {
             strcpy(cfg->turn_secret, value);
@@ -293,6 +321,7 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
 enum config_result config_load(struct config *cfg, int argc, char **argv, char *err)
 {
     bool listen_from_flags = false, turn_from_flags = false, trust_from_flags = false;
+    bool origin_from_flags = false;
     defaults(cfg);
 
     for (size_t k = 0; k < N_OPTS; k++) {
@@ -338,6 +367,10 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
                 return CONFIG_EXIT_ERR;
             }
             value = argv[++i];
+        }
+        if (o->type == OPT_ORIGIN && !origin_from_flags) {
+            cfg->n_allow_origin = 0; /* flags replace the environment's list */
+            origin_from_flags = true;
         }
         if (o->type == OPT_CIDR && !trust_from_flags) {
             cfg->n_trust_proxy = 0; /* flags replace the environment's list */

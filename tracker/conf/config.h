@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "origin.h"
 #include "realip.h"
 
 #define CONFIG_LISTEN_MAX 8   /* --listen may repeat up to this many times */
@@ -54,6 +55,8 @@ struct config {
     unsigned max_conns_per_ip; /* WebSocket connections per address (IPv6: /64); 0 = off */
     struct ip_cidr trust_proxy[REALIP_TRUSTED_MAX]; /* whose X-Forwarded-For / Forwarded count */
     unsigned n_trust_proxy;
+    char allow_origin[ORIGIN_LIST_MAX][ORIGIN_MAX]; /* browser origins served; none = any */
+    unsigned n_allow_origin;
     char turn_secret[CONFIG_SECRET];                   /* "" = GET /turn is off */
     char turn_urls[CONFIG_TURN_URLS][CONFIG_TURN_URL]; /* turn:, turns: or stun: URLs */
     unsigned n_turn_urls;

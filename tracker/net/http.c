@@ -108,10 +108,23 @@ static struct ip_addr client_ip(struct net_worker *nw, struct lws *wsi)
     return realip(&peer, x, f, cfg->trust_proxy, cfg->n_trust_proxy);
 }
 
+/* --allow-origin: a browser's upgrade from another origin is refused; a
+ * request without Origin (not a browser) is not judged by it. */
+static bool origin_ok(struct net_worker *nw, struct lws *wsi)
+{
+    const struct config *cfg = &nw->w->t->cfg;
+    char origin[ORIGIN_MAX];
+    int n;
+    if (!cfg->n_allow_origin || lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+        return true;
+    n = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
+    return n > 0 && origin_allowed(origin, (size_t)n, cfg->allow_origin, cfg->n_allow_origin);
+}
+
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: only websocket over HTTP/1.1 GET, with
- * version 13, goes on (proto/gate.c), and only while the client's address
- * holds fewer than --max-conns-per-ip WebSockets (429). Binds the subprotocol
- * alias to the first subprotocol offered so lws accepts and echoes it. */
+ * version 13, goes on (proto/gate.c), from an allowed origin (403), and only while the client's
+ * address holds fewer than --max-conns-per-ip WebSockets (429). Binds the subprotocol alias to the
+ * first subprotocol offered so lws accepts and echoes it. */
 int http_confirm_upgrade(struct net_worker *nw, struct lws *wsi)
 {
     struct http_req_buf b;
@@ -120,6 +133,11 @@ int http_confirm_upgrade(struct net_worker *nw, struct lws *wsi)
     proto_upgrade_check(&b.r, &v);
     if (v.status)
         return http_refuse(nw, wsi, &v);
+    if (!origin_ok(nw, wsi)) {
+        const struct proto_http_verdict no = {403, "origin not allowed", NULL, ""};
+        stats_add(&nw->w->stats, STATS_ORIGIN_REFUSED, 1);
+        return http_refuse(nw, wsi, &no);
+    }
     if (nw->w->t->cfg.max_conns_per_ip) {
         struct ip_addr ip = client_ip(nw, wsi);
         if (!sock_take_ip(nw, wsi, ip_cap_key(&ip))) {

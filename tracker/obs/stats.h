@@ -46,6 +46,7 @@
     X(CONNECTIONS_REFUSED, "connectionsRefused") /* at --max-connections or fd limit */            \
     X(HTTP_REFUSED, "httpRefused")               /* bad method, upgrade or version */              \
     X(IP_REFUSED, "ipRefused")                   /* upgrades past --max-conns-per-ip (429) */      \
+    X(ORIGIN_REFUSED, "originRefused")           /* upgrades from an origin not allowed (403) */   \
     X(SOCKETS_REAPED, "socketsReaped")           /* closed by the handshake deadline */
 #define WSTRACKER_STATS_H
 
