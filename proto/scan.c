@@ -755,6 +755,7 @@ const char *proto_status_reason(enum proto_status st)
         [PROTO_ERR_RELAY_NO_PEER] = "peer not in room",
         [PROTO_ERR_RELAY_RATE] = "relay rate exceeded",
         [PROTO_ERR_RATE_LIMITED] = "rate limited",
+        [PROTO_ERR_HASH_NOT_ALLOWED] = "info hash not allowed",
     };
     if ((unsigned)st >= PROTO_STATUS_COUNT)
         return "internal error";

@@ -80,6 +80,7 @@ enum proto_status {
     PROTO_ERR_RELAY_NO_PEER,       /* directed relay to a peer that is not a live member */
     PROTO_ERR_RELAY_RATE,          /* the connection's relay budget (--relay-rate) is spent */
     PROTO_ERR_RATE_LIMITED,        /* the connection's message budget (--msg-rate) is spent */
+    PROTO_ERR_HASH_NOT_ALLOWED,    /* outside --allow-hashes, or in --deny-hashes */
     PROTO_STATUS_COUNT
 };
 

@@ -189,7 +189,90 @@ static int tracker_start(struct tracker *t)
     return 0;
 }
 
-/* Say where it listens, then wait for SIGINT or SIGTERM. */
+/* ---- info-hash lists (--allow-hashes, --deny-hashes) ---- */
+
+/* Read and parse one list file; NULL with a reason in err. */
+static struct hashlist *read_list(const char *path, char *err, size_t cap)
+{
+    char why[HASHLIST_ERR_LEN];
+    struct hashlist *l = NULL;
+    FILE *f = fopen(path, "rb");
+    char *text;
+    long n;
+    if (!f) {
+        snprintf(err, cap, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+        (unsigned long)n > HASHLIST_FILE_MAX) {
+        snprintf(err, cap, "%s: cannot read, or larger than %u bytes", path, HASHLIST_FILE_MAX);
+        fclose(f);
+        return NULL;
+    }
+    text = malloc((size_t)n + 1);
+    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
+        snprintf(err, cap, "%s: cannot read", path);
+    } else if (hashlist_parse(text, (size_t)n, &l, why) != 0) {
+        snprintf(err, cap, "%s: %s", path, why);
+        l = NULL;
+    }
+    free(text);
+    fclose(f);
+    return l;
+}
+
+/* Wait (at most 5 s) until every running worker has ticked since now: none
+ * of them still holds a list pointer it loaded before. */
+static bool workers_quiesced(struct tracker *t)
+{
+    uint64_t seen[64];
+    unsigned n = t->n_started < 64 ? t->n_started : 64;
+    for (unsigned k = 0; k < n; k++)
+        seen[k] = atomic_load_explicit(&t->workers[k].ticks, memory_order_acquire);
+    for (int tries = 0; tries < 500; tries++) {
+        unsigned done = 0;
+        for (unsigned k = 0; k < n; k++)
+            done += atomic_load_explicit(&t->workers[k].ticks, memory_order_acquire) != seen[k];
+        if (done == n)
+            return true;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    return false;
+}
+
+/* Load both lists (at start: any error stops the tracker; on SIGHUP the old
+ * lists stay when either file is bad). Returns 0 or -1. */
+static int load_lists(struct tracker *t, bool at_start)
+{
+    char err[CONFIG_PATH + HASHLIST_ERR_LEN + 64];
+    struct hashlist *allow = NULL, *deny = NULL, *old_allow, *old_deny;
+    if (t->cfg.allow_hashes[0] && !(allow = read_list(t->cfg.allow_hashes, err, sizeof err)))
+        goto bad;
+    if (t->cfg.deny_hashes[0] && !(deny = read_list(t->cfg.deny_hashes, err, sizeof err)))
+        goto bad;
+    old_allow = atomic_exchange_explicit(&t->allow_hashes, allow, memory_order_acq_rel);
+    old_deny = atomic_exchange_explicit(&t->deny_hashes, deny, memory_order_acq_rel);
+    if (t->cfg.allow_hashes[0] || t->cfg.deny_hashes[0])
+        fprintf(stderr, "wstracker: info-hash lists: allow %s (%u), deny %s (%u)\n",
+                allow ? t->cfg.allow_hashes : "-", allow ? allow->n : 0,
+                deny ? t->cfg.deny_hashes : "-", deny ? deny->n : 0);
+    if (old_allow || old_deny) {
+        if (workers_quiesced(t)) {
+            hashlist_free(old_allow);
+            hashlist_free(old_deny);
+        } else {
+            fprintf(stderr, "wstracker: a worker did not tick within 5 s: old lists kept\n");
+        }
+    }
+    return 0;
+bad:
+    fprintf(stderr, at_start ? "wstracker: %s\n" : "wstracker: SIGHUP: %s; lists unchanged\n", err);
+    hashlist_free(allow);
+    return -1;
+}
+
+/* Say where it listens, then wait for SIGINT or SIGTERM; SIGHUP rereads
+ * the info-hash lists. */
 static void tracker_serve(struct tracker *t, const uint16_t ports[CONFIG_LISTEN_MAX],
                           const sigset_t *sigs)
 {
@@ -201,8 +284,14 @@ static void tracker_serve(struct tracker *t, const uint16_t ports[CONFIG_LISTEN_
                 ports[l]);
     }
     fprintf(stderr, "wstracker: %u worker threads\n", t->n_workers);
-    while (sigwait(sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM)
-        ;
+    while (sigwait(sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM) {
+        if (sig != SIGHUP)
+            continue;
+        if (t->cfg.allow_hashes[0] || t->cfg.deny_hashes[0])
+            (void)load_lists(t, false);
+        else
+            fprintf(stderr, "wstracker: SIGHUP: nothing to reload\n");
+    }
     fprintf(stderr, "wstracker: signal %d, closing connections\n", sig);
 }
 
@@ -224,6 +313,8 @@ static void tracker_deinit(struct tracker *t)
     for (unsigned k = 0; k < t->n_created; k++)
         worker_destroy(&t->workers[k]);
     free(t->workers);
+    hashlist_free(atomic_load(&t->allow_hashes));
+    hashlist_free(atomic_load(&t->deny_hashes));
     if (t->barrier_made)
         pthread_barrier_destroy(&t->start_barrier);
 }
@@ -258,11 +349,12 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     net_log_init(getenv("WSTRACKER_LWS_DEBUG") != NULL);
 
-    if (tracker_init(&t, ports) == 0 && tracker_start(&t) == 0) {
+    if (load_lists(&t, true) == 0 && tracker_init(&t, ports) == 0 && tracker_start(&t) == 0) {
         tracker_serve(&t, ports, &sigs);
         rc = 0;
     }

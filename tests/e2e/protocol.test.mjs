@@ -10,6 +10,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startTracker, scaled } from './lib/tracker.mjs';
 import {
   connect,
@@ -802,6 +805,58 @@ describe('--allow-origin (section 1)', () => {
   });
 });
 
+describe('info-hash lists (section 9): --allow-hashes, --deny-hashes, SIGHUP', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'wstracker-lists-'));
+  const allowFile = path.join(dir, 'allow.txt');
+  const denyFile = path.join(dir, 'deny.txt');
+  const A = randomId(), B = randomId(), C = randomId();
+  writeFileSync(allowFile, `# test list\n${hex(A)}\n  ${hex(B).toUpperCase()}  # upper case\n\n${hex(C)}\n`);
+  writeFileSync(denyFile, `${hex(C)}\n`);
+  const h = useTracker(['--allow-hashes', allowFile, '--deny-hashes', denyFile]);
+
+  it('allowed and not denied: served; anything else refused by name, not registered; SIGHUP swaps the lists with the connection up', async (ctx) => {
+    const c = await ctx.conn(h.tr.url);
+    const pid = randomId();
+    assertAnnounceResponse(await announce(c, { info_hash: A, peer_id: pid }), A, { incomplete: 1 });
+    assertAnnounceResponse(await announce(c, { info_hash: B, peer_id: pid }), B, { incomplete: 1 });
+    const other = randomId();
+    let r = await announce(c, { info_hash: other, peer_id: pid });
+    assertFailure(r, 'info hash not allowed');
+    assert.equal(r.info_hash, other);
+    assertFailure(await announce(c, { info_hash: C, peer_id: pid }), 'info hash not allowed'); // denied
+    r = await scrape(c, [A, other]);
+    assertFailure(r, 'info hash not allowed', 'scrape');
+    assert.equal(r.info_hash, undefined);
+    c.sendText(`{"action":"relay","info_hash":${lit(C)},"peer_id":${lit(pid)},"data":"x"}`);
+    assertFailure(await c.nextJSON(DEFAULT_TIMEOUT, 'relay failure'), 'info hash not allowed', 'relay');
+    const s1 = await scrape(c, [A, B]);
+    assert.equal(s1.files[A].incomplete, 1);
+
+    // Swap: allow only `other`, deny nothing; then SIGHUP.
+    writeFileSync(allowFile, `${hex(other)}\n`);
+    writeFileSync(denyFile, '# nothing denied\n');
+    h.tr.proc.kill('SIGHUP');
+    const after = await pollFor(async () => announce(c, { info_hash: other, peer_id: pid }),
+      (x) => x['failure reason'] === undefined);
+    // incomplete 1: the refused announce before the swap registered nothing.
+    assertAnnounceResponse(after, other, { incomplete: 1 });
+    assertFailure(await announce(c, { info_hash: A, peer_id: pid }), 'info hash not allowed');
+    // A bad file on SIGHUP: the lists in force stay, the tracker keeps running.
+    writeFileSync(allowFile, 'not a hash\n');
+    h.tr.proc.kill('SIGHUP');
+    await waitForStderr(h.tr, /SIGHUP: .*line 1: not a 40-hex info hash; lists unchanged/);
+    assertAnnounceResponse(await announce(c, { info_hash: other, peer_id: pid }), other, { incomplete: 1 });
+    const st = await getStats(h.tr.url);
+    assert.ok(st.hashRefused >= 5, JSON.stringify(st));
+  });
+});
+
+async function waitForStderr(tr, re) {
+  const end = Date.now() + scaled(5000);
+  while (!re.test(tr.stderr()) && Date.now() < end) await sleep(50);
+  assert.match(tr.stderr(), re);
+}
+
 describe('announce interval flag', () => {
   const h = useTracker(['--interval', '300']);
   it('--interval 300 is reported in announce responses', async (ctx) => {
@@ -1580,6 +1635,7 @@ const STATS_FIELDS = [
   'httpRefused',
   'ipRefused',
   'originRefused',
+  'hashRefused',
   'socketsReaped',
 ];
 

@@ -1477,6 +1477,7 @@ static void test_reason_texts(void **state)
         [PROTO_ERR_RELAY_NO_PEER] = "peer not in room",
         [PROTO_ERR_RELAY_RATE] = "relay rate exceeded",
         [PROTO_ERR_RATE_LIMITED] = "rate limited",
+        [PROTO_ERR_HASH_NOT_ALLOWED] = "info hash not allowed",
     };
     for (int st = 0; st < PROTO_STATUS_COUNT; st++) {
         assert_non_null(want[st]);

@@ -18,7 +18,16 @@
 #define WSTRACKER_VERSION "0.0.0"
 #endif
 
-enum opt_type { OPT_UINT, OPT_BOOL, OPT_LISTEN, OPT_SECRET, OPT_TURN_URL, OPT_CIDR, OPT_ORIGIN };
+enum opt_type {
+    OPT_UINT,
+    OPT_BOOL,
+    OPT_LISTEN,
+    OPT_SECRET,
+    OPT_TURN_URL,
+    OPT_CIDR,
+    OPT_ORIGIN,
+    OPT_PATH
+};
 
 struct opt {
     const char *flag; /* without the leading "--" */
@@ -94,6 +103,11 @@ static const struct opt opts[] = {
     {"allow-origin", "WSTRACKER_ALLOW_ORIGIN", OPT_ORIGIN, 0, 0, 0, NULL, "any",
      "browser Origin allowed to connect, https://app.example.org or https://*.example.org "
      "(repeatable, up to 16); others get 403"},
+    {"allow-hashes", "WSTRACKER_ALLOW_HASHES", OPT_PATH, OFF(allow_hashes), 0, 0, NULL, "none",
+     "file of 40-hex info hashes served, one per line; others: \"info hash not allowed\" "
+     "(reread on SIGHUP)"},
+    {"deny-hashes", "WSTRACKER_DENY_HASHES", OPT_PATH, OFF(deny_hashes), 0, 0, NULL, "none",
+     "file of 40-hex info hashes refused, one per line (reread on SIGHUP)"},
     {"turn-secret", "WSTRACKER_TURN_SECRET", OPT_SECRET, 0, 0, 0, NULL, "none",
      "TURN static-auth-secret: GET /turn hands out credentials for it (prefer the environment)"},
     {"turn-url", "WSTRACKER_TURN_URL", OPT_TURN_URL, 0, 0, 0, NULL, "none",
@@ -134,6 +148,7 @@ static void usage(FILE *f)
                  : opts[k].type == OPT_TURN_URL ? " URL"
                  : opts[k].type == OPT_CIDR     ? " CIDR"
                  : opts[k].type == OPT_ORIGIN   ? " ORIGIN"
+                 : opts[k].type == OPT_PATH     ? " FILE"
                                                 : " N");
         fprintf(f, "  %-30s %s (default %s)\n  %-30s   env %s\n", left, opts[k].help, d, "",
                 opts[k].env);
@@ -295,6 +310,14 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
     case OPT_TURN_URL: return add_turn_urls(cfg, value, err);
     case OPT_CIDR: return add_cidrs(cfg, value, err);
     case OPT_ORIGIN: return add_origins(cfg, value, err);
+    case OPT_PATH:
+        if (value && *value && strlen(value) < CONFIG_PATH) {
+            strcpy(base + o->offset, value);
+            return 0;
+        }
+        snprintf(err, CONFIG_ERR_LEN, "%s %s: want a file path of 1..%d bytes", origin, o->flag,
+                 CONFIG_PATH - 1);
+        return -1;
     case OPT_SECRET:
         if (value && *value && strlen(value) < CONFIG_SECRET) {
             strcpy(cfg->turn_secret, value);

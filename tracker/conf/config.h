@@ -15,11 +15,12 @@
 #include "origin.h"
 #include "realip.h"
 
-#define CONFIG_LISTEN_MAX 8   /* --listen may repeat up to this many times */
-#define CONFIG_ERR_LEN    256 /* size of the caller's error buffer */
-#define CONFIG_TURN_URLS  4   /* --turn-url may repeat up to this many times */
-#define CONFIG_TURN_URL   256 /* bytes of one --turn-url, NUL included */
-#define CONFIG_SECRET     256 /* bytes of --turn-secret, NUL included */
+#define CONFIG_LISTEN_MAX 8    /* --listen may repeat up to this many times */
+#define CONFIG_ERR_LEN    256  /* size of the caller's error buffer */
+#define CONFIG_TURN_URLS  4    /* --turn-url may repeat up to this many times */
+#define CONFIG_TURN_URL   256  /* bytes of one --turn-url, NUL included */
+#define CONFIG_SECRET     256  /* bytes of --turn-secret, NUL included */
+#define CONFIG_PATH       1024 /* bytes of a file path option, NUL included */
 
 struct config_listen {
     char host[64]; /* as given, without brackets: "127.0.0.1", "::1", "0.0.0.0" */
@@ -57,6 +58,8 @@ struct config {
     unsigned n_trust_proxy;
     char allow_origin[ORIGIN_LIST_MAX][ORIGIN_MAX]; /* browser origins served; none = any */
     unsigned n_allow_origin;
+    char allow_hashes[CONFIG_PATH];                    /* info-hash allow list file; "" = any */
+    char deny_hashes[CONFIG_PATH];                     /* info-hash deny list file; "" = none */
     char turn_secret[CONFIG_SECRET];                   /* "" = GET /turn is off */
     char turn_urls[CONFIG_TURN_URLS][CONFIG_TURN_URL]; /* turn:, turns: or stun: URLs */
     unsigned n_turn_urls;

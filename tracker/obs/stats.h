@@ -42,6 +42,7 @@
     X(SCRAPES_REFUSED, "scrapesRefused")     /* "scrape in progress" */                            \
     X(RATE_LIMITED, "rateLimited")           /* messages refused over --msg-rate */                \
     X(RATE_CLOSED, "rateClosed")             /* connections closed 10 s over --msg-rate */         \
+    X(HASH_REFUSED, "hashRefused")           /* "info hash not allowed" */                         \
     X(MAIL_DROPPED, "mailDropped")                                                                 \
     X(CONNECTIONS_REFUSED, "connectionsRefused") /* at --max-connections or fd limit */            \
     X(HTTP_REFUSED, "httpRefused")               /* bad method, upgrade or version */              \

@@ -228,6 +228,8 @@ uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg,
                         bool text)
 {
     struct outbox ob = {{NULL, NULL}, 0};
+    w->sw.allow = atomic_load_explicit(&w->t->allow_hashes, memory_order_acquire);
+    w->sw.deny = atomic_load_explicit(&w->t->deny_hashes, memory_order_acquire);
     swarm_message(&w->sw, c, msg, len, text, w->now_ms, &ob);
     drain_outbox(w, &ob);
     return ob.close;
@@ -326,6 +328,10 @@ static void on_tick(struct ev_loop *loop, ev_timer *tm, int revents)
 {
     struct worker *w = tm->data;
     (void)revents;
+    /* Between events: no message is being handled, so no info-hash list
+     * pointer loaded for one is still in use (main frees old lists once
+     * every worker's count has moved). */
+    atomic_fetch_add_explicit(&w->ticks, 1, memory_order_release);
     worker_clock(w);
     /* The wall clock only dates TURN credentials (seconds, valid for an hour
      * or so): read once per tick, not once per message. */

@@ -23,6 +23,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "hashlist.h"
 #include "ipcount.h"
 #include "mailbox.h"
 #include "route.h"
@@ -67,11 +68,14 @@ struct tracker {
     const struct worker_io *io;
     struct worker *workers; /* cfg.threads entries */
     unsigned n_workers;
-    uint64_t max_connections;        /* cap on open sockets of every kind */
-    _Atomic uint64_t connections;    /* {atomic} open WebSocket connections */
-    _Atomic uint64_t sockets;        /* {atomic} accepted sockets not yet destroyed */
-    uint64_t max_peers, max_swarms;  /* process-wide caps, split between workers */
-    struct ipcount ipcount;          /* {atomic} WebSocket connections per address */
+    uint64_t max_connections;       /* cap on open sockets of every kind */
+    _Atomic uint64_t connections;   /* {atomic} open WebSocket connections */
+    _Atomic uint64_t sockets;       /* {atomic} accepted sockets not yet destroyed */
+    uint64_t max_peers, max_swarms; /* process-wide caps, split between workers */
+    struct ipcount ipcount;         /* {atomic} WebSocket connections per address */
+    /* {atomic} info-hash lists, NULL when not configured; main swaps them on
+     * SIGHUP and frees the old ones once every worker has ticked since. */
+    _Atomic(struct hashlist *) allow_hashes, deny_hashes;
     int64_t started_ms;              /* ms, monotonic */
     pthread_barrier_t start_barrier; /* main + every worker: all have started */
     bool barrier_made;               /* main: start_barrier was initialised */
@@ -101,9 +105,10 @@ struct worker {
     int64_t now_ms; /* ms, monotonic; refreshed at the start of each pass */
     struct slots slots;
 
-    atomic_bool stop; /* {atomic} set by main on SIGINT/SIGTERM */
-    bool stopping;    /* closing connections */
-    bool exit_loop;   /* the tick found the worker done */
+    atomic_bool stop;       /* {atomic} set by main on SIGINT/SIGTERM */
+    _Atomic uint64_t ticks; /* {atomic} ticks run: past one, no list pointer is held */
+    bool stopping;          /* closing connections */
+    bool exit_loop;         /* the tick found the worker done */
     int64_t stop_deadline_ms;
     int start_err; /* set before the startup barrier */
 };

@@ -630,6 +630,25 @@ static void start_relay(struct swarm *s, struct outbox *ob, struct swarm_conn *c
 
 /* ---- messages ---- */
 
+static bool hash_allowed(const struct swarm *s, const uint8_t ih[PROTO_ID_LEN])
+{
+    return (!s->allow || hashlist_has(s->allow, ih)) && !hashlist_has(s->deny, ih);
+}
+
+/* --allow-hashes / --deny-hashes: the info hash of an announce or relay, and
+ * every one of a list scrape (a full scrape lists only swarms that exist). */
+static bool hashes_allowed(const struct swarm *s, const struct proto_request *req)
+{
+    if (!s->allow && !s->deny)
+        return true;
+    if (req->action != PROTO_ACTION_SCRAPE)
+        return hash_allowed(s, req->info_hash);
+    for (uint32_t k = 0; k < req->n_hashes; k++)
+        if (!hash_allowed(s, req->hashes[k]))
+            return false;
+    return true;
+}
+
 void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_t len, bool text,
                    int64_t now_ms, struct outbox *ob)
 {
@@ -647,6 +666,12 @@ void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_
             return;
         }
         send_error(s, ob, c->ref, req->action, st, req->has_info_hash ? req->info_hash : NULL);
+        return;
+    }
+    if (!hashes_allowed(s, req)) {
+        stats_add(s->stats, STATS_HASH_REFUSED, 1);
+        send_error(s, ob, c->ref, req->action, PROTO_ERR_HASH_NOT_ALLOWED,
+                   req->action == PROTO_ACTION_SCRAPE ? NULL : req->info_hash);
         return;
     }
     if (req->action == PROTO_ACTION_SCRAPE) {

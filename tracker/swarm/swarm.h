@@ -25,6 +25,7 @@
 #include <uthash.h>
 
 #include "log.h"
+#include "hashlist.h"
 #include "mail.h"
 #include "rate.h"
 #include "route.h"
@@ -103,11 +104,14 @@ struct swarm {
     struct swarm_limits lim;
     struct shard shard;
     struct full_scrape fs;
-    struct stats *stats;      /* the worker's counters */
-    struct log_limit log;     /* rate limits of this worker's log lines */
-    uint64_t rng;             /* shard_rand state */
-    int64_t now_ms;           /* ms, monotonic: the time of the call under way */
-    int64_t wall_s;           /* Unix seconds, refreshed by the runtime's tick: TURN expiry */
+    struct stats *stats;  /* the worker's counters */
+    struct log_limit log; /* rate limits of this worker's log lines */
+    uint64_t rng;         /* shard_rand state */
+    int64_t now_ms;       /* ms, monotonic: the time of the call under way */
+    int64_t wall_s;       /* Unix seconds, refreshed by the runtime's tick: TURN expiry */
+    /* Info-hash lists for the message under way, set by the runtime before
+     * each swarm_message (NULL: not configured); never kept across calls. */
+    const struct hashlist *allow, *deny;
     struct proto_request req; /* scratch for the scanner */
 };
 
