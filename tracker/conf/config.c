@@ -217,87 +217,74 @@ static int parse_listen(const char *s, struct config_listen *l)
     return 0;
 }
 
-static int add_listen(struct config *cfg, const char *value, char *err)
+/* One item of a repeatable option: add tok to cfg (counting it), or say why not in err. */
+typedef int (*add_item_fn)(struct config *cfg, const char *tok, char *err);
+
+/* A repeatable option's value: one or more items, comma- or space-separated
+ * (the environment gives them all in one variable), at most max in all. */
+static int add_items(struct config *cfg, const char *value, char *err, const unsigned *count,
+                     unsigned max, const char *what, add_item_fn add)
 {
-    char buf[512];
+    char buf[4096];
     char *save = NULL;
-    snprintf(buf, sizeof buf, "%s", value);
+    if (strlen(value ? value : "") >= sizeof buf) {
+        snprintf(err, CONFIG_ERR_LEN, "%s: value longer than %zu bytes", what, sizeof buf - 1);
+        return -1;
+    }
+    snprintf(buf, sizeof buf, "%s", value ? value : "");
     for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        if (cfg->n_listen >= CONFIG_LISTEN_MAX) {
-            snprintf(err, CONFIG_ERR_LEN, "at most %d listen addresses", CONFIG_LISTEN_MAX);
+        if (*count >= max) {
+            snprintf(err, CONFIG_ERR_LEN, "at most %u %s", max, what);
             return -1;
         }
-        if (parse_listen(tok, &cfg->listen[cfg->n_listen]) != 0) {
-            snprintf(err, CONFIG_ERR_LEN, "bad listen address '%s' (want HOST:PORT or [V6]:PORT)",
-                     tok);
+        if (add(cfg, tok, err) != 0)
             return -1;
-        }
-        cfg->n_listen++;
     }
     return 0;
 }
 
-/* One or more URLs (comma-separated in the environment). */
-static int add_turn_urls(struct config *cfg, const char *value, char *err)
+static int add_listen(struct config *cfg, const char *tok, char *err)
 {
-    char buf[CONFIG_TURN_URLS * CONFIG_TURN_URL];
-    char *save = NULL;
-    snprintf(buf, sizeof buf, "%s", value ? value : "");
-    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        if (cfg->n_turn_urls >= CONFIG_TURN_URLS) {
-            snprintf(err, CONFIG_ERR_LEN, "at most %d TURN URLs", CONFIG_TURN_URLS);
-            return -1;
-        }
-        if (strlen(tok) >= CONFIG_TURN_URL) {
-            snprintf(err, CONFIG_ERR_LEN, "TURN URL longer than %d bytes", CONFIG_TURN_URL - 1);
-            return -1;
-        }
-        strcpy(cfg->turn_urls[cfg->n_turn_urls++], tok);
+    if (parse_listen(tok, &cfg->listen[cfg->n_listen]) != 0) {
+        snprintf(err, CONFIG_ERR_LEN, "bad listen address '%.100s' (want HOST:PORT or [V6]:PORT)",
+                 tok);
+        return -1;
     }
+    cfg->n_listen++;
     return 0;
 }
 
-/* One or more CIDRs (comma-separated in the environment). */
-static int add_cidrs(struct config *cfg, const char *value, char *err)
+static int add_turn_url(struct config *cfg, const char *tok, char *err)
 {
-    char buf[REALIP_TRUSTED_MAX * REALIP_TEXT_MAX];
-    char *save = NULL;
-    snprintf(buf, sizeof buf, "%s", value ? value : "");
-    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        if (cfg->n_trust_proxy >= REALIP_TRUSTED_MAX) {
-            snprintf(err, CONFIG_ERR_LEN, "at most %d --trust-proxy ranges", REALIP_TRUSTED_MAX);
-            return -1;
-        }
-        if (ip_cidr_parse(tok, &cfg->trust_proxy[cfg->n_trust_proxy]) != 0) {
-            snprintf(err, CONFIG_ERR_LEN,
-                     "bad --trust-proxy '%s' (want an address or CIDR: 10.0.0.0/8, ::1)", tok);
-            return -1;
-        }
-        cfg->n_trust_proxy++;
+    if (strlen(tok) >= CONFIG_TURN_URL) {
+        snprintf(err, CONFIG_ERR_LEN, "TURN URL longer than %d bytes", CONFIG_TURN_URL - 1);
+        return -1;
     }
+    strcpy(cfg->turn_urls[cfg->n_turn_urls++], tok);
     return 0;
 }
 
-/* One or more origins (comma-separated in the environment). */
-static int add_origins(struct config *cfg, const char *value, char *err)
+static int add_cidr(struct config *cfg, const char *tok, char *err)
 {
-    char buf[ORIGIN_LIST_MAX * ORIGIN_MAX];
-    char *save = NULL;
-    snprintf(buf, sizeof buf, "%s", value ? value : "");
-    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        if (cfg->n_allow_origin >= ORIGIN_LIST_MAX) {
-            snprintf(err, CONFIG_ERR_LEN, "at most %d --allow-origin", ORIGIN_LIST_MAX);
-            return -1;
-        }
-        if (strlen(tok) >= ORIGIN_MAX || origin_pattern_check(tok) != 0) {
-            snprintf(err, CONFIG_ERR_LEN,
-                     "bad --allow-origin '%.80s' (want scheme://host[:port] or "
-                     "scheme://*.domain[:port])",
-                     tok);
-            return -1;
-        }
-        strcpy(cfg->allow_origin[cfg->n_allow_origin++], tok);
+    if (ip_cidr_parse(tok, &cfg->trust_proxy[cfg->n_trust_proxy]) != 0) {
+        snprintf(err, CONFIG_ERR_LEN,
+                 "bad --trust-proxy '%.100s' (want an address or CIDR: 10.0.0.0/8, ::1)", tok);
+        return -1;
     }
+    cfg->n_trust_proxy++;
+    return 0;
+}
+
+static int add_origin(struct config *cfg, const char *tok, char *err)
+{
+    if (strlen(tok) >= ORIGIN_MAX || origin_pattern_check(tok) != 0) {
+        snprintf(err, CONFIG_ERR_LEN,
+                 "bad --allow-origin '%.80s' (want scheme://host[:port] or "
+                 "scheme://*.domain[:port])",
+                 tok);
+        return -1;
+    }
+    strcpy(cfg->allow_origin[cfg->n_allow_origin++], tok);
     return 0;
 }
 
@@ -306,10 +293,18 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
 {
     char *base = (char *)cfg;
     switch (o->type) {
-    case OPT_LISTEN: return add_listen(cfg, value, err);
-    case OPT_TURN_URL: return add_turn_urls(cfg, value, err);
-    case OPT_CIDR: return add_cidrs(cfg, value, err);
-    case OPT_ORIGIN: return add_origins(cfg, value, err);
+    case OPT_LISTEN:
+        return add_items(cfg, value, err, &cfg->n_listen, CONFIG_LISTEN_MAX, "listen addresses",
+                         add_listen);
+    case OPT_TURN_URL:
+        return add_items(cfg, value, err, &cfg->n_turn_urls, CONFIG_TURN_URLS, "TURN URLs",
+                         add_turn_url);
+    case OPT_CIDR:
+        return add_items(cfg, value, err, &cfg->n_trust_proxy, REALIP_TRUSTED_MAX,
+                         "--trust-proxy ranges", add_cidr);
+    case OPT_ORIGIN:
+        return add_items(cfg, value, err, &cfg->n_allow_origin, ORIGIN_LIST_MAX, "--allow-origin",
+                         add_origin);
     case OPT_PATH:
         if (value && *value && strlen(value) < CONFIG_PATH) {
             strcpy(base + o->offset, value);
