@@ -228,11 +228,11 @@ static bool workers_quiesced(struct tracker *t)
     uint64_t seen[64];
     unsigned n = t->n_started < 64 ? t->n_started : 64;
     for (unsigned k = 0; k < n; k++)
-        seen[k] = atomic_load_explicit(&t->workers[k].ticks, memory_order_acquire);
+        seen[k] = atomic_load_explicit(&t->workers[k].ticks, memory_order_seq_cst);
     for (int tries = 0; tries < 500; tries++) {
         unsigned done = 0;
         for (unsigned k = 0; k < n; k++)
-            done += atomic_load_explicit(&t->workers[k].ticks, memory_order_acquire) != seen[k];
+            done += atomic_load_explicit(&t->workers[k].ticks, memory_order_seq_cst) != seen[k];
         if (done == n)
             return true;
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
@@ -250,8 +250,8 @@ static int load_lists(struct tracker *t, bool at_start)
         goto bad;
     if (t->cfg.deny_hashes[0] && !(deny = read_list(t->cfg.deny_hashes, err, sizeof err)))
         goto bad;
-    old_allow = atomic_exchange_explicit(&t->allow_hashes, allow, memory_order_acq_rel);
-    old_deny = atomic_exchange_explicit(&t->deny_hashes, deny, memory_order_acq_rel);
+    old_allow = atomic_exchange_explicit(&t->allow_hashes, allow, memory_order_seq_cst);
+    old_deny = atomic_exchange_explicit(&t->deny_hashes, deny, memory_order_seq_cst);
     if (t->cfg.allow_hashes[0] || t->cfg.deny_hashes[0])
         fprintf(stderr, "wstracker: info-hash lists: allow %s (%u), deny %s (%u)\n",
                 allow ? t->cfg.allow_hashes : "-", allow ? allow->n : 0,

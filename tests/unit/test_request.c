@@ -892,14 +892,14 @@ static void test_relay_travels(void **state)
     assert_non_null(m);
     assert_int_equal(m->kind, MAIL_RELAY);
     mail_free(m);
-    relay_at(1, &c3, ih, B, NULL, "x", now + SWARM_RELAY_LOST_MS, &ob);
+    relay_at(1, &c3, ih, B, NULL, "x", now + SWARM_RELAY_LOST_S * 1000, &ob);
     m = mail_queue_pop(&ob.q);
     assert_non_null(m);
     assert_int_equal(m->kind, MAIL_RELAY);
     mail_free(m);
 
     /* A directed relay refused at the owner: the failure reason, no settlement. */
-    relay_at(1, &c3, ih, B, "travel-peer-nobodyxx", "hello?", now + SWARM_RELAY_LOST_MS, &ob);
+    relay_at(1, &c3, ih, B, "travel-peer-nobodyxx", "hello?", now + SWARM_RELAY_LOST_S * 1000, &ob);
     m = mail_queue_pop(&ob.q);
     assert_non_null(m);
     memset(&ob2, 0, sizeof ob2);

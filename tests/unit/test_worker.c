@@ -168,13 +168,19 @@ static void test_full_backlog_drops_frames_only(void **state)
     for (unsigned k = 0; k < 10; k++)
         worker_send(&ws[0], 1, frame_mail());
     assert_int_equal(dropped(), 10);
+    {
+        struct mail *m = relay_mail(); /* a directed relay: paid for, droppable like an offer */
+        ((struct mail_relay *)m)->directed = true;
+        worker_send(&ws[0], 1, m);
+        assert_int_equal(dropped(), 11);
+    }
     /* a relay's settlement, a remove, both scrapes and a relay are kept past the cap */
     worker_send(&ws[0], 1, settle_mail());
     worker_send(&ws[0], 1, remove_mail());
     worker_send(&ws[0], 1, scrape_mail());
     worker_send(&ws[0], 1, full_scrape_mail());
     worker_send(&ws[0], 1, relay_mail());
-    assert_int_equal(dropped(), 10);
+    assert_int_equal(dropped(), 11);
     assert_int_equal(ws[0].backlog[1].n, WORKER_BACKLOG_MAX + 5);
 
     /* Worker 1 drains; worker 0's passes move the backlog over, in order. */

@@ -83,6 +83,12 @@ int ip_cidr_parse(const char *s, struct ip_cidr *out)
     bool v4;
     if (ip_parse(s, n, &out->a) != 0 || memchr(s, ']', n))
         return -1;
+    for (size_t k = 0, dot = 0; k < n; k++) { /* "10.0.0.1:80" has a port: not a range */
+        if (s[k] == '.')
+            dot = k + 1;
+        else if (s[k] == ':' && dot)
+            return -1;
+    }
     v4 = ip_is_v4(&out->a);
     max = v4 ? 32 : 128;
     if (slash) {
@@ -141,58 +147,18 @@ static bool prev_entry(const char *h, const char **end, const char **b, const ch
     return true;
 }
 
-/* The for= value of one Forwarded element ("for=1.2.3.4;proto=https",
- * for="[2001:db8::1]:80"), into buf; false when it has none. */
-static bool forwarded_for(const char *b, const char *e, char *buf, size_t cap)
-{
-    const char *p = b;
-    while (p < e) {
-        const char *pe = p, *v;
-        size_t len;
-        while (pe < e && *pe != ';')
-            pe++;
-        while (p < pe && (*p == ' ' || *p == '\t'))
-            p++;
-        if (pe - p > 4 && (p[0] | 0x20) == 'f' && (p[1] | 0x20) == 'o' && (p[2] | 0x20) == 'r' &&
-            p[3] == '=') {
-            v = p + 4;
-            len = (size_t)(pe - v);
-            while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
-                len--;
-            if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
-                v++;
-                len -= 2;
-            }
-            if (len >= cap)
-                return false;
-            memcpy(buf, v, len);
-            buf[len] = '\0';
-            return true;
-        }
-        p = pe + 1;
-    }
-    return false;
-}
-
-struct ip_addr realip(const struct ip_addr *peer, const char *xff, const char *fwd,
-                      const struct ip_cidr *trusted, unsigned n_trusted)
+struct ip_addr realip(const struct ip_addr *peer, const char *xff, const struct ip_cidr *trusted,
+                      unsigned n_trusted)
 {
     struct ip_addr who = *peer;
-    const char *h = xff && *xff ? xff : fwd;
     const char *end, *b, *e;
-    bool is_fwd = !(xff && *xff);
-    if (!h || !*h || !trusted_addr(peer, trusted, n_trusted))
+    if (!xff || !*xff || !trusted_addr(peer, trusted, n_trusted))
         return who;
-    end = h + strlen(h);
-    for (unsigned hops = 0; hops < REALIP_HOPS_MAX && prev_entry(h, &end, &b, &e); hops++) {
+    end = xff + strlen(xff);
+    for (unsigned hops = 0; hops < REALIP_HOPS_MAX && prev_entry(xff, &end, &b, &e); hops++) {
         struct ip_addr a;
-        char buf[REALIP_TEXT_MAX];
-        if (is_fwd) {
-            if (!forwarded_for(b, e, buf, sizeof buf) || ip_parse(buf, strlen(buf), &a) != 0)
-                return who;
-        } else if (ip_parse(b, (size_t)(e - b), &a) != 0) {
+        if (ip_parse(b, (size_t)(e - b), &a) != 0)
             return who;
-        }
         who = a;
         if (!trusted_addr(&a, trusted, n_trusted))
             return who;

@@ -1,14 +1,14 @@
-/* realip.h - who the client is: addresses, CIDR lists, X-Forwarded-For and
- * Forwarded from trusted proxies only.
+/* realip.h - who the client is: addresses, CIDR lists, X-Forwarded-For from
+ * trusted proxies only.
  *
  * Owns:   struct ip_addr, struct ip_cidr, parsing them, and the choice of the
  *         client's address for the per-IP cap (PROTOCOL.md section 1).
  * Thread: any; pure functions of their arguments (no I/O).
  * Why:    behind a reverse proxy every client has the proxy's address; the
- *         proxy says who the client is in X-Forwarded-For / Forwarded. Those
- *         headers are believed only from --trust-proxy addresses: from anyone
- *         else they are ignored, or a client could name any address it likes
- *         and escape its cap (or exhaust someone else's).
+ *         proxy says who the client is in X-Forwarded-For. That header is
+ *         believed only from --trust-proxy addresses: from anyone else it is
+ *         ignored, or a client could name any address it likes and escape
+ *         its cap (or exhaust someone else's).
  */
 #ifndef WSTRACKER_REALIP_H
 #define WSTRACKER_REALIP_H
@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define REALIP_HOPS_MAX    32 /* X-Forwarded-For / Forwarded entries looked at, rightmost first */
+#define REALIP_HOPS_MAX    32 /* X-Forwarded-For entries looked at, rightmost first */
 #define REALIP_TRUSTED_MAX 16 /* --trust-proxy may repeat this many times */
 #define REALIP_TEXT_MAX    64 /* an address as text, with brackets and port */
 
@@ -42,13 +42,14 @@ bool ip_cidr_match(const struct ip_cidr *c, const struct ip_addr *a);
 bool ip_is_v4(const struct ip_addr *a);
 
 /* The client's address: the TCP peer, unless the peer is one of the trusted
- * proxies; then the rightmost address in X-Forwarded-For (or, without it, in
- * Forwarded's for= parameters) that is not itself trusted, or the leftmost
- * when all are. An entry that is not an address stops the walk at the hop
- * that added it (that hop is the client as far as anyone can tell). xff and
- * fwd may be NULL. */
-struct ip_addr realip(const struct ip_addr *peer, const char *xff, const char *fwd,
-                      const struct ip_cidr *trusted, unsigned n_trusted);
+ * proxies; then the rightmost address in X-Forwarded-For (the whole header,
+ * repeated lines joined by commas) that is not itself trusted, or the
+ * leftmost when all are. An entry that is not an address stops the walk at
+ * the hop that added it (that hop is the client as far as anyone can tell).
+ * xff may be NULL. (Forwarded, RFC 7239, is not read: libwebsockets 4.1
+ * shows only its first line, which the client may have written.) */
+struct ip_addr realip(const struct ip_addr *peer, const char *xff, const struct ip_cidr *trusted,
+                      unsigned n_trusted);
 
 /* What the per-IP cap counts: an IPv4 address, or an IPv6 address's /64. */
 uint64_t ip_cap_key(const struct ip_addr *a);

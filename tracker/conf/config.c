@@ -99,7 +99,7 @@ static const struct opt opts[] = {
     {"max-conns-per-ip", "WSTRACKER_MAX_CONNS_PER_IP", OPT_UINT, OFF(max_conns_per_ip), 0, 1000000,
      "64", NULL, "WebSocket connections from one address (IPv6: one /64; 0: no cap); more get 429"},
     {"trust-proxy", "WSTRACKER_TRUST_PROXY", OPT_CIDR, 0, 0, 0, NULL, "none",
-     "CIDR of a reverse proxy whose X-Forwarded-For / Forwarded names the client (repeatable)"},
+     "CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable)"},
     {"allow-origin", "WSTRACKER_ALLOW_ORIGIN", OPT_ORIGIN, 0, 0, 0, NULL, "any",
      "browser Origin allowed to connect, https://app.example.org or https://*.example.org "
      "(repeatable, up to 16); others get 403"},

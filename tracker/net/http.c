@@ -83,10 +83,9 @@ static struct ip_addr client_ip(struct net_worker *nw, struct lws *wsi)
     const struct config *cfg = &nw->w->t->cfg;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    struct ip_addr peer;
-    char xff[1024], fwd[1024];
-    const char *x = NULL, *f = NULL;
-    int fd = lws_get_socket_fd(wsi), n;
+    struct ip_addr peer, who;
+    char *xff;
+    int fd = lws_get_socket_fd(wsi), total;
     memset(&peer, 0, sizeof peer);
     if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET6) {
@@ -96,16 +95,21 @@ static struct ip_addr client_ip(struct net_worker *nw, struct lws *wsi)
             memcpy(peer.b + 12, &((const struct sockaddr_in *)&ss)->sin_addr.s_addr, 4);
         }
     }
-    if (!cfg->n_trust_proxy)
+    total = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+    if (!cfg->n_trust_proxy || total <= 0)
         return peer;
-    /* Over-long headers are cut: the walk reads them from the right, so what
-     * is cut is the far end the nearest proxies did not write. */
-    if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) > 0)
-        x = xff;
-    n = lws_hdr_custom_copy(wsi, fwd, sizeof fwd, "forwarded:", 10);
-    if (n > 0)
-        f = fwd;
-    return realip(&peer, x, f, cfg->trust_proxy, cfg->n_trust_proxy);
+    /* The whole header (lws joins repeated ones with commas, so a proxy's
+     * own line comes last); a copy lws refuses leaves the peer, never a
+     * guess. Forwarded is not read: lws 4.1 shows only its first line,
+     * which the client may have written. */
+    xff = malloc(2 * (size_t)total + 2);
+    if (!xff)
+        return peer;
+    who = lws_hdr_copy(wsi, xff, 2 * total + 2, WSI_TOKEN_X_FORWARDED_FOR) > 0
+              ? realip(&peer, xff, cfg->trust_proxy, cfg->n_trust_proxy)
+              : peer;
+    free(xff);
+    return who;
 }
 
 /* --allow-origin: a browser's upgrade from another origin is refused; a

@@ -136,16 +136,18 @@ void worker_destroy(struct worker *w)
 
 /* ---- mail ---- */
 
-/* Past WORKER_BACKLOG_MAX only frames and announces are dropped (a client
- * retries those). Scrapes, relays, relay settlements and removes are always
- * kept: dropping one would leave a client without its reply, a connection's
- * relays uncounted, or a closed connection's peers in their swarms, and they
- * are bounded elsewhere (SWARM_SCRAPES_IN_FLIGHT and SWARM_RELAYS_IN_FLIGHT
- * per connection, one full-scrape travel per worker, one remove per closed
- * connection and worker). */
+/* Past WORKER_BACKLOG_MAX only frames, announces and directed relays are
+ * dropped (a client retries those; a directed relay is paid for and never
+ * settled, like a forwarded offer). Scrapes, broadcasts, relay settlements
+ * and removes are always kept: dropping one would leave a client without its
+ * reply, a connection's broadcasts unsettled, or a closed connection's peers
+ * in their swarms, and they are bounded elsewhere (SWARM_SCRAPES_IN_FLIGHT and
+ * SWARM_RELAYS_IN_FLIGHT per connection, one full-scrape travel per worker,
+ * one remove per closed connection and worker). */
 static bool droppable_mail(const struct mail *m)
 {
     return m->kind == MAIL_ANNOUNCE ||
+           (m->kind == MAIL_RELAY && ((const struct mail_relay *)m)->directed) ||
            (m->kind == MAIL_FRAME && ((const struct frame *)m)->reply != FRAME_REPLY_RELAY);
 }
 
@@ -228,8 +230,11 @@ uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg,
                         bool text)
 {
     struct outbox ob = {{NULL, NULL}, 0};
-    w->sw.allow = atomic_load_explicit(&w->t->allow_hashes, memory_order_acquire);
-    w->sw.deny = atomic_load_explicit(&w->t->deny_hashes, memory_order_acquire);
+    /* seq_cst with main's exchange and its reads of ticks: if main sees this
+     * worker's tick move, this load comes after main's swap (a Dekker pair;
+     * acquire/release alone would allow both to read old values). */
+    w->sw.allow = atomic_load_explicit(&w->t->allow_hashes, memory_order_seq_cst);
+    w->sw.deny = atomic_load_explicit(&w->t->deny_hashes, memory_order_seq_cst);
     swarm_message(&w->sw, c, msg, len, text, w->now_ms, &ob);
     drain_outbox(w, &ob);
     return ob.close;
@@ -331,7 +336,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *tm, int revents)
     /* Between events: no message is being handled, so no info-hash list
      * pointer loaded for one is still in use (main frees old lists once
      * every worker's count has moved). */
-    atomic_fetch_add_explicit(&w->ticks, 1, memory_order_release);
+    atomic_fetch_add_explicit(&w->ticks, 1, memory_order_seq_cst);
     worker_clock(w);
     /* The wall clock only dates TURN credentials (seconds, valid for an hour
      * or so): read once per tick, not once per message. */

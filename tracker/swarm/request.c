@@ -317,7 +317,7 @@ static void start_list_scrape(struct swarm *s, struct outbox *ob, struct swarm_c
 {
     struct mail_scrape *sc;
     if (c->scrapes >= SWARM_SCRAPES_IN_FLIGHT) {
-        if ((uint32_t)s->now_ms - c->travel_ms < SWARM_SCRAPE_LOST_MS) {
+        if ((uint32_t)s->now_ms - c->scrape_ms < SWARM_SCRAPE_LOST_MS) {
             stats_add(s->stats, STATS_SCRAPES_REFUSED, 1);
             send_error(s, ob, c->ref, PROTO_ACTION_SCRAPE, PROTO_ERR_SCRAPE_IN_PROGRESS, NULL);
             return;
@@ -330,7 +330,7 @@ static void start_list_scrape(struct swarm *s, struct outbox *ob, struct swarm_c
     sc->conn = c->ref;
     memcpy(mail_scrape_ids(sc), req->hashes, (size_t)sc->n * PROTO_ID_LEN);
     c->scrapes++;
-    c->travel_ms = (uint32_t)s->now_ms;
+    c->scrape_ms = (uint32_t)s->now_ms;
     scrape_step(s, ob, sc);
 }
 
@@ -575,14 +575,16 @@ static void start_relay(struct swarm *s, struct outbox *ob, struct swarm_conn *c
     unsigned owner = route_owner(s->route, req->info_hash);
     struct mail_relay *m;
 
-    memcpy(key, req->info_hash, PROTO_ID_LEN);
-    memcpy(key + PROTO_ID_LEN, r->peer_id, PROTO_ID_LEN);
     uint32_t one = rate_cost_ms(rl, (uint64_t)data_len + SWARM_RELAY_OVERHEAD);
 
     memcpy(key, req->info_hash, PROTO_ID_LEN);
     memcpy(key + PROTO_ID_LEN, r->peer_id, PROTO_ID_LEN);
-    if (c->relays >= SWARM_RELAYS_IN_FLIGHT && now - c->travel_ms >= SWARM_RELAY_LOST_MS)
-        c->relays = 0; /* their settlements were lost (no memory for them) */
+    /* Their settlements were lost (no memory for them). The stamp is 8 bits of
+     * seconds: after a silence of 256 s or more the reset may come up to 256 s
+     * late, never early. */
+    if (c->relays >= SWARM_RELAYS_IN_FLIGHT &&
+        (uint8_t)(s->now_ms / 1000 - c->relay_s) >= SWARM_RELAY_LOST_S)
+        c->relays = 0;
     if (!s->lim.relay)
         st = PROTO_ERR_RELAY_DISABLED;
     else if (data_len > s->lim.relay_max_bytes)
@@ -623,7 +625,7 @@ static void start_relay(struct swarm *s, struct outbox *ob, struct swarm_conn *c
     memcpy(m->data, msg + r->data.off, r->data.len);
     if (!r->directed) { /* a broadcast is settled back with its cost */
         c->relays++;
-        c->travel_ms = now;
+        c->relay_s = (uint8_t)(s->now_ms / 1000);
     }
     outbox_mail(ob, owner, &m->m);
 }

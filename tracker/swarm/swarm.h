@@ -42,7 +42,7 @@
 #define SWARM_CLOSE_INVALID_UTF8   1007  /* RFC 6455 7.4.1: a text message not UTF-8 */
 #define SWARM_WORKERS_MAX          64    /* workers a swarm can address (rt's WORKER_MAX) */
 #define SWARM_RELAYS_IN_FLIGHT     4     /* broadcasts one connection may have at other workers */
-#define SWARM_RELAY_LOST_MS        10000 /* relays not settled by then are taken as lost */
+#define SWARM_RELAY_LOST_S         10    /* broadcasts not settled by then are taken as lost */
 #define SWARM_RELAY_OVERHEAD       128   /* bytes charged per recipient besides the data */
 
 /* What the request logic enforces (from the configuration; rt/ fills it in). */
@@ -76,12 +76,13 @@ struct swarm_conn {
     uint64_t ref;           /* route_conn_make(); ROUTE_CONN_NONE until established */
     struct swarm_reg *regs; /* uthash: registrations after the first */
     uint32_t n_regs;        /* has_reg0 + regs, <= max_torrents_per_conn */
-    uint32_t travel_ms;     /* low 32 bits of now_ms when scrapes or relays in flight changed */
+    uint32_t scrape_ms;     /* low 32 bits of now_ms when scrapes last changed */
     uint8_t scrapes;        /* list scrapes in flight, <= SWARM_SCRAPES_IN_FLIGHT */
     uint8_t relays;         /* broadcasts at other workers, <= SWARM_RELAYS_IN_FLIGHT */
     bool full_waiting : 1;  /* waits for its worker's full scrape */
     bool ipv6 : 1;          /* peer address family (v4-mapped counts as IPv4) */
     bool has_reg0 : 1;
+    uint8_t relay_s; /* low 8 bits of now in s when broadcasts in flight last changed */
     uint8_t reg0[2 * PROTO_ID_LEN]; /* first registration, inline (see request.c) */
     uint32_t relay_tat;             /* relay budget (rate.h; ms, low 32 bits) */
 };
@@ -161,13 +162,13 @@ static inline bool swarm_conn_note_reply(const struct swarm *s, struct swarm_con
 {
     if (f->reply == FRAME_REPLY_SCRAPE && c->scrapes) {
         c->scrapes--;
-        c->travel_ms = (uint32_t)now_ms;
+        c->scrape_ms = (uint32_t)now_ms;
     } else if (f->reply == FRAME_REPLY_FULL_SCRAPE) {
         c->full_waiting = false;
     } else if (f->reply == FRAME_REPLY_RELAY) {
         if (c->relays)
             c->relays--;
-        c->travel_ms = (uint32_t)now_ms;
+        c->relay_s = (uint8_t)(now_ms / 1000);
         rate_charge(&s->lim.relay_rate, &c->relay_tat, (uint32_t)now_ms, f->debit_ms);
     }
     return f->len > 0;
