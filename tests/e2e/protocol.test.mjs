@@ -853,6 +853,8 @@ describe('info-hash lists (section 9): --allow-hashes, --deny-hashes, SIGHUP', (
     assertAnnounceResponse(await announce(c, { info_hash: other, peer_id: pid }), other, { incomplete: 1 });
     const st = await getStats(h.tr.url);
     assert.ok(st.hashRefused >= 5, JSON.stringify(st));
+    // Every failure reply is also counted by its reason.
+    assert.equal(st.failureReasons['info hash not allowed'], st.hashRefused);
   });
 });
 

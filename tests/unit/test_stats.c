@@ -49,6 +49,8 @@ static long long field(const char *json, const char *name)
     return v;
 }
 
+static const char *const reason_names[3] = {NULL, "invalid JSON", "invalid action"};
+
 static void test_json(void **state)
 {
     (void)state;
@@ -65,7 +67,11 @@ static void test_json(void **state)
     stats_add(&w1, STATS_HTTP_REFUSED, 11);
     stats_add(&w0, STATS_PEER_ID_IN_USE, 1);
     stats_add(&w1, STATS_PEER_ID_IN_USE, 2);
-    int n = stats_write_json(buf, sizeof buf, all, 2, 77);
+    stats_reason(&w0, 1);
+    stats_reason(&w1, 1);
+    stats_reason(&w1, 2);
+    stats_reason(&w1, STATS_REASONS_MAX); /* out of range: ignored */
+    int n = stats_write_json(buf, sizeof buf, all, 2, 77, reason_names, 3);
     assert_true(n > 0 && (size_t)n == strlen(buf));
     assert_true(buf[0] == '{' && buf[n - 1] == '}');
     assert_int_equal(field(buf, "torrents"), 5);
@@ -79,6 +85,8 @@ static void test_json(void **state)
     assert_int_equal(field(buf, "workers"), 2);
     assert_int_equal(field(buf, "httpRefused"), 11);
     assert_int_equal(field(buf, "peerIdInUse"), 3);
+    /* Failure reasons by name, only those counted, summed over workers. */
+    assert_non_null(strstr(buf, ",\"failureReasons\":{\"invalid JSON\":2,\"invalid action\":1}}"));
     /* every counter of the table with a JSON name is there exactly once */
     static const char *const names[] = {
 #define NAME(name, json) json,
@@ -90,9 +98,9 @@ static void test_json(void **state)
             assert_true(field(buf, names[k]) >= 0);
     /* too short: -1, for every length below the full one */
     for (int cap = 0; cap <= n; cap += 37)
-        assert_int_equal(stats_write_json(buf, (size_t)cap, all, 2, 77), -1);
-    assert_int_equal(stats_write_json(buf, (size_t)n, all, 2, 77), -1);
-    assert_int_equal(stats_write_json(buf, (size_t)n + 1, all, 2, 77), n);
+        assert_int_equal(stats_write_json(buf, (size_t)cap, all, 2, 77, reason_names, 3), -1);
+    assert_int_equal(stats_write_json(buf, (size_t)n, all, 2, 77, reason_names, 3), -1);
+    assert_int_equal(stats_write_json(buf, (size_t)n + 1, all, 2, 77, reason_names, 3), n);
 }
 
 int main(void)

@@ -195,10 +195,14 @@ static int write_stats(struct http_call *call, char *buf, size_t cap)
 {
     const struct tracker *t = call->w->t;
     struct stats *all[WORKER_MAX];
+    const char *reasons[PROTO_STATUS_COUNT];
     for (unsigned k = 0; k < t->n_workers; k++)
         all[k] = &t->workers[k].stats;
+    for (unsigned k = 0; k < PROTO_STATUS_COUNT; k++)
+        reasons[k] = k ? proto_status_reason((enum proto_status)k) : NULL;
     return stats_write_json(buf, cap, all, t->n_workers,
-                            (uint64_t)(call->w->now_ms - t->started_ms) / 1000);
+                            (uint64_t)(call->w->now_ms - t->started_ms) / 1000, reasons,
+                            PROTO_STATUS_COUNT);
 }
 
 static int write_not_found(struct http_call *call, char *buf, size_t cap)

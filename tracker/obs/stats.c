@@ -1,5 +1,6 @@
 /* stats.c - counters per worker, merged on read; see stats.h. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "stats.h"
@@ -18,8 +19,10 @@ static const char *const json_names[STATS_COUNT] = {
 #undef STATS_NAME
 };
 
-int stats_write_json(char *buf, size_t cap, struct stats *const *all, unsigned n, uint64_t uptime_s)
+int stats_write_json(char *buf, size_t cap, struct stats *const *all, unsigned n, uint64_t uptime_s,
+                     const char *const *reason_names, unsigned n_reasons)
 {
+    bool first = true;
     uint64_t peers = stats_sum(all, n, STATS_PEERS);
     uint64_t v6 = stats_sum(all, n, STATS_PEERS_IPV6);
     size_t len;
@@ -44,8 +47,26 @@ int stats_write_json(char *buf, size_t cap, struct stats *const *all, unsigned n
             return -1;
         len += (size_t)r;
     }
-    if (len + 2 > cap)
+    r = snprintf(buf + len, cap - len, ",\"failureReasons\":{");
+    if (r < 0 || (size_t)r >= cap - len)
         return -1;
+    len += (size_t)r;
+    for (unsigned k = 0; k < n_reasons && k < STATS_REASONS_MAX; k++) {
+        uint64_t sum = 0;
+        for (unsigned w = 0; w < n; w++)
+            sum += atomic_load_explicit(&all[w]->reasons[k], memory_order_relaxed);
+        if (!sum || !reason_names[k])
+            continue;
+        r = snprintf(buf + len, cap - len, "%s\"%s\":%" PRIu64, first ? "" : ",", reason_names[k],
+                     sum);
+        if (r < 0 || (size_t)r >= cap - len)
+            return -1;
+        len += (size_t)r;
+        first = false;
+    }
+    if (len + 3 > cap)
+        return -1;
+    buf[len++] = '}';
     buf[len++] = '}';
     buf[len] = '\0';
     return (int)len;

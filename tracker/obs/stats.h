@@ -62,10 +62,22 @@ enum stats_counter {
         STATS_COUNT
 };
 
+#define STATS_REASONS_MAX 48 /* failure reasons counted one by one (proto's statuses) */
+
 /* One per worker, embedded in it. */
 struct stats {
-    _Atomic uint64_t v[STATS_COUNT]; /* {atomic} written by the owner only */
+    _Atomic uint64_t v[STATS_COUNT];             /* {atomic} written by the owner only */
+    _Atomic uint64_t reasons[STATS_REASONS_MAX]; /* {atomic} failure replies, by reason */
 };
+
+/* Owner only: count one failure reply with reason number r (< STATS_REASONS_MAX). */
+static inline void stats_reason(struct stats *s, unsigned r)
+{
+    if (r < STATS_REASONS_MAX) {
+        uint64_t cur = atomic_load_explicit(&s->reasons[r], memory_order_relaxed);
+        atomic_store_explicit(&s->reasons[r], cur + 1, memory_order_relaxed);
+    }
+}
 
 /* Owner only: add d (may be negative) to a counter. */
 static inline void stats_add(struct stats *s, enum stats_counter c, int64_t d)
@@ -83,8 +95,11 @@ static inline void stats_set(struct stats *s, enum stats_counter c, uint64_t v)
 /* Sum of one counter over n workers' stats. */
 uint64_t stats_sum(struct stats *const *all, unsigned n, enum stats_counter c);
 
-/* Write /stats.json for n workers into buf; returns bytes or -1 if cap is short. */
-int stats_write_json(char *buf, size_t cap, struct stats *const *all, unsigned n,
-                     uint64_t uptime_s);
+/* Write /stats.json for n workers into buf; returns bytes or -1 if cap is
+ * short. reason_names[r] (n_reasons of them, plain ASCII without quotes) name
+ * the failure reasons, written as "failureReasons":{name: count}, those
+ * counted at least once. */
+int stats_write_json(char *buf, size_t cap, struct stats *const *all, unsigned n, uint64_t uptime_s,
+                     const char *const *reason_names, unsigned n_reasons);
 
 #endif

@@ -14,6 +14,8 @@
 #include "swarm.h"
 #include "write.h"
 
+_Static_assert(PROTO_STATUS_COUNT <= STATS_REASONS_MAX, "every failure reason has a counter");
+
 void swarm_create(struct swarm *s, unsigned idx, const struct route *r,
                   const struct swarm_limits *lim, struct stats *stats, uint64_t seed)
 {
@@ -45,6 +47,7 @@ static struct frame *send_error(struct swarm *s, struct outbox *ob, uint64_t con
     struct frame *f = frame_alloc(PROTO_ERROR_MAX);
     int n;
     stats_add(s->stats, STATS_ERRORS, 1);
+    stats_reason(s->stats, (unsigned)st);
     if (!f)
         return NULL;
     n = proto_write_error(frame_payload(f), PROTO_ERROR_MAX, action, st, info_hash);
