@@ -217,6 +217,18 @@ static int parse_listen(const char *s, struct config_listen *l)
     return 0;
 }
 
+/* The item count of a repeatable option's list, or NULL for other types. */
+static unsigned *list_count(struct config *cfg, enum opt_type t)
+{
+    switch (t) {
+    case OPT_LISTEN: return &cfg->n_listen;
+    case OPT_TURN_URL: return &cfg->n_turn_urls;
+    case OPT_CIDR: return &cfg->n_trust_proxy;
+    case OPT_ORIGIN: return &cfg->n_allow_origin;
+    default: return NULL;
+    }
+}
+
 /* One item of a repeatable option: add tok to cfg (counting it), or say why not in err. */
 typedef int (*add_item_fn)(struct config *cfg, const char *tok, char *err);
 
@@ -294,17 +306,17 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
     char *base = (char *)cfg;
     switch (o->type) {
     case OPT_LISTEN:
-        return add_items(cfg, value, err, &cfg->n_listen, CONFIG_LISTEN_MAX, "listen addresses",
-                         add_listen);
+        return add_items(cfg, value, err, list_count(cfg, o->type), CONFIG_LISTEN_MAX,
+                         "listen addresses", add_listen);
     case OPT_TURN_URL:
-        return add_items(cfg, value, err, &cfg->n_turn_urls, CONFIG_TURN_URLS, "TURN URLs",
+        return add_items(cfg, value, err, list_count(cfg, o->type), CONFIG_TURN_URLS, "TURN URLs",
                          add_turn_url);
     case OPT_CIDR:
-        return add_items(cfg, value, err, &cfg->n_trust_proxy, REALIP_TRUSTED_MAX,
+        return add_items(cfg, value, err, list_count(cfg, o->type), REALIP_TRUSTED_MAX,
                          "--trust-proxy ranges", add_cidr);
     case OPT_ORIGIN:
-        return add_items(cfg, value, err, &cfg->n_allow_origin, ORIGIN_LIST_MAX, "--allow-origin",
-                         add_origin);
+        return add_items(cfg, value, err, list_count(cfg, o->type), ORIGIN_LIST_MAX,
+                         "--allow-origin", add_origin);
     case OPT_PATH:
         if (value && *value && strlen(value) < CONFIG_PATH) {
             strcpy(base + o->offset, value);
@@ -338,8 +350,7 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
 
 enum config_result config_load(struct config *cfg, int argc, char **argv, char *err)
 {
-    bool listen_from_flags = false, turn_from_flags = false, trust_from_flags = false;
-    bool origin_from_flags = false;
+    unsigned from_flags = 0; /* bit t: a flag of list type t has replaced the environment's */
     defaults(cfg);
 
     for (size_t k = 0; k < N_OPTS; k++) {
@@ -386,21 +397,10 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
             }
             value = argv[++i];
         }
-        if (o->type == OPT_ORIGIN && !origin_from_flags) {
-            cfg->n_allow_origin = 0; /* flags replace the environment's list */
-            origin_from_flags = true;
-        }
-        if (o->type == OPT_CIDR && !trust_from_flags) {
-            cfg->n_trust_proxy = 0; /* flags replace the environment's list */
-            trust_from_flags = true;
-        }
-        if (o->type == OPT_TURN_URL && !turn_from_flags) {
-            cfg->n_turn_urls = 0; /* flags replace the environment's list */
-            turn_from_flags = true;
-        }
-        if (o->type == OPT_LISTEN && !listen_from_flags) {
-            cfg->n_listen = 0; /* flags replace the environment's list */
-            listen_from_flags = true;
+        unsigned *count = list_count(cfg, o->type);
+        if (count && !(from_flags & (1u << o->type))) {
+            *count = 0; /* flags replace the environment's list */
+            from_flags |= 1u << o->type;
         }
         if (apply(cfg, o, value, "option", err) != 0)
             return CONFIG_EXIT_ERR;
