@@ -265,6 +265,15 @@ static int scan_value(struct cursor *c, int depth)
     return SCAN_BAD;
 }
 
+size_t proto_json_skip(const char *s, size_t len, size_t at)
+{
+    struct cursor c = {(const unsigned char *)s, len, at};
+    if (scan_value(&c, 0) != SCAN_OK)
+        return 0;
+    skip_ws(&c);
+    return c.i;
+}
+
 /* ---- phase 2: the known fields ---- */
 
 enum field {

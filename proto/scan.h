@@ -149,6 +149,12 @@ enum proto_status proto_scan_request(const char *msg, size_t len, uint32_t max_s
  * outside strings is ASCII. */
 bool proto_utf8_valid(const char *s, size_t len);
 
+/* Validate one JSON value at s[at..len) (leading whitespace allowed, nesting
+ * bounded by PROTO_DEPTH_MAX). Returns the index past it and any whitespace
+ * after it, or 0 when it is not a valid value. The reader of proto/json.h
+ * walks tokens and keys with it. */
+size_t proto_json_skip(const char *s, size_t len, size_t at);
+
 /* The failure reason text of a status (PROTOCOL.md section 5). */
 const char *proto_status_reason(enum proto_status st);
 
