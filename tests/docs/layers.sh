@@ -17,7 +17,7 @@ allowed() {
     tracker/util) echo "tracker/util" ;;
     tracker/conf) echo "tracker/conf tracker/access proto" ;;
     tracker/obs) echo "tracker/obs" ;;
-    tracker/access) echo "tracker/access" ;;
+    tracker/access) echo "tracker/access proto" ;;
     tracker/swarm) echo "tracker/swarm tracker/access proto tracker/obs tracker/util" ;;
     tracker/rt) echo "tracker/rt tracker/swarm tracker/access tracker/conf proto tracker/obs tracker/util" ;;
     tracker/net) echo "tracker/net tracker/access tracker/rt tracker/swarm tracker/conf proto tracker/obs tracker/util" ;;
