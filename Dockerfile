@@ -8,6 +8,8 @@ COPY CMakeLists.txt ./
 COPY proto proto
 COPY tracker tracker
 COPY tests/unit tests/unit
+COPY cmake cmake
+COPY web web
 RUN cmake -B build -DCMAKE_BUILD_TYPE=Release -DWSTRACKER_TESTS=OFF -DWSTRACKER_BENCH=OFF \
  && cmake --build build -j \
  && strip build/wstracker

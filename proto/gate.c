@@ -113,6 +113,7 @@ void proto_upgrade_check(const struct proto_http_req *r, struct proto_http_verdi
 int proto_http_refusal(char *buf, size_t cap, const struct proto_http_verdict *v)
 {
     const char *text = v->status == 400   ? "Bad Request"
+                       : v->status == 401 ? "Unauthorized"
                        : v->status == 403 ? "Forbidden"
                        : v->status == 405 ? "Method Not Allowed"
                        : v->status == 426 ? "Upgrade Required"
@@ -122,10 +123,11 @@ int proto_http_refusal(char *buf, size_t cap, const struct proto_http_verdict *v
     const char *reason = v->reason ? v->reason : text;
     int n = snprintf(buf, cap,
                      "HTTP/1.1 %u %s\r\ncontent-type: text/plain\r\ncontent-length: %zu\r\n"
-                     "connection: close\r\n%s%s%s%s\r\n%s\n",
+                     "connection: close\r\n%s%s%s%s%s\r\n%s\n",
                      v->status, text, strlen(reason) + 1, v->allow ? "allow: " : "",
                      v->allow ? v->allow : "", v->allow ? "\r\n" : "",
-                     v->status == 426 ? "sec-websocket-version: 13\r\n" : "", reason);
+                     v->status == 426 ? "sec-websocket-version: 13\r\n" : "",
+                     v->status == 401 ? "www-authenticate: Bearer\r\n" : "", reason);
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 

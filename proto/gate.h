@@ -33,7 +33,7 @@ struct proto_http_req {
 /* What to do with it. status 0: go ahead (a plain GET/HEAD, or a WebSocket
  * upgrade); otherwise reply status with the one-line reason and close. */
 struct proto_http_verdict {
-    unsigned status;    /* 0, 400, 405, 426 (or 429 / 503, set by the caller) */
+    unsigned status;    /* 0, 400, 405, 426 (or 401 / 403 / 429 / 503, set by the caller) */
     const char *reason; /* one line, no newline */
     const char *allow;  /* 405: the Allow header's value */
     char subprotocol[PROTO_SUBPROTOCOL_MAX + 1]; /* upgrade: first offered, or "" */

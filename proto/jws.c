@@ -303,7 +303,7 @@ enum jwt_claims_status jwt_claims_read(const struct jws *t, struct jwt_claims *o
 
 /* ---- scope ---- */
 
-static bool prefix_has(const struct jwt_prefix *p, const uint8_t b[20], unsigned nibbles)
+bool jwt_prefix_covers(const struct jwt_prefix *p, const uint8_t b[20], unsigned nibbles)
 {
     unsigned whole = p->nibbles / 2u;
     if (nibbles < p->nibbles || memcmp(p->b, b, whole) != 0)
@@ -319,7 +319,7 @@ bool jwt_scope_has(const struct jwt_scope *s, const uint8_t ih[20])
         if (memcmp(s->ih[k], ih, 20) == 0)
             return true;
     for (uint32_t k = 0; k < s->n_prefix; k++)
-        if (prefix_has(&s->prefix[k], ih, 40))
+        if (jwt_prefix_covers(&s->prefix[k], ih, 40))
             return true;
     return false;
 }
@@ -336,7 +336,8 @@ bool jwt_scope_within(const struct jwt_scope *inner, const struct jwt_scope *out
     for (uint32_t k = 0; k < inner->n_prefix; k++) {
         bool covered = false;
         for (uint32_t j = 0; j < outer->n_prefix && !covered; j++)
-            covered = prefix_has(&outer->prefix[j], inner->prefix[k].b, inner->prefix[k].nibbles);
+            covered =
+                jwt_prefix_covers(&outer->prefix[j], inner->prefix[k].b, inner->prefix[k].nibbles);
         if (!covered)
             return false;
     }

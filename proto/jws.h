@@ -121,6 +121,8 @@ enum jwt_claims_status {
 /* Read the claims of a split token (its payload). */
 enum jwt_claims_status jwt_claims_read(const struct jws *t, struct jwt_claims *out);
 
+/* True when the first nibbles hex digits of b start with prefix p. */
+bool jwt_prefix_covers(const struct jwt_prefix *p, const uint8_t b[20], unsigned nibbles);
 /* True when info hash ih lies within scope s. */
 bool jwt_scope_has(const struct jwt_scope *s, const uint8_t ih[20]);
 /* True when every info hash inner allows is allowed by outer. */

@@ -765,6 +765,7 @@ const char *proto_status_reason(enum proto_status st)
         [PROTO_ERR_RELAY_RATE] = "relay rate exceeded",
         [PROTO_ERR_RATE_LIMITED] = "rate limited",
         [PROTO_ERR_HASH_NOT_ALLOWED] = "info hash not allowed",
+        [PROTO_ERR_TOKEN_SCOPE] = "info hash not allowed by token",
     };
     if ((unsigned)st >= PROTO_STATUS_COUNT)
         return "internal error";

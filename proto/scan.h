@@ -81,6 +81,7 @@ enum proto_status {
     PROTO_ERR_RELAY_RATE,          /* the connection's relay budget (--relay-rate) is spent */
     PROTO_ERR_RATE_LIMITED,        /* the connection's message budget (--msg-rate) is spent */
     PROTO_ERR_HASH_NOT_ALLOWED,    /* outside --allow-hashes, or in --deny-hashes */
+    PROTO_ERR_TOKEN_SCOPE,         /* outside the connection's token scope (wst) */
     PROTO_STATUS_COUNT
 };
 

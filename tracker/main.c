@@ -191,33 +191,44 @@ static int tracker_start(struct tracker *t)
 
 /* ---- info-hash lists (--allow-hashes, --deny-hashes) ---- */
 
-/* Read and parse one list file; NULL with a reason in err. */
-static struct hashlist *read_list(const char *path, char *err, size_t cap)
+/* A whole file of at most max bytes, NUL terminated (*len without it); NULL
+ * with a reason in err. */
+static char *read_file(const char *path, size_t max, size_t *len, char *err, size_t cap)
 {
-    char why[HASHLIST_ERR_LEN];
-    struct hashlist *l = NULL;
     FILE *f = fopen(path, "rb");
-    char *text;
+    char *text = NULL;
     long n;
     if (!f) {
         snprintf(err, cap, "%s: %s", path, strerror(errno));
         return NULL;
     }
     if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-        (unsigned long)n > HASHLIST_FILE_MAX) {
-        snprintf(err, cap, "%s: cannot read, or larger than %u bytes", path, HASHLIST_FILE_MAX);
-        fclose(f);
-        return NULL;
-    }
-    text = malloc((size_t)n + 1);
-    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
+        (unsigned long)n > max) {
+        snprintf(err, cap, "%s: cannot read, or larger than %zu bytes", path, max);
+    } else if (!(text = malloc((size_t)n + 1)) || fread(text, 1, (size_t)n, f) != (size_t)n) {
         snprintf(err, cap, "%s: cannot read", path);
-    } else if (hashlist_parse(text, (size_t)n, &l, why) != 0) {
+        free(text);
+        text = NULL;
+    } else {
+        text[n] = '\0';
+        *len = (size_t)n;
+    }
+    fclose(f);
+    return text;
+}
+
+/* Read and parse one list file; NULL with a reason in err. */
+static struct hashlist *read_list(const char *path, char *err, size_t cap)
+{
+    char why[HASHLIST_ERR_LEN];
+    struct hashlist *l = NULL;
+    size_t n;
+    char *text = read_file(path, HASHLIST_FILE_MAX, &n, err, cap);
+    if (text && hashlist_parse(text, n, &l, why) != 0) {
         snprintf(err, cap, "%s: %s", path, why);
         l = NULL;
     }
     free(text);
-    fclose(f);
     return l;
 }
 
@@ -271,6 +282,87 @@ bad:
     return -1;
 }
 
+/* ---- access tokens (--auth-jwks, --auth-pubkey, --auth-hs256-secret-file, --revoked) ---- */
+
+#define AUTH_FILE_MAX (1u << 20) /* bytes of a key or revoked-list file */
+
+static bool auth_on(const struct config *c)
+{
+    return c->auth_jwks[0] || c->auth_pubkey[0] || c->auth_secret_file[0];
+}
+
+/* Read one key or list file into a with add(); 0 or -1 with err. */
+static int auth_file(struct jwt_auth *a, const char *path, int kind, char *err, size_t cap)
+{
+    char why[JWT_ERR_LEN];
+    size_t n;
+    char *text = read_file(path, AUTH_FILE_MAX, &n, err, cap);
+    int r = -1;
+    if (!text)
+        return -1;
+    switch (kind) {
+    case 0: r = jwt_keys_add_jwks(&a->keys, text, n, why); break;
+    case 1: r = jwt_keys_add_pubkey(&a->keys, text, n, why); break;
+    case 2: /* a secret written by echo or an editor ends in one newline */
+        if (n && text[n - 1] == '\n')
+            n--;
+        if (n && text[n - 1] == '\r')
+            n--;
+        r = jwt_keys_add_secret(&a->keys, (const uint8_t *)text, n, why);
+        sodium_memzero(text, n);
+        break;
+    default: r = jwt_revoked_parse(text, n, &a->revoked, why); break;
+    }
+    if (r != 0)
+        snprintf(err, cap, "%s: %s", path, why);
+    free(text);
+    return r;
+}
+
+/* Build the token settings (at start: an error stops the tracker; on SIGHUP
+ * the old ones stay when any file is bad). Returns 0 or -1. */
+static int load_auth(struct tracker *t, bool at_start)
+{
+    char err[CONFIG_PATH + JWT_ERR_LEN + 64];
+    const struct config *c = &t->cfg;
+    struct jwt_auth *a, *old;
+    if (!auth_on(c)) {
+        if (c->revoked[0] || c->auth_issuer[0] || c->auth_audience[0]) {
+            fprintf(stderr, "wstracker: --revoked, --auth-issuer and --auth-audience need a key "
+                            "(--auth-jwks, --auth-pubkey or --auth-hs256-secret-file)\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (!(a = calloc(1, sizeof *a)))
+        return -1;
+    if ((c->auth_jwks[0] && auth_file(a, c->auth_jwks, 0, err, sizeof err) != 0) ||
+        (c->auth_pubkey[0] && auth_file(a, c->auth_pubkey, 1, err, sizeof err) != 0) ||
+        (c->auth_secret_file[0] && auth_file(a, c->auth_secret_file, 2, err, sizeof err) != 0) ||
+        (c->revoked[0] && auth_file(a, c->revoked, 3, err, sizeof err) != 0)) {
+        fprintf(stderr,
+                at_start ? "wstracker: %s\n" : "wstracker: SIGHUP: %s; token keys unchanged\n",
+                err);
+        jwt_auth_free(a);
+        return -1;
+    }
+    a->policy.keys = &a->keys;
+    a->policy.revoked = &a->revoked;
+    a->policy.issuer = c->auth_issuer;
+    a->policy.audience = c->auth_audience;
+    a->policy.leeway_s = c->auth_leeway;
+    old = atomic_exchange_explicit(&t->auth, a, memory_order_seq_cst);
+    fprintf(stderr, "wstracker: access tokens required: %u trusted keys, %u revoked\n", a->keys.n,
+            a->revoked.n);
+    if (old) {
+        if (workers_quiesced(t))
+            jwt_auth_free(old);
+        else
+            fprintf(stderr, "wstracker: a worker did not tick within 5 s: old token keys kept\n");
+    }
+    return 0;
+}
+
 /* Say where it listens, then wait for SIGINT or SIGTERM; SIGHUP rereads
  * the info-hash lists. */
 static void tracker_serve(struct tracker *t, const uint16_t ports[CONFIG_LISTEN_MAX],
@@ -289,7 +381,9 @@ static void tracker_serve(struct tracker *t, const uint16_t ports[CONFIG_LISTEN_
             continue;
         if (t->cfg.allow_hashes[0] || t->cfg.deny_hashes[0])
             (void)load_lists(t, false);
-        else
+        if (auth_on(&t->cfg))
+            (void)load_auth(t, false);
+        if (!t->cfg.allow_hashes[0] && !t->cfg.deny_hashes[0] && !auth_on(&t->cfg))
             fprintf(stderr, "wstracker: SIGHUP: nothing to reload\n");
     }
     fprintf(stderr, "wstracker: signal %d, closing connections\n", sig);
@@ -315,6 +409,7 @@ static void tracker_deinit(struct tracker *t)
     free(t->workers);
     hashlist_free(atomic_load(&t->allow_hashes));
     hashlist_free(atomic_load(&t->deny_hashes));
+    jwt_auth_free(atomic_load(&t->auth));
     if (t->barrier_made)
         pthread_barrier_destroy(&t->start_barrier);
 }
@@ -354,7 +449,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     net_log_init(getenv("WSTRACKER_LWS_DEBUG") != NULL);
 
-    if (load_lists(&t, true) == 0 && tracker_init(&t, ports) == 0 && tracker_start(&t) == 0) {
+    if (load_lists(&t, true) == 0 && load_auth(&t, true) == 0 && tracker_init(&t, ports) == 0 &&
+        tracker_start(&t) == 0) {
         tracker_serve(&t, ports, &sigs);
         rc = 0;
     }

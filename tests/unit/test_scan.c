@@ -1478,6 +1478,7 @@ static void test_reason_texts(void **state)
         [PROTO_ERR_RELAY_RATE] = "relay rate exceeded",
         [PROTO_ERR_RATE_LIMITED] = "rate limited",
         [PROTO_ERR_HASH_NOT_ALLOWED] = "info hash not allowed",
+        [PROTO_ERR_TOKEN_SCOPE] = "info hash not allowed by token",
     };
     for (int st = 0; st < PROTO_STATUS_COUNT; st++) {
         assert_non_null(want[st]);

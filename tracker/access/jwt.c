@@ -647,3 +647,45 @@ enum jwt_status jwt_verify(const struct jwt_policy *p, const char *tok, size_t l
     free(w);
     return st;
 }
+
+/* ---- grants ---- */
+
+struct jwt_grant *jwt_grant_make(const struct jwt_verdict *v)
+{
+    const struct jwt_scope *s = &v->scope;
+    size_t np = s->any ? 0 : s->n_prefix, ni = s->any ? 0 : s->n_ih;
+    struct jwt_grant *g = malloc(sizeof *g + np * sizeof *g->prefix + ni * 20);
+    if (!g)
+        return NULL;
+    g->exp = v->exp;
+    g->any = s->any;
+    g->n_prefix = (uint32_t)np;
+    g->n_ih = (uint32_t)ni;
+    g->prefix = (struct jwt_prefix *)(void *)(g + 1);
+    g->ih = (uint8_t(*)[20])(void *)(g->prefix + np);
+    memcpy(g->prefix, s->prefix, np * sizeof *g->prefix);
+    memcpy(g->ih, s->ih, ni * 20);
+    return g;
+}
+
+bool jwt_grant_has(const struct jwt_grant *g, const uint8_t ih[20])
+{
+    if (g->any)
+        return true;
+    for (uint32_t k = 0; k < g->n_ih; k++)
+        if (memcmp(g->ih[k], ih, 20) == 0)
+            return true;
+    for (uint32_t k = 0; k < g->n_prefix; k++)
+        if (jwt_prefix_covers(&g->prefix[k], ih, 40))
+            return true;
+    return false;
+}
+
+void jwt_auth_free(struct jwt_auth *a)
+{
+    if (!a)
+        return;
+    jwt_keys_free(&a->keys);
+    jwt_revoked_free(&a->revoked);
+    free(a);
+}

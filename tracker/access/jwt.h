@@ -104,4 +104,27 @@ struct jwt_verdict {
 enum jwt_status jwt_verify(const struct jwt_policy *p, const char *tok, size_t len, int64_t now_s,
                            struct jwt_verdict *out);
 
+/* What a connection keeps of its token: one allocation, sized to its scope
+ * (a one-hash scope: 48 bytes). */
+struct jwt_grant {
+    int64_t exp; /* Unix seconds: the connection is closed with 4401 then */
+    bool any;
+    uint32_t n_ih, n_prefix;
+    struct jwt_prefix *prefix; /* into the same allocation */
+    uint8_t (*ih)[20];
+};
+struct jwt_grant *jwt_grant_make(const struct jwt_verdict *v); /* NULL: out of memory */
+/* True when the grant covers info hash ih: O(1) for a one-hash scope,
+ * at most JWT_SCOPE_MAX + JWT_PREFIX_MAX comparisons. */
+bool jwt_grant_has(const struct jwt_grant *g, const uint8_t ih[20]);
+
+/* The tracker's token settings, built by main from the files named by the
+ * --auth-* options and --revoked; immutable once built. */
+struct jwt_auth {
+    struct jwt_keys keys;
+    struct jwt_revoked revoked;
+    struct jwt_policy policy; /* points into this struct */
+};
+void jwt_auth_free(struct jwt_auth *a);
+
 #endif

@@ -108,6 +108,22 @@ static const struct opt opts[] = {
      "(reread on SIGHUP)"},
     {"deny-hashes", "WSTRACKER_DENY_HASHES", OPT_PATH, OFF(deny_hashes), 0, 0, NULL, "none",
      "file of 40-hex info hashes refused, one per line (reread on SIGHUP)"},
+    {"auth-jwks", "WSTRACKER_AUTH_JWKS", OPT_PATH, OFF(auth_jwks), 0, 0, NULL, "none",
+     "JWK Set file of keys that sign access tokens; turns tokens on (reread on SIGHUP)"},
+    {"auth-pubkey", "WSTRACKER_AUTH_PUBKEY", OPT_PATH, OFF(auth_pubkey), 0, 0, NULL, "none",
+     "public key file (PEM, a JWK, or raw Ed25519 in hex/base64url) that signs tokens; turns "
+     "tokens on"},
+    {"auth-hs256-secret-file", "WSTRACKER_AUTH_HS256_SECRET_FILE", OPT_PATH, OFF(auth_secret_file),
+     0, 0, NULL, "none",
+     "file holding an HS256 secret (>= 32 bytes; one final newline dropped); turns tokens on"},
+    {"auth-issuer", "WSTRACKER_AUTH_ISSUER", OPT_PATH, OFF(auth_issuer), 0, 0, NULL, "any",
+     "iss a token must carry"},
+    {"auth-audience", "WSTRACKER_AUTH_AUDIENCE", OPT_PATH, OFF(auth_audience), 0, 0, NULL, "any",
+     "aud a token must name"},
+    {"auth-leeway", "WSTRACKER_AUTH_LEEWAY", OPT_UINT, OFF(auth_leeway), 0, 3600, "30", NULL,
+     "seconds of clock skew allowed on a token's exp and nbf"},
+    {"revoked", "WSTRACKER_REVOKED", OPT_PATH, OFF(revoked), 0, 0, NULL, "none",
+     "file of revoked token jti values or key thumbprints, one per line (reread on SIGHUP)"},
     {"turn-secret", "WSTRACKER_TURN_SECRET", OPT_SECRET, 0, 0, 0, NULL, "none",
      "TURN static-auth-secret: GET /turn hands out credentials for it (prefer the environment)"},
     {"turn-url", "WSTRACKER_TURN_URL", OPT_TURN_URL, 0, 0, 0, NULL, "none",
@@ -322,7 +338,7 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
             strcpy(base + o->offset, value);
             return 0;
         }
-        snprintf(err, CONFIG_ERR_LEN, "%s %s: want a file path of 1..%d bytes", origin, o->flag,
+        snprintf(err, CONFIG_ERR_LEN, "%s %s: want a value of 1..%d bytes", origin, o->flag,
                  CONFIG_PATH - 1);
         return -1;
     case OPT_SECRET:

@@ -58,9 +58,16 @@ struct config {
     unsigned n_trust_proxy;
     char allow_origin[ORIGIN_LIST_MAX][ORIGIN_MAX]; /* browser origins served; none = any */
     unsigned n_allow_origin;
-    char allow_hashes[CONFIG_PATH];                    /* info-hash allow list file; "" = any */
-    char deny_hashes[CONFIG_PATH];                     /* info-hash deny list file; "" = none */
-    char turn_secret[CONFIG_SECRET];                   /* "" = GET /turn is off */
+    char allow_hashes[CONFIG_PATH];     /* info-hash allow list file; "" = any */
+    char deny_hashes[CONFIG_PATH];      /* info-hash deny list file; "" = none */
+    char auth_jwks[CONFIG_PATH];        /* JWK Set file of trusted token keys; "" = none */
+    char auth_pubkey[CONFIG_PATH];      /* PEM / JWK / raw Ed25519 public key file; "" = none */
+    char auth_secret_file[CONFIG_PATH]; /* HS256 secret file; "" = none */
+    char auth_issuer[CONFIG_PATH];      /* required iss; "" = not checked */
+    char auth_audience[CONFIG_PATH];    /* required aud; "" = not checked */
+    unsigned auth_leeway;               /* s, on exp and nbf */
+    char revoked[CONFIG_PATH];          /* revoked jti / thumbprint file; "" = none */
+    char turn_secret[CONFIG_SECRET];    /* "" = GET /turn is off */
     char turn_urls[CONFIG_TURN_URLS][CONFIG_TURN_URL]; /* turn:, turns: or stun: URLs */
     unsigned n_turn_urls;
     unsigned turn_ttl; /* s a TURN credential is valid */

@@ -197,12 +197,24 @@ static bool within_budget(struct net_worker *nw, struct conn *c, const char *msg
     return false;
 }
 
+/* A connection whose token has expired is closed with 4401 (checked at each
+ * message and by the idle sweep). */
+static bool token_expired(struct net_worker *nw, struct conn *c, const struct jwt_grant *g)
+{
+    if (!g || g->exp > nw->w->sw.wall_s)
+        return false;
+    stats_add(&nw->w->stats, STATS_TOKEN_EXPIRED, 1);
+    conn_close(c, NET_CLOSE_TOKEN_EXPIRED);
+    return true;
+}
+
 static void message(struct net_worker *nw, struct conn *c, const char *msg, size_t len, bool text)
 {
+    const struct jwt_grant *g = sock_grant(c->wsi);
     uint16_t code;
-    if (!within_budget(nw, c, msg, len))
+    if (token_expired(nw, c, g) || !within_budget(nw, c, msg, len))
         return;
-    code = worker_message(nw->w, &c->sc, msg, len, text);
+    code = worker_message(nw->w, &c->sc, msg, len, text, g);
     if (code)
         conn_close(c, code);
 }
@@ -284,6 +296,8 @@ void conn_idle_sweep(struct net_worker *nw)
             struct conn *c = conn_of(sc);
             if (!c->close_code && (uint32_t)w->now_ms - c->last_msg_ms >= limit)
                 conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY);
+            else if (!c->close_code)
+                (void)token_expired(nw, c, sock_grant(c->wsi));
         }
     }
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <time.h>
 
@@ -18,6 +19,7 @@
 #include "assets.h"
 #include "gate.h"
 #include "net.h"
+#include "jwt.h"
 #include "turn.h"
 
 /* A request's headers as proto/gate.c judges them, copied out of lws. */
@@ -125,6 +127,70 @@ static bool origin_ok(struct net_worker *nw, struct lws *wsi)
     return n > 0 && origin_allowed(origin, (size_t)n, cfg->allow_origin, cfg->n_allow_origin);
 }
 
+/* The client's token: "Authorization: Bearer T" or the URL's "token=T".
+ * Returns its length, 0 when there is none, -1 when it is longer than cap-1. */
+static int token_of(struct lws *wsi, char *buf, int cap)
+{
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n > 0) {
+        if (n >= cap || lws_hdr_copy(wsi, buf, cap, WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+            return -1;
+        if (n > 7 && strncasecmp(buf, "Bearer ", 7) == 0) {
+            memmove(buf, buf + 7, (size_t)n - 6);
+            return n - 7;
+        }
+    }
+    for (int i = 0; (n = lws_hdr_copy_fragment(wsi, buf, cap, WSI_TOKEN_HTTP_URI_ARGS, i)) > 0;
+         i++) {
+        if (n > 6 && strncmp(buf, "token=", 6) == 0) {
+            memmove(buf, buf + 6, (size_t)n - 5);
+            return n - 6;
+        }
+    }
+    return n < 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= cap ? -1 : 0;
+}
+
+/* Tokens on: verify the client's token once, here, and keep its grant with
+ * the socket. Returns 0, or the refusal (401 with the reason). */
+static int token_check(struct net_worker *nw, struct lws *wsi)
+{
+    struct jwt_auth *a = atomic_load_explicit(&nw->w->t->auth, memory_order_seq_cst);
+    struct proto_http_verdict no = {401, "token missing", NULL, ""};
+    struct jwt_verdict *v;
+    struct jwt_grant *g = NULL;
+    char *tok;
+    int n;
+    enum jwt_status st;
+    if (!a)
+        return 0;
+    if (!(tok = malloc(JWS_TOKEN_MAX + 8)) || !(v = malloc(sizeof *v))) {
+        free(tok);
+        no.status = 503;
+        no.reason = "out of memory";
+        return http_refuse(nw, wsi, &no);
+    }
+    n = token_of(wsi, tok, JWS_TOKEN_MAX + 1);
+    if (n < 0)
+        no.reason = jwt_status_reason(JWT_MALFORMED);
+    st = n > 0 ? jwt_verify(&a->policy, tok, (size_t)n, (int64_t)time(NULL), v) : JWT_MALFORMED;
+    if (n > 0 && st != JWT_OK)
+        no.reason = jwt_status_reason(st);
+    if (n > 0 && st == JWT_OK && !(g = jwt_grant_make(v))) {
+        no.status = 503;
+        no.reason = "out of memory";
+    }
+    free(tok);
+    free(v);
+    if (g && sock_set_grant(wsi, g))
+        return 0;
+    if (g) {
+        no.status = 503;
+        no.reason = "out of memory";
+    }
+    stats_add(&nw->w->stats, STATS_TOKEN_REFUSED, 1);
+    return http_refuse(nw, wsi, &no);
+}
+
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: only websocket over HTTP/1.1 GET, with
  * version 13, goes on (proto/gate.c), from an allowed origin (403), and only while the client's
  * address holds fewer than --max-conns-per-ip WebSockets (429). Binds the subprotocol alias to the
@@ -151,6 +217,8 @@ int http_confirm_upgrade(struct net_worker *nw, struct lws *wsi)
             return http_refuse(nw, wsi, &busy);
         }
     }
+    if (token_check(nw, wsi) != 0)
+        return -1;
     snprintf(nw->subprotocol, sizeof nw->subprotocol, "%s", v.subprotocol);
     return 0;
 }

@@ -32,15 +32,16 @@
  * unaligned payload; the page a close touches is given back by jemalloc's
  * background purge (jemalloc_conf.c). Longer messages are reassembled in
  * struct conn's rx, freed after each message. */
-#define NET_RX_CHUNK      4096
-#define NET_WRITES_PER_CB 16    /* frames written per writeable callback */
-#define NET_CLOSE_GRACE_S 5     /* a closing connection that cannot take its close frame is cut */
-#define NET_SWEEP_MS      100   /* period of the idle and handshake-deadline sweeps */
-#define NET_SWEEP_BUDGET  2000  /* sockets the handshake-deadline sweep closes per tick */
-#define NET_IDLE_BUDGET   2000  /* connection slots checked for idleness per tick */
-#define NET_ACCEPT_BATCH  256   /* connections accepted per listener wakeup */
-#define NET_PROTOCOLS     4     /* the tracker's, its subprotocol alias, the listener's, end */
-#define NET_RATE_CLOSE_MS 10000 /* refused messages worth this much of --msg-rate close 1008 */
+#define NET_RX_CHUNK            4096
+#define NET_WRITES_PER_CB       16 /* frames written per writeable callback */
+#define NET_CLOSE_GRACE_S       5 /* a closing connection that cannot take its close frame is cut */
+#define NET_SWEEP_MS            100  /* period of the idle and handshake-deadline sweeps */
+#define NET_SWEEP_BUDGET        2000 /* sockets the handshake-deadline sweep closes per tick */
+#define NET_IDLE_BUDGET         2000 /* connection slots checked for idleness per tick */
+#define NET_ACCEPT_BATCH        256  /* connections accepted per listener wakeup */
+#define NET_PROTOCOLS           4    /* the tracker's, its subprotocol alias, the listener's, end */
+#define NET_RATE_CLOSE_MS       10000 /* refused messages worth this much of --msg-rate close 1008 */
+#define NET_CLOSE_TOKEN_EXPIRED 4401  /* close code at the connection's token exp */
 
 _Static_assert(FRAME_HEADROOM >= LWS_PRE, "a frame has room for lws's WebSocket header");
 _Static_assert(SWARM_CLOSE_INVALID_UTF8 == LWS_CLOSE_STATUS_INVALID_PAYLOAD,
@@ -138,6 +139,11 @@ void sock_touch_request(struct net_worker *nw, struct lws *wsi);
 /* A place for this socket in its address's count (key: ip_cap_key); false
  * at --max-conns-per-ip. Given back when the socket is destroyed. */
 bool sock_take_ip(struct net_worker *nw, struct lws *wsi, uint64_t key);
+/* Keep a verified token's grant with the socket (takes ownership; false
+ * when the socket has no place for it: it is freed). */
+bool sock_set_grant(struct lws *wsi, struct jwt_grant *g);
+/* The socket's grant, or NULL (tokens off, or none kept). */
+const struct jwt_grant *sock_grant(struct lws *wsi);
 void sock_destroyed(struct net_worker *nw, struct lws *wsi);
 void sock_sweep(struct net_worker *nw);
 

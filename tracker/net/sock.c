@@ -28,6 +28,7 @@ struct net_sock {
     int64_t deadline_ms;     /* ms, monotonic */
     bool ip_counted;         /* holds a place in its address's count */
     struct ipcount_slots ip; /* that place */
+    struct jwt_grant *grant; /* its token's expiry and scope (tokens on), owned */
 };
 
 /* The opaque user data of an accepted socket whose net_sock could not be
@@ -91,6 +92,24 @@ bool sock_take_ip(struct net_worker *nw, struct lws *wsi, uint64_t key)
     return true;
 }
 
+bool sock_set_grant(struct lws *wsi, struct jwt_grant *g)
+{
+    struct net_sock *ns = lws_get_opaque_user_data(wsi);
+    if (!ns || ns == (void *)&ws_mark) {
+        free(g);
+        return false;
+    }
+    free(ns->grant);
+    ns->grant = g;
+    return true;
+}
+
+const struct jwt_grant *sock_grant(struct lws *wsi)
+{
+    struct net_sock *ns = lws_get_opaque_user_data(wsi);
+    return ns && ns != (void *)&ws_mark ? ns->grant : NULL;
+}
+
 void sock_touch_request(struct net_worker *nw, struct lws *wsi)
 {
     struct net_sock *ns = lws_get_opaque_user_data(wsi);
@@ -109,6 +128,7 @@ void sock_destroyed(struct net_worker *nw, struct lws *wsi)
         list_del(&ns->link);
         if (ns->ip_counted)
             ipcount_give(&nw->w->t->ipcount, ns->ip);
+        free(ns->grant);
         free(ns);
     }
     lws_set_opaque_user_data(wsi, NULL);

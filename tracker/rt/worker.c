@@ -227,7 +227,7 @@ uint64_t worker_conn_open(struct worker *w, struct swarm_conn *c)
 }
 
 uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
-                        bool text)
+                        bool text, const struct jwt_grant *grant)
 {
     struct outbox ob = {{NULL, NULL}, 0};
     /* seq_cst with main's exchange and its reads of ticks: if main sees this
@@ -235,6 +235,7 @@ uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg,
      * acquire/release alone would allow both to read old values). */
     w->sw.allow = atomic_load_explicit(&w->t->allow_hashes, memory_order_seq_cst);
     w->sw.deny = atomic_load_explicit(&w->t->deny_hashes, memory_order_seq_cst);
+    w->sw.grant = grant;
     swarm_message(&w->sw, c, msg, len, text, w->now_ms, &ob);
     drain_outbox(w, &ob);
     return ob.close;

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "hashlist.h"
+#include "jwt.h"
 #include "ipcount.h"
 #include "mailbox.h"
 #include "route.h"
@@ -76,6 +77,9 @@ struct tracker {
     /* {atomic} info-hash lists, NULL when not configured; main swaps them on
      * SIGHUP and frees the old ones once every worker has ticked since. */
     _Atomic(struct hashlist *) allow_hashes, deny_hashes;
+    /* {atomic} token keys and revoked list (--auth-*, --revoked), NULL when
+     * tokens are off; swapped and freed like the lists. */
+    _Atomic(struct jwt_auth *) auth;
     int64_t started_ms;              /* ms, monotonic */
     pthread_barrier_t start_barrier; /* main + every worker: all have started */
     bool barrier_made;               /* main: start_barrier was initialised */
@@ -133,13 +137,14 @@ void worker_clock(struct worker *w);
  * when the slot table is full. */
 uint64_t worker_conn_open(struct worker *w, struct swarm_conn *c);
 /* One complete message from c: decided by the swarm layer, its outbox
- * drained. Returns 0, or the close code c must be closed with. */
+ * drained; grant: c's token (NULL: tokens off). Returns 0, or the close
+ * code c must be closed with. */
 /* A message refused with st before it is acted on (swarm_refuse). */
 void worker_refuse(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
                    enum proto_status st);
 
 uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
-                        bool text);
+                        bool text, const struct jwt_grant *grant);
 /* c closed: its peers go, its slot is freed. */
 void worker_conn_closed(struct worker *w, struct swarm_conn *c);
 

@@ -654,6 +654,23 @@ static bool hashes_allowed(const struct swarm *s, const struct proto_request *re
     return true;
 }
 
+/* The connection's token scope (wst): the info hash of an announce or
+ * relay, every one of a list scrape; a full scrape would list swarms outside
+ * it, so a scoped token may not ask for one. */
+static bool grant_allows(const struct jwt_grant *g, const struct proto_request *req)
+{
+    if (g->any)
+        return true;
+    if (req->action != PROTO_ACTION_SCRAPE)
+        return jwt_grant_has(g, req->info_hash);
+    if (req->scrape_kind == PROTO_SCRAPE_FULL)
+        return false;
+    for (uint32_t k = 0; k < req->n_hashes; k++)
+        if (!jwt_grant_has(g, req->hashes[k]))
+            return false;
+    return true;
+}
+
 void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_t len, bool text,
                    int64_t now_ms, struct outbox *ob)
 {
@@ -676,6 +693,12 @@ void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_
     if (!hashes_allowed(s, req)) {
         stats_add(s->stats, STATS_HASH_REFUSED, 1);
         send_error(s, ob, c->ref, req->action, PROTO_ERR_HASH_NOT_ALLOWED,
+                   req->action == PROTO_ACTION_SCRAPE ? NULL : req->info_hash);
+        return;
+    }
+    if (s->grant && !grant_allows(s->grant, req)) {
+        stats_add(s->stats, STATS_TOKEN_SCOPE_REFUSED, 1);
+        send_error(s, ob, c->ref, req->action, PROTO_ERR_TOKEN_SCOPE,
                    req->action == PROTO_ACTION_SCRAPE ? NULL : req->info_hash);
         return;
     }

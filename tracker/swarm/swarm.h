@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "hashlist.h"
+#include "jwt.h"
 #include "mail.h"
 #include "rate.h"
 #include "route.h"
@@ -113,6 +114,9 @@ struct swarm {
     /* Info-hash lists for the message under way, set by the runtime before
      * each swarm_message (NULL: not configured); never kept across calls. */
     const struct hashlist *allow, *deny;
+    /* The token grant of the connection whose message is under way (NULL:
+     * tokens off); set like the lists, never kept. */
+    const struct jwt_grant *grant;
     struct proto_request req; /* scratch for the scanner */
 };
 
