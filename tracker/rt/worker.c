@@ -202,18 +202,38 @@ void worker_deliver(struct worker *w, struct frame *f)
     worker_send(w, dest, &f->m);
 }
 
+static void publish_stats(struct worker *w)
+{
+    const struct shard_counts *sc = &w->sw.shard.counts;
+    stats_set(&w->stats, STATS_SWARMS, sc->swarms);
+    stats_set(&w->stats, STATS_ACTIVE_SWARMS, sc->active_swarms);
+    stats_set(&w->stats, STATS_PEERS, sc->peers);
+    stats_set(&w->stats, STATS_SEEDERS, sc->seeders);
+    stats_set(&w->stats, STATS_LEECHERS, sc->leechers);
+    stats_set(&w->stats, STATS_PEERS_IPV6, sc->ipv6);
+    stats_set(&w->stats, STATS_PEERS_REFUSED, sc->peers_refused);
+    stats_set(&w->stats, STATS_SWARMS_REFUSED, sc->swarms_refused);
+    stats_set(&w->stats, STATS_SWARMS_RECLAIMED, sc->reclaimed);
+    stats_set(&w->stats, STATS_PEER_ID_IN_USE, sc->in_use);
+}
+
 /* Carry out what the swarm layer wrote: frames to their connections, mail to
  * its workers. Mail for this worker (the swarm layer does its own work in
- * place, so only by mistake) is handled here, and what it writes goes out too. */
+ * place, so only by mistake) is handled here, and what it writes goes out too. The gauges are
+ * published before any reply leaves: a client that has its announce reply and then reads
+ * /stats.json (through any worker) must see its own peer counted. Ten relaxed stores per message.
+ */
 static void drain_outbox(struct worker *w, struct outbox *ob)
 {
     struct mail *m;
+    publish_stats(w);
     while ((m = mail_queue_pop(&ob->q)) != NULL) {
         if (m->kind == MAIL_FRAME)
             worker_deliver(w, (struct frame *)m);
-        else if (m->dest == w->idx)
+        else if (m->dest == w->idx) {
             swarm_mail(&w->sw, m, w->now_ms, ob);
-        else if (m->dest < w->t->n_workers)
+            publish_stats(w);
+        } else if (m->dest < w->t->n_workers)
             worker_send(w, m->dest, m);
         else
             mail_free(m);
@@ -258,23 +278,9 @@ void worker_conn_closed(struct worker *w, struct swarm_conn *c)
     c->ref = ROUTE_CONN_NONE;
 }
 
-static void publish_stats(struct worker *w)
-{
-    const struct shard_counts *sc = &w->sw.shard.counts;
-    stats_set(&w->stats, STATS_SWARMS, sc->swarms);
-    stats_set(&w->stats, STATS_ACTIVE_SWARMS, sc->active_swarms);
-    stats_set(&w->stats, STATS_PEERS, sc->peers);
-    stats_set(&w->stats, STATS_SEEDERS, sc->seeders);
-    stats_set(&w->stats, STATS_LEECHERS, sc->leechers);
-    stats_set(&w->stats, STATS_PEERS_IPV6, sc->ipv6);
-    stats_set(&w->stats, STATS_PEERS_REFUSED, sc->peers_refused);
-    stats_set(&w->stats, STATS_SWARMS_REFUSED, sc->swarms_refused);
-    stats_set(&w->stats, STATS_SWARMS_RECLAIMED, sc->reclaimed);
-    stats_set(&w->stats, STATS_PEER_ID_IN_USE, sc->in_use);
-}
-
 void worker_end_pass(struct worker *w)
 {
+    publish_stats(w); /* for what timers and sweeps changed without an outbox */
     flush_backlogs(w);
     for (unsigned dest = 0; dest < w->t->n_workers; dest++) {
         if (!w->pushed[dest])
@@ -283,7 +289,6 @@ void worker_end_pass(struct worker *w)
         if (dest != w->idx)
             mailbox_wake(&w->t->workers[dest].mb);
     }
-    publish_stats(w);
 }
 
 static void begin_stop(struct worker *w)
