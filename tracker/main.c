@@ -22,7 +22,9 @@
 
 #include <sodium.h>
 
+#include "cli.h"
 #include "config.h"
+#include "file.h"
 #include "net.h"
 #include "route.h"
 #include "turn.h"
@@ -190,32 +192,6 @@ static int tracker_start(struct tracker *t)
 }
 
 /* ---- info-hash lists (--allow-hashes, --deny-hashes) ---- */
-
-/* A whole file of at most max bytes, NUL terminated (*len without it); NULL
- * with a reason in err. */
-static char *read_file(const char *path, size_t max, size_t *len, char *err, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    long n;
-    if (!f) {
-        snprintf(err, cap, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
-        (unsigned long)n > max) {
-        snprintf(err, cap, "%s: cannot read, or larger than %zu bytes", path, max);
-    } else if (!(text = malloc((size_t)n + 1)) || fread(text, 1, (size_t)n, f) != (size_t)n) {
-        snprintf(err, cap, "%s: cannot read", path);
-        free(text);
-        text = NULL;
-    } else {
-        text[n] = '\0';
-        *len = (size_t)n;
-    }
-    fclose(f);
-    return text;
-}
 
 /* Read and parse one list file; NULL with a reason in err. */
 static struct hashlist *read_list(const char *path, char *err, size_t cap)
@@ -420,8 +396,11 @@ int main(int argc, char **argv)
     char err[CONFIG_ERR_LEN];
     uint16_t ports[CONFIG_LISTEN_MAX];
     sigset_t sigs;
-    int rc = 1;
+    int rc = cli_main(argc, argv);
 
+    if (rc >= 0) /* wstracker keygen, wstracker token */
+        return rc;
+    rc = 1;
     switch (config_load(&t.cfg, argc, argv, err)) {
     case CONFIG_EXIT_OK: return 0;
     case CONFIG_EXIT_ERR: fprintf(stderr, "wstracker: %s\n", err); return 2;

@@ -153,7 +153,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: wstracker [options]\n\n"
                "A WebTorrent WebSocket tracker. With no options it serves ws://127.0.0.1:8000.\n"
-               "Every option can also be set with its environment variable.\n\n");
+               "Every option can also be set with its environment variable.\n"
+               "Access tokens: wstracker keygen --help, wstracker token --help.\n\n");
     for (size_t k = 0; k < N_OPTS; k++) {
         char left[64];
         const char *d = opts[k].def_text ? opts[k].def_text : opts[k].def;
