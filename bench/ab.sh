@@ -43,7 +43,7 @@ trap 'stop_server; rm -rf "$RUNS"' EXIT
 run() {
     local name=$1 bin=$2
     shift 2
-    start_server "$RUNS/$name.srv" env WSTRACKER_MSG_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0 taskset -c "$SERVER_CPU" "$bin" --threads 1 --listen 127.0.0.1:0 ||
+    start_server "$RUNS/$name.srv" env WSTRACKER_MSG_RATE=0 WSTRACKER_ANNOUNCE_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0 taskset -c "$SERVER_CPU" "$bin" --threads 1 --listen 127.0.0.1:0 ||
         { cat "$RUNS/$name.srv"; echo "ab: $bin did not start" >&2; exit 1; }
     taskset -c "$LOADGEN_CPU" "$LOADGEN" --url "ws://127.0.0.1:$PORT/" --connections "$CONNECTIONS" \
         --offers "$OFFERS" --duration "$DURATION" --warmup "$WARMUP" --seed 7 \

@@ -156,7 +156,7 @@ run_once() {
     if [ "$srv" = bt ]; then
         srv_cmd="taskset -c $SERVER_CPU node $SCRATCH/bt-server.mjs 0"
     else
-        srv_cmd="env WSTRACKER_MSG_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0 taskset -c $SERVER_CPU $WSTRACKER --threads 1 --listen 127.0.0.1:0"
+        srv_cmd="env WSTRACKER_MSG_RATE=0 WSTRACKER_ANNOUNCE_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0 taskset -c $SERVER_CPU $WSTRACKER --threads 1 --listen 127.0.0.1:0"
     fi
     # shellcheck disable=SC2086 # srv_cmd is words
     start_server "$err" sh -c "cd '$SCRATCH' && exec $srv_cmd" || { cat "$err" >&2; die "$srv did not start"; }

@@ -47,7 +47,7 @@ trap 'stop_server' EXIT
 run() {
     local name=$1
     shift
-    start_server "$OUT/$name.srv" env WSTRACKER_MSG_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0 \
+    start_server "$OUT/$name.srv" env WSTRACKER_MSG_RATE=0 WSTRACKER_ANNOUNCE_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0 \
         taskset -c "$SERVER_CPU" "$WSTRACKER" --threads 1 \
         --relay-rate 1048576 --listen 127.0.0.1:0 ||
         { cat "$OUT/$name.srv"; echo "relay: $WSTRACKER did not start" >&2; exit 1; }

@@ -44,10 +44,10 @@ LOADGEN=$BENCH_BUILD/loadgen
 "$LOADGEN" --self-test || fail "loadgen self-test"
 
 [ -x "$WSTRACKER" ] || fail "$WSTRACKER not found (build the tracker first)"
-# WSTRACKER_MSG_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0: the smoke checks counts;
+# WSTRACKER_MSG_RATE=0 WSTRACKER_ANNOUNCE_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0: the smoke checks counts;
 # loadgen connections send faster than the default message budget, and all
 # 200 come from 127.0.0.1 (older binaries ignore the variables).
-WSTRACKER_MSG_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0 "$WSTRACKER" --threads 2 --listen 127.0.0.1:0 2>"$TMP/tracker.err" &
+WSTRACKER_MSG_RATE=0 WSTRACKER_ANNOUNCE_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0 "$WSTRACKER" --threads 2 --listen 127.0.0.1:0 2>"$TMP/tracker.err" &
 SRV_PID=$!
 PORT=
 for _ in $(seq 100); do

@@ -31,6 +31,7 @@
 #define PROTO_WARN_INVALID_OFFER "invalid offer skipped"
 #define PROTO_WARN_NOT_IN_ROOM   "peer not in room"
 #define PROTO_WARN_BOTH          "invalid offer skipped; peer not in room"
+#define PROTO_WARN_OFFER_RATE    "offers not forwarded: rate limited"
 
 /* One entry of an announce response's "peers" list (PROTOCOL.md 10). */
 struct proto_listed {

@@ -791,6 +791,52 @@ describe('--max-conns-per-ip 3 --trust-proxy 127.0.0.9 (section 1)', () => {
   });
 });
 
+describe('offers per address and swarm (section 6): --announce-rate 1 --announce-burst 4', () => {
+  const h = useTracker(['--announce-rate', '1', '--announce-burst', '4', '--threads', '2']);
+
+  it('one address flooding a room over 8 connections gets 4 announces of offers through; another address is served', async (ctx) => {
+    const ih = randomId();
+    const member = await ctx.conn(h.tr.url, { localAddress: '127.0.0.3' });
+    const memberId = randomId();
+    assertAnnounceResponse(await announce(member, { info_hash: ih, peer_id: memberId }), ih);
+    const before = await getStats(h.tr.url);
+    // 8 connections from 127.0.0.5 (on both workers), one announce with one offer each
+    const hostile = [];
+    for (let k = 0; k < 8; k++) hostile.push(await ctx.conn(h.tr.url, { localAddress: '127.0.0.5' }));
+    // all 8 sent at once: at 1/s no budget comes back while the tracker takes them in
+    // (offers directed to the member, section 10, so the member is every offer's target)
+    const toMember = (tag) => makeOffers(1, tag).map((o) => ({ ...o, to_peer_id: memberId }));
+    for (const c of hostile) c.send({ action: 'announce', info_hash: ih, peer_id: randomId(), offers: toMember('flood'), numwant: 1 });
+    const replies = await Promise.all(hostile.map((c) => c.nextJSON(DEFAULT_TIMEOUT, 'announce reply')));
+    for (const r of replies) assert.equal(r['failure reason'], undefined, JSON.stringify(r));
+    const warned = replies.filter((r) => r['warning message'] === 'offers not forwarded: rate limited');
+    assert.equal(warned.length, 4, `replies: ${JSON.stringify(replies)}`);
+    // The member gets exactly the first 4 offers: every forwarding decision was made
+    // before its announce's reply left, so after the 8 replies a further 300 ms
+    // (scaled) only covers frames already in flight on loopback.
+    let [got] = await collectAll([member], scaled(300), 4);
+    assert.equal(got.length, 4, `offers at the member: ${got.map((m) => m.text).join('\n')}`);
+    // An honest client on another address, same room, same moment: its offer goes through.
+    const honest = await ctx.conn(h.tr.url, { localAddress: '127.0.0.2' });
+    const honestId = randomId();
+    const r = await announce(honest, { info_hash: ih, peer_id: honestId, offers: toMember('honest'), numwant: 1 });
+    assert.equal(r['warning message'], undefined, JSON.stringify(r));
+    [got] = await collectAll([member], 0, 1);
+    assert.equal(got.length, 1);
+    assert.equal(got[0].json.peer_id, honestId);
+    // The hostile address is still a member (its peers were added), and counted.
+    const after = await pollFor(() => getStats(h.tr.url), (x) => x.offersRateLimited >= before.offersRateLimited + 4);
+    assert.equal(after.offersRateLimited - before.offersRateLimited, 4);
+    const sc = await scrape(member, ih);
+    assert.equal(sc.files[ih].incomplete, 10, JSON.stringify(sc));
+    // The budget comes back with time, not with an event: 1.1 s later (1/s) the
+    // hostile address has one more.
+    await sleep(1100);
+    const again = await announce(hostile[0], { info_hash: ih, peer_id: randomId(), offers: toMember('later'), numwant: 1 });
+    assert.equal(again['warning message'], undefined, JSON.stringify(again));
+  });
+});
+
 describe('--allow-origin (section 1)', () => {
   const h = useTracker(['--allow-origin', 'https://app.example.org', '--allow-origin', 'https://*.example.net']);
   it('listed origins and clients without Origin connect; any other origin gets 403', async (ctx) => {
@@ -1212,7 +1258,7 @@ describe('transport basics (section 1)', () => {
 describe('peer ids, swarms and connections (3.1 step 1, section 4)', () => {
   // --msg-rate 0: one test here sends 4,097 announces on one connection to
   // reach max_torrents_per_conn, which the message budget would stop first.
-  const h = useTracker(['--msg-rate', '0']);
+  const h = useTracker(['--msg-rate', '0', '--announce-rate', '0']);
 
   it('one connection holds many swarms with per-torrent peer_ids and receives offers for each', async (ctx) => {
     const url = h.tr.url;
@@ -1623,6 +1669,7 @@ const STATS_FIELDS = [
   'offersDropped',
   'offersInvalid',
   'offersNotInRoom',
+  'offersRateLimited',
   'answersForwarded',
   'answersDropped',
   'relays',
@@ -2200,7 +2247,7 @@ describe('--max-message-size 1000', () => {
 
 describe('per-connection output caps (section 6)', () => {
   // --msg-rate 0: the offers that fill the queue come from one connection.
-  const h = useTracker(['--msg-rate', '0']);
+  const h = useTracker(['--msg-rate', '0', '--announce-rate', '0']);
 
   it('a client that stops reading: offers dropped past the soft cap (offersDropped), closed with 1008 past the hard cap', { timeout: 60000 }, async (ctx) => {
     const url = h.tr.url;

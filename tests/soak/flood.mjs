@@ -24,7 +24,7 @@ const SWARMS = 10000
 const failures = []
 // --msg-rate 0: this test pipelines more messages on one connection than the
 // message budget (PROTOCOL.md 6) lets through; it measures another defence.
-const t = await tracker.startTracker({ args: ['--msg-rate', '0', '--max-message-size', '65536', '--max-torrents-per-conn', String(MAXT), '--outq-hard-kib', '1024'] })
+const t = await tracker.startTracker({ args: ['--msg-rate', '0', '--announce-rate', '0', '--max-message-size', '65536', '--max-torrents-per-conn', String(MAXT), '--outq-hard-kib', '1024'] })
 const pid = t.proc.pid
 const rss0 = rssKiB(pid)
 let rssPeak = rss0

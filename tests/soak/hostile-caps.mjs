@@ -30,7 +30,7 @@ const MAX_PEERS = 200
 const failures = []
 // --msg-rate 0: this test pipelines more messages on one connection than the
 // message budget (PROTOCOL.md 6) lets through; it measures another defence.
-const BASE = ['--threads', '2', '--msg-rate', '0', '--max-torrents-per-conn', '1000']
+const BASE = ['--threads', '2', '--msg-rate', '0', '--announce-rate', '0', '--max-torrents-per-conn', '1000']
 let t
 try {
   t = await tracker.startTracker({ args: [...BASE, '--max-peers', String(MAX_PEERS), '--max-swarms', String(MAX_SWARMS)] })

@@ -27,7 +27,7 @@ const BURST = 4 * RATE
 const failures = []
 // --msg-rate 0: this test pipelines more messages on one connection than the
 // message budget (PROTOCOL.md 6) lets through; it measures another defence.
-const t = await tracker.startTracker({ args: ['--threads', '2', '--msg-rate', '0'] })
+const t = await tracker.startTracker({ args: ['--threads', '2', '--msg-rate', '0', '--announce-rate', '0'] })
 const R = id20('relay-room-', 1)
 const ATK = id20('relay-attacker-', 1)
 

@@ -33,7 +33,7 @@ const HONEST_CLIENTS = 4
 const failures = []
 // --msg-rate 0: this test pipelines more messages on one connection than the
 // message budget (PROTOCOL.md 6) lets through; it measures another defence.
-const t = await tracker.startTracker({ args: ['--threads', '2', '--msg-rate', '0', '--max-torrents-per-conn', '20000'] })
+const t = await tracker.startTracker({ args: ['--threads', '2', '--msg-rate', '0', '--announce-rate', '0', '--max-torrents-per-conn', '20000'] })
 const pid = t.proc.pid
 
 const client = () => jsonClient(t.url)

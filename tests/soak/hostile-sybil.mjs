@@ -21,7 +21,7 @@ const PER_CONN_CAP = 2
 const failures = []
 // --msg-rate 0: this test pipelines more messages on one connection than the
 // message budget (PROTOCOL.md 6) lets through; it measures another defence.
-const t = await tracker.startTracker({ args: ['--threads', '2', '--msg-rate', '0', '--max-peers-per-swarm', '100'] })
+const t = await tracker.startTracker({ args: ['--threads', '2', '--msg-rate', '0', '--announce-rate', '0', '--max-peers-per-swarm', '100'] })
 const sdp = fakeSdp(300)
 const H = id20('sybil-swarm-', 1)
 

@@ -25,7 +25,7 @@ const BURST = 40000
 const failures = []
 // --msg-rate 0: this test pipelines more messages on one connection than the
 // message budget (PROTOCOL.md 6) lets through; it measures another defence.
-const t = await tracker.startTracker({ args: ['--msg-rate', '0', '--outq-soft-kib', '64', '--outq-hard-kib', '256'] })
+const t = await tracker.startTracker({ args: ['--msg-rate', '0', '--announce-rate', '0', '--outq-soft-kib', '64', '--outq-hard-kib', '256'] })
 const pid = t.proc.pid
 const rss0 = rssKiB(pid)
 let rssPeak = rss0

@@ -978,6 +978,94 @@ static void test_refuse(void **state)
     expect_empty(&ob);
 }
 
+/* --announce-rate: announces with offers from one address into one swarm, 1/s with a
+ * burst of 2, counted on the owner (also for an announce that travels by mail); past
+ * the budget the announce is applied without its offers and says so. */
+static void test_announce_rate(void **state)
+{
+    struct swarm_limits paced = lim;
+    struct swarm p[2];
+    struct stats ps[2];
+    char ih[IH_LEN + 1], msg[512], want[512];
+    struct outbox ob;
+    struct mail *m;
+    (void)state;
+    paced.announce_rate = 1;
+    paced.announce_burst = 2;
+    memset(ps, 0, sizeof ps);
+    assert_int_equal(swarm_create(&p[0], 0, &route, &paced, &ps[0], 5), 0);
+    assert_int_equal(swarm_create(&p[1], 1, &route, &paced, &ps[1], 6), 0);
+    hash_owned_by(0, ih);
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"pace-member-00000000\","
+             "\"left\":1}",
+             ih);
+    memset(&ob, 0, sizeof ob);
+    p[0].addr = 1;
+    swarm_message(&p[0], &c1, msg, strlen(msg), true, now, &ob);
+    drop_all(&ob);
+
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"pace-flooder-0000000\","
+             "\"left\":1,\"numwant\":1,\"offers\":[{\"offer_id\":\"offer-id-00000000001\","
+             "\"offer\":{\"type\":\"offer\",\"sdp\":\"x\"}}]}",
+             ih);
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":2,"
+             "\"interval\":120}",
+             ih);
+    /* address 2, the burst: both offers reach the member */
+    for (int k = 0; k < 2; k++) {
+        memset(&ob, 0, sizeof ob);
+        p[0].addr = 2;
+        swarm_message(&p[0], &c2, msg, strlen(msg), true, now, &ob);
+        expect_frame(&ob, c2.ref, want, false);
+        assert_non_null(ob.q.head);
+        assert_int_equal(((struct frame *)ob.q.head)->conn, c1.ref);
+        drop_all(&ob);
+    }
+    /* the third: applied (the reply), no offer, the warning */
+    snprintf(want, sizeof want,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"complete\":0,\"incomplete\":2,"
+             "\"interval\":120,\"warning message\":\"offers not forwarded: rate limited\"}",
+             ih);
+    memset(&ob, 0, sizeof ob);
+    swarm_message(&p[0], &c2, msg, strlen(msg), true, now, &ob);
+    expect_frame(&ob, c2.ref, want, false);
+    expect_empty(&ob);
+    assert_int_equal(atomic_load(&ps[0].v[STATS_OFFERS_RATE_LIMITED]), 1);
+    /* from worker 1 the same address travels by mail: still refused on the owner */
+    memset(&ob, 0, sizeof ob);
+    p[1].addr = 2;
+    swarm_message(&p[1], &c3, msg, strlen(msg), true, now, &ob);
+    m = mail_queue_pop(&ob.q);
+    assert_non_null(m);
+    assert_int_equal(m->kind, MAIL_ANNOUNCE);
+    expect_empty(&ob);
+    memset(&ob, 0, sizeof ob);
+    swarm_mail(&p[0], m, now, &ob);
+    assert_non_null(ob.q.head);
+    assert_int_equal(((struct frame *)ob.q.head)->conn, c3.ref);
+    assert_null(ob.q.head->next); /* the reply only */
+    drop_all(&ob);
+    assert_int_equal(atomic_load(&ps[0].v[STATS_OFFERS_RATE_LIMITED]), 2);
+    /* another address is not limited; a second later address 2 has one again */
+    memset(&ob, 0, sizeof ob);
+    p[0].addr = 3;
+    swarm_message(&p[0], &c2, msg, strlen(msg), true, now, &ob);
+    assert_non_null(ob.q.head);
+    assert_non_null(ob.q.head->next); /* reply and offer */
+    drop_all(&ob);
+    memset(&ob, 0, sizeof ob);
+    p[0].addr = 2;
+    swarm_message(&p[0], &c2, msg, strlen(msg), true, now + 1000, &ob);
+    assert_non_null(ob.q.head);
+    assert_non_null(ob.q.head->next);
+    drop_all(&ob);
+    swarm_destroy(&p[0]);
+    swarm_destroy(&p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -993,6 +1081,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relay_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay_travels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_announce_rate, setup, teardown),
     };
     if (sodium_init() < 0)
         return 1;

@@ -254,7 +254,7 @@ static void test_announce_crosses_workers(void **state)
                  "\"peer_id\":\"-WT0001-abcdefghijkl\",\"numwant\":0,\"left\":1}",
                  ih);
     worker_clock(&ws[0]);
-    assert_int_equal(worker_message(&ws[0], &c, msg, (size_t)n, true, NULL), 0);
+    assert_int_equal(worker_message(&ws[0], &c, msg, (size_t)n, true, NULL, 0), 0);
     assert_int_equal(delivered.n, 0);
     assert_int_equal(ws[1].sw.shard.counts.peers, 0); /* not applied before worker 1 runs */
     worker_end_pass(&ws[0]);
@@ -277,7 +277,7 @@ static void test_announce_crosses_workers(void **state)
                  "{\"action\":\"relay\",\"info_hash\":\"%s\","
                  "\"peer_id\":\"-WT0001-abcdefghijkl\",\"data\":\"hi\"}",
                  ih);
-    assert_int_equal(worker_message(&ws[0], &c, msg, (size_t)n, true, NULL), 0);
+    assert_int_equal(worker_message(&ws[0], &c, msg, (size_t)n, true, NULL, 0), 0);
     assert_int_equal(c.relays, 1);
     worker_end_pass(&ws[0]);
     worker_drain(&ws[1]);
@@ -304,9 +304,10 @@ static void test_invalid_utf8_closes(void **state)
     (void)state;
     memset(&c, 0, sizeof c);
     assert_int_not_equal(worker_conn_open(&ws[0], &c), ROUTE_CONN_NONE);
-    assert_int_equal(worker_message(&ws[0], &c, bad, sizeof bad - 1, true, NULL),
+    assert_int_equal(worker_message(&ws[0], &c, bad, sizeof bad - 1, true, NULL, 0),
                      SWARM_CLOSE_INVALID_UTF8);
-    assert_int_equal(worker_message(&ws[0], &c, bad, sizeof bad - 1, false, NULL), 0); /* binary */
+    assert_int_equal(worker_message(&ws[0], &c, bad, sizeof bad - 1, false, NULL, 0),
+                     0);              /* binary */
     assert_int_equal(delivered.n, 1); /* the binary one got its failure reason */
     assert_non_null(strstr(delivered.text, "failure reason"));
     worker_conn_closed(&ws[0], &c);

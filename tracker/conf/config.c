@@ -96,6 +96,11 @@ static const struct opt opts[] = {
      "messages/s one connection may send (0: no limit); past it: \"rate limited\""},
     {"msg-burst", "WSTRACKER_MSG_BURST", OPT_UINT, OFF(msg_burst), 1, 1000000, "100", NULL,
      "messages one connection may send at once before --msg-rate applies"},
+    {"announce-rate", "WSTRACKER_ANNOUNCE_RATE", OPT_UINT, OFF(announce_rate), 0, 1000, "10", NULL,
+     "announces with offers/s from one address (IPv6: /64) into one swarm (0: no limit); past "
+     "it their offers are not forwarded"},
+    {"announce-burst", "WSTRACKER_ANNOUNCE_BURST", OPT_UINT, OFF(announce_burst), 1, 100000, "60",
+     NULL, "such announces one address may send into one swarm at once"},
     {"max-conns-per-ip", "WSTRACKER_MAX_CONNS_PER_IP", OPT_UINT, OFF(max_conns_per_ip), 0, 1000000,
      "64", NULL, "WebSocket connections from one address (IPv6: one /64; 0: no cap); more get 429"},
     {"trust-proxy", "WSTRACKER_TRUST_PROXY", OPT_CIDR, 0, 0, 0, NULL, "none",

@@ -53,6 +53,8 @@ struct config {
     unsigned relay_rate_kib;   /* KiB/s of relayed bytes x recipients per connection */
     unsigned msg_rate;         /* messages/s per connection; 0 = no limit */
     unsigned msg_burst;        /* messages a connection may send at once */
+    unsigned announce_rate;    /* announces with offers/s per (address, info hash); 0 = off */
+    unsigned announce_burst;   /* such announces at once */
     unsigned max_conns_per_ip; /* WebSocket connections per address (IPv6: /64); 0 = off */
     struct ip_cidr trust_proxy[REALIP_TRUSTED_MAX]; /* whose X-Forwarded-For / Forwarded count */
     unsigned n_trust_proxy;

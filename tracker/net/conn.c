@@ -214,7 +214,7 @@ static void message(struct net_worker *nw, struct conn *c, const char *msg, size
     uint16_t code;
     if (token_expired(nw, c, g) || !within_budget(nw, c, msg, len))
         return;
-    code = worker_message(nw->w, &c->sc, msg, len, text, g);
+    code = worker_message(nw->w, &c->sc, msg, len, text, g, sock_addr(c->wsi));
     if (code)
         conn_close(c, code);
 }

@@ -208,7 +208,8 @@ int http_confirm_upgrade(struct net_worker *nw, struct lws *wsi)
         stats_add(&nw->w->stats, STATS_ORIGIN_REFUSED, 1);
         return http_refuse(nw, wsi, &no);
     }
-    if (nw->w->t->cfg.max_conns_per_ip) {
+    {
+        /* the address key is kept for --announce-rate even without a per-IP cap */
         struct ip_addr ip = client_ip(nw, wsi);
         if (!sock_take_ip(nw, wsi, ip_cap_key(&ip))) {
             const struct proto_http_verdict busy = {429, "too many connections from this address",

@@ -137,13 +137,16 @@ void sock_established(struct net_worker *nw, struct lws *wsi);
 /* A keep-alive HTTP request: a full deadline again. */
 void sock_touch_request(struct net_worker *nw, struct lws *wsi);
 /* A place for this socket in its address's count (key: ip_cap_key); false
- * at --max-conns-per-ip. Given back when the socket is destroyed. */
+ * at --max-conns-per-ip. Given back when the socket is destroyed. The key is
+ * kept (sock_addr) with or without the cap. */
 bool sock_take_ip(struct net_worker *nw, struct lws *wsi, uint64_t key);
 /* Keep a verified token's grant with the socket (takes ownership; false
  * when the socket has no place for it: it is freed). */
 bool sock_set_grant(struct lws *wsi, struct jwt_grant *g);
 /* The socket's grant, or NULL (tokens off, or none kept). */
 const struct jwt_grant *sock_grant(struct lws *wsi);
+/* The address key sock_take_ip was given (0: none). */
+uint64_t sock_addr(struct lws *wsi);
 void sock_destroyed(struct net_worker *nw, struct lws *wsi);
 void sock_sweep(struct net_worker *nw);
 

@@ -29,6 +29,7 @@ struct net_sock {
     bool ip_counted;         /* holds a place in its address's count */
     struct ipcount_slots ip; /* that place */
     struct jwt_grant *grant; /* its token's expiry and scope (tokens on), owned */
+    uint64_t addr;           /* ip_cap_key of the client's address, set at the upgrade */
 };
 
 /* The opaque user data of an accepted socket whose net_sock could not be
@@ -82,6 +83,8 @@ bool sock_take_ip(struct net_worker *nw, struct lws *wsi, uint64_t key)
     struct net_sock *ns = lws_get_opaque_user_data(wsi);
     struct tracker *t = nw->w->t;
     struct ipcount_slots s;
+    if (ns && ns != (void *)&ws_mark)
+        ns->addr = key;
     if (!t->cfg.max_conns_per_ip || !ns || ns == (void *)&ws_mark || ns->ip_counted)
         return true; /* off; no place to remember it (out of memory); taken already */
     s = ipcount_slots(&t->ipcount, key);
@@ -108,6 +111,12 @@ const struct jwt_grant *sock_grant(struct lws *wsi)
 {
     struct net_sock *ns = lws_get_opaque_user_data(wsi);
     return ns && ns != (void *)&ws_mark ? ns->grant : NULL;
+}
+
+uint64_t sock_addr(struct lws *wsi)
+{
+    struct net_sock *ns = lws_get_opaque_user_data(wsi);
+    return ns && ns != (void *)&ws_mark ? ns->addr : 0;
 }
 
 void sock_touch_request(struct net_worker *nw, struct lws *wsi)

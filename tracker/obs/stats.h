@@ -31,6 +31,7 @@
     X(OFFERS_DROPPED, "offersDropped")                                                             \
     X(OFFERS_INVALID, "offersInvalid")       /* offer entries skipped: "invalid offer skipped" */  \
     X(OFFERS_NOT_IN_ROOM, "offersNotInRoom") /* announces with a directed offer to a non-member */ \
+    X(OFFERS_RATE_LIMITED, "offersRateLimited") /* offers not forwarded: --announce-rate */        \
     X(ANSWERS_FORWARDED, "answersForwarded")                                                       \
     X(ANSWERS_DROPPED, "answersDropped")                                                           \
     X(RELAYS, "relays")                /* relays accepted at their room's owner */                 \

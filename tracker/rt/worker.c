@@ -57,6 +57,8 @@ struct swarm_limits tracker_swarm_limits(const struct tracker *t)
         .relay_max_bytes = t->cfg.relay_max_bytes,
         .relay_rate =
             rate_limit_make((uint64_t)t->cfg.relay_rate_kib * 1024u, RATE_BURST_S * 1000u),
+        .announce_rate = t->cfg.announce_rate,
+        .announce_burst = t->cfg.announce_burst,
         .turn_secret = t->cfg.turn_secret[0] ? t->cfg.turn_secret : NULL,
         .n_turn_urls = t->cfg.n_turn_urls,
         .turn_ttl = t->cfg.turn_ttl,
@@ -99,7 +101,10 @@ int worker_create(struct worker *w, struct tracker *t, unsigned idx)
     if (!w->backlog || !w->pushed)
         goto fail;
     randombytes_buf(&seed, sizeof seed);
-    swarm_create(&w->sw, idx, &t->route, &lim, &w->stats, seed);
+    if (swarm_create(&w->sw, idx, &t->route, &lim, &w->stats, seed) != 0) {
+        swarm_destroy(&w->sw);
+        goto fail;
+    }
     w->sw.wall_s = (int64_t)time(NULL);
     atomic_init(&w->stop, false);
     worker_clock(w);
@@ -247,7 +252,7 @@ uint64_t worker_conn_open(struct worker *w, struct swarm_conn *c)
 }
 
 uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
-                        bool text, const struct jwt_grant *grant)
+                        bool text, const struct jwt_grant *grant, uint64_t addr)
 {
     struct outbox ob = {{NULL, NULL}, 0};
     /* seq_cst with main's exchange and its reads of ticks: if main sees this
@@ -256,6 +261,7 @@ uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg,
     w->sw.allow = atomic_load_explicit(&w->t->allow_hashes, memory_order_seq_cst);
     w->sw.deny = atomic_load_explicit(&w->t->deny_hashes, memory_order_seq_cst);
     w->sw.grant = grant;
+    w->sw.addr = addr;
     swarm_message(&w->sw, c, msg, len, text, w->now_ms, &ob);
     drain_outbox(w, &ob);
     return ob.close;

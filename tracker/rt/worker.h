@@ -136,15 +136,16 @@ void worker_clock(struct worker *w);
 /* A connection became a WebSocket: its reference (c->ref), or ROUTE_CONN_NONE
  * when the slot table is full. */
 uint64_t worker_conn_open(struct worker *w, struct swarm_conn *c);
-/* One complete message from c: decided by the swarm layer, its outbox
- * drained; grant: c's token (NULL: tokens off). Returns 0, or the close
- * code c must be closed with. */
 /* A message refused with st before it is acted on (swarm_refuse). */
 void worker_refuse(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
                    enum proto_status st);
 
+/* One complete message from c: decided by the swarm layer, its outbox
+ * drained; grant: c's token (NULL: tokens off); addr: c's address key
+ * (ip_cap_key, for --announce-rate). Returns 0, or the close
+ * code c must be closed with. */
 uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
-                        bool text, const struct jwt_grant *grant);
+                        bool text, const struct jwt_grant *grant, uint64_t addr);
 /* c closed: its peers go, its slot is freed. */
 void worker_conn_closed(struct worker *w, struct swarm_conn *c);
 

@@ -112,6 +112,7 @@ struct frame *frame_alloc(size_t cap);
 struct mail_announce {
     struct mail m;
     uint64_t conn;
+    uint64_t addr; /* the sender's address key (swarm.addr) */
     bool ipv6;
     uint32_t msg_len;
     struct proto_announce ann;

@@ -16,8 +16,8 @@
 
 _Static_assert(PROTO_STATUS_COUNT <= STATS_REASONS_MAX, "every failure reason has a counter");
 
-void swarm_create(struct swarm *s, unsigned idx, const struct route *r,
-                  const struct swarm_limits *lim, struct stats *stats, uint64_t seed)
+int swarm_create(struct swarm *s, unsigned idx, const struct route *r,
+                 const struct swarm_limits *lim, struct stats *stats, uint64_t seed)
 {
     memset(s, 0, sizeof *s);
     s->idx = idx;
@@ -27,11 +27,16 @@ void swarm_create(struct swarm *s, unsigned idx, const struct route *r,
     s->log.worker = idx;
     s->rng = seed;
     shard_create(&s->shard, r->key, &lim->shard);
+    if (lim->announce_rate &&
+        ihrate_init(&s->ihrate, lim->announce_rate, lim->announce_burst, r->key) != 0)
+        return -1;
+    return 0;
 }
 
 void swarm_destroy(struct swarm *s)
 {
     shard_destroy(&s->shard);
+    ihrate_free(&s->ihrate);
     free(s->fs.body);
     free(s->fs.waiters);
     s->fs.body = NULL;
@@ -177,11 +182,29 @@ static bool ice_servers(const struct swarm *s, const uint8_t peer_id[PROTO_ID_LE
            turn_write_servers(buf, cap, s->lim.turn_urls, s->lim.n_turn_urls, user, cred) > 0;
 }
 
+/* --announce-rate: an announce with offers from addr past its (address, info hash)
+ * budget is applied without them (a copy with no offers; its sender stays a member and
+ * still gets its reply). Answers, which only reply to offers, are not charged. */
+static const struct proto_announce *paced(struct swarm *s, const struct proto_announce *a,
+                                          uint64_t addr, struct proto_announce *copy)
+{
+    if (!s->lim.announce_rate || !a->n_offers ||
+        ihrate_take(&s->ihrate, addr, a->info_hash, (uint32_t)s->now_ms))
+        return a;
+    memcpy(copy, a, offsetof(struct proto_announce, offers));
+    copy->n_offers = 0;
+    stats_add(s->stats, STATS_OFFERS_RATE_LIMITED, a->n_offers);
+    return copy;
+}
+
 /* An announce for a swarm this worker owns (from a local connection or a mail). */
 static void announce(struct swarm *s, struct outbox *ob, const struct proto_announce *a,
-                     const char *msg, uint64_t conn, bool ipv6)
+                     const char *msg, uint64_t conn, bool ipv6, uint64_t addr)
 {
     struct shard_result res;
+    struct proto_announce copy;
+    const struct proto_announce *full = a;
+    a = paced(s, a, addr, &copy);
     shard_announce(&s->shard, a, conn, ipv6, s->now_ms, &s->rng, &res);
 
     if (res.refused != PROTO_OK) {
@@ -196,7 +219,9 @@ static void announce(struct swarm *s, struct outbox *ob, const struct proto_anno
                      (a->want_turn ? 16 + TURN_SERVERS_MAX(TURN_URLS_MAX) : 0);
         struct frame *f = frame_alloc(cap);
         const char *warning = NULL;
-        if (a->n_invalid_offers)
+        if (a != full)
+            warning = PROTO_WARN_OFFER_RATE;
+        else if (a->n_invalid_offers)
             warning = res.not_in_room ? PROTO_WARN_BOTH : PROTO_WARN_INVALID_OFFER;
         else if (res.not_in_room)
             warning = PROTO_WARN_NOT_IN_ROOM;
@@ -245,7 +270,7 @@ static void route_announce(struct swarm *s, struct outbox *ob, struct swarm_conn
     unsigned owner = route_owner(s->route, a->info_hash);
     struct mail_announce *m;
     if (owner == s->idx) {
-        announce(s, ob, a, msg, c->ref, c->ipv6);
+        announce(s, ob, a, msg, c->ref, c->ipv6, s->addr);
         return;
     }
     m = malloc(sizeof *m + len);
@@ -256,6 +281,7 @@ static void route_announce(struct swarm *s, struct outbox *ob, struct swarm_conn
     m->m.kind = MAIL_ANNOUNCE;
     m->conn = c->ref;
     m->ipv6 = c->ipv6;
+    m->addr = s->addr;
     m->msg_len = (uint32_t)len;
     memcpy(&m->ann, a, offsetof(struct proto_announce, offers) + a->n_offers * sizeof a->offers[0]);
     memcpy(m->msg, msg, len);
@@ -751,7 +777,7 @@ void swarm_mail(struct swarm *s, struct mail *m, int64_t now_ms, struct outbox *
     switch (m->kind) {
     case MAIL_ANNOUNCE: {
         struct mail_announce *a = (struct mail_announce *)m;
-        announce(s, ob, &a->ann, a->msg, a->conn, a->ipv6);
+        announce(s, ob, &a->ann, a->msg, a->conn, a->ipv6, a->addr);
         mail_free(m);
         break;
     }

@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "hashlist.h"
+#include "ihrate.h"
 #include "jwt.h"
 #include "mail.h"
 #include "rate.h"
@@ -58,6 +59,8 @@ struct swarm_limits {
     bool relay;                      /* relays allowed (--relay) */
     uint32_t relay_max_bytes;        /* bytes of a relay's data (--relay-max-bytes) */
     struct rate_limit relay_rate;    /* per connection (--relay-rate) */
+    uint32_t announce_rate;          /* offers' announces/s per (address, info hash); 0: off */
+    uint32_t announce_burst;
     /* TURN credentials for "turn": true (none when turn_secret is NULL). */
     const char *turn_secret;
     const char *turn_urls[TURN_URLS_MAX];
@@ -117,6 +120,9 @@ struct swarm {
     /* The token grant of the connection whose message is under way (NULL:
      * tokens off); set like the lists, never kept. */
     const struct jwt_grant *grant;
+    /* The sending connection's address key (ip_cap_key; 0 unknown), set like the grant. */
+    uint64_t addr;
+    struct ihrate ihrate;     /* --announce-rate budgets of the swarms this worker owns */
     struct proto_request req; /* scratch for the scanner */
 };
 
@@ -137,8 +143,9 @@ static inline void outbox_mail(struct outbox *ob, unsigned dest, struct mail *m)
     mail_queue_push(&ob->q, m);
 }
 
-void swarm_create(struct swarm *s, unsigned idx, const struct route *r,
-                  const struct swarm_limits *lim, struct stats *stats, uint64_t seed);
+/* Returns 0, or -1 when the --announce-rate table cannot be allocated. */
+int swarm_create(struct swarm *s, unsigned idx, const struct route *r,
+                 const struct swarm_limits *lim, struct stats *stats, uint64_t seed);
 void swarm_destroy(struct swarm *s);
 
 /* One complete message from connection c; text: it came in text frames. */
