@@ -151,6 +151,23 @@ static int token_of(struct lws *wsi, char *buf, int cap)
     return n < 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= cap ? -1 : 0;
 }
 
+/* The value of URL argument name ("peer_id=") copied into buf; NULL when it
+ * is absent or does not fit. Unlike lws_get_urlarg_by_name, which ends its
+ * search at the first argument longer than buf, an argument that does not fit
+ * (a token before peer_id=) is skipped. */
+static const char *url_arg(struct lws *wsi, const char *name, char *buf, int cap)
+{
+    size_t sl = strlen(name);
+    for (int i = 0;; i++) {
+        if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) >= cap)
+            continue; /* exists (longer than 0) and is not the one */
+        if (lws_hdr_copy_fragment(wsi, buf, cap, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+            return NULL; /* it fits, so -1 means there is no argument i */
+        if (!strncmp(buf, name, sl))
+            return buf + sl;
+    }
+}
+
 /* token_verify's scratch: one allocation for the token and its verdict. */
 struct token_scratch {
     char tok[JWS_TOKEN_MAX + 8];
@@ -324,7 +341,7 @@ static int write_turn(struct http_call *call, char *buf, size_t cap)
     const char *hex;
     if (!cfg->turn_secret[0])
         return write_not_found(call, buf, cap);
-    hex = lws_get_urlarg_by_name(call->wsi, "peer_id=", arg, (int)sizeof arg);
+    hex = url_arg(call->wsi, "peer_id=", arg, (int)sizeof arg);
     if (!hex || strlen(hex) != 40 ||
         sodium_hex2bin(pid, sizeof pid, hex, 40, NULL, &pid_len, NULL) != 0 || pid_len != 20)
         return write_text(call, HTTP_STATUS_BAD_REQUEST, "invalid peer_id", buf, cap);
