@@ -2,8 +2,9 @@
 // tokens minted by the npm `jose` library: refusals at the upgrade (401 and the
 // one-line reason), scope per message, a real bittorrent-tracker Client with the
 // token in its URL, SIGHUP swapping the JWK Set and the revoked list while a
-// connection stays up, the 4401 close at the token's exp, and GET /turn behind
-// the token.
+// connection stays up, the 4401 close at the token's exp, GET /turn behind
+// the token, and p2pt in Chromium with a token in its announce URL (WebRTC:
+// run with ./run.sh, whose network namespace has only lo).
 //
 //   cd tests/e2e && node --test auth.test.mjs
 
@@ -16,7 +17,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as jose from 'jose';
 import Client from 'bittorrent-tracker';
-import { startTracker, scaled, waitFor, withTimeout, httpGet, stats } from './lib/tracker.mjs';
+import { startTracker, scaled, waitFor, withTimeout, httpGet, stats, randomHex } from './lib/tracker.mjs';
+import { p2ptBrowser, p2ptExchange } from './lib/p2pt.mjs';
 import { connect, announce, scrape, idBytes, randomId, latin1 } from './lib/wsclient.mjs';
 
 const TIMEOUT = scaled(60_000);
@@ -262,4 +264,49 @@ test('GET /turn with tokens on: a valid token in the query or as Bearer gets cre
   assert.equal(bad.status, 400);
   assert.equal(bad.body, 'invalid peer_id');
   assert.equal((await stats(trTurn)).tokenRefused, before);
+});
+
+test('p2pt in Chromium with a jose token in its announce URL; a page without one is refused', { timeout: scaled(150_000) }, async (t) => {
+  // --interval 10: a failed WebRTC attempt is retried within 10 s (browser.test.mjs)
+  const t3 = await startTracker({ args: ['--auth-pubkey', files.pub, '--interval', '10'] });
+  t.after(() => t3.stop());
+  const room = `wstracker-e2e-auth-${randomHex(8)}`;
+  // p2pt's info hash is the SHA-1 of its identifier: a room scope covers it
+  const tok = await mint(ed.privateKey, 'EdDSA', { sub: 'p2pt', wst: { rooms: [room] } });
+  const withToken = `${t3.url}/?token=${tok}`;
+  const session = await p2ptBrowser(t, t3);
+
+  // The outsider: same room, no token. Its upgrade gets 401, which Chromium's
+  // WebSocket reports as an error; bittorrent-tracker (inside p2pt) turns it
+  // into a 'trackerwarning' and retries after 10 s to 5 min.
+  const outsider = await session.openPage('page3-no-token');
+  await session.startPeer(outsider, t3.url, room, 'receiver', 'none', 'none');
+  await waitFor(async () => (await stats(t3)).tokenRefused >= 1 &&
+    (await outsider.evaluate(() => window.state.errors.some((e) => e.startsWith('trackerwarning')))),
+  { timeoutMs: scaled(15_000), message: 'the page without a token refused (tokenRefused, trackerwarning)' })
+    .catch(async (e) => { throw new Error(`${e.message}\n${await session.diag([outsider])}`); });
+
+  const { page1, page2 } = await p2ptExchange(session, { announceUrls: [withToken, withToken], room });
+
+  // How long the outsider was watched: from its start, before pages 1 and 2
+  // opened, to the end of their exchange (announce, offers, data channel,
+  // reply: a few seconds here, at most ~75 s scaled by p2ptExchange's
+  // deadlines). That is enough: page 2 announced after the outsider and got
+  // its trackerconnect within that window, so an outsider let in would have
+  // had it too, been counted in peersAll and become a peer of theirs
+  // (p2ptExchange asserted each sees only the other). bittorrent-tracker
+  // retries no sooner than 10 s after a failure, so what the window saw is
+  // its first attempt, which tokenRefused shows the tracker refused (pages 1
+  // and 2 carry a valid token; nothing else connects to this tracker).
+  const s3 = await outsider.evaluate(() => window.state);
+  assert.equal(s3.trackerConnected, 0, `outsider never connected: ${JSON.stringify(s3.log)}`);
+  assert.deepEqual(s3.peers, []);
+  assert.deepEqual(s3.received, []);
+  const st = await stats(t3);
+  assert.equal(st.peersAll, 2, 'the tracker sees the two pages with a token only');
+  assert.equal(st.torrents, 1);
+  assert.ok(st.tokenRefused >= 1, `tokenRefused ${st.tokenRefused}`);
+  assert.equal(st.tokenScopeRefused, 0, 'the room scope covers p2pt\'s info hash');
+  assert.ok((await page1.evaluate(() => window.state.errors)).every((e) => !e.startsWith('trackerwarning')));
+  assert.ok((await page2.evaluate(() => window.state.errors)).every((e) => !e.startsWith('trackerwarning')));
 });
