@@ -2,20 +2,23 @@
 // tokens minted by the npm `jose` library: refusals at the upgrade (401 and the
 // one-line reason), scope per message, a real bittorrent-tracker Client with the
 // token in its URL, SIGHUP swapping the JWK Set and the revoked list while a
-// connection stays up, and the 4401 close at the token's exp.
+// connection stays up, the 4401 close at the token's exp, GET /turn behind
+// the token, and p2pt in Chromium with a token in its announce URL (WebRTC:
+// run with ./run.sh, whose network namespace has only lo).
 //
 //   cd tests/e2e && node --test auth.test.mjs
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as jose from 'jose';
 import Client from 'bittorrent-tracker';
-import { startTracker, scaled, waitFor, withTimeout } from './lib/tracker.mjs';
+import { startTracker, scaled, waitFor, withTimeout, httpGet, stats, randomHex } from './lib/tracker.mjs';
+import { p2ptBrowser, p2ptExchange } from './lib/p2pt.mjs';
 import { connect, announce, scrape, idBytes, randomId, latin1 } from './lib/wsclient.mjs';
 
 const TIMEOUT = scaled(60_000);
@@ -30,8 +33,10 @@ const A = randomId(); // in the tokens' scope
 const B = randomId(); // outside it
 const ROOM = 'lobby';
 const ROOM_IH = latin1(createHash('sha1').update(ROOM).digest());
+const TURN_SECRET = 'e2e-' + randomBytes(12).toString('hex');
+const TURN_URL = 'turn:127.0.0.1:3478';
 
-let ed, es, other, tr;
+let ed, es, other, tr, trTurn;
 
 async function mint(key, alg, claims, { kid, exp = '1h' } = {}) {
   const jwt = new jose.SignJWT(claims).setProtectedHeader(kid ? { alg, kid } : { alg }).setIssuedAt();
@@ -70,10 +75,13 @@ before(async () => {
   writeFileSync(files.jwks, JSON.stringify({ keys: [{ ...(await jose.exportJWK(es.publicKey)), kid: 'es-1', alg: 'ES256', use: 'sig' }] }));
   writeFileSync(files.revoked, '# nothing revoked yet\n');
   tr = await startTracker({ args: ['--auth-pubkey', files.pub, '--auth-jwks', files.jwks, '--revoked', files.revoked] });
+  // tokens on and a TURN secret: GET /turn is behind the token
+  trTurn = await startTracker({ args: ['--auth-pubkey', files.pub, '--turn-url', TURN_URL], env: { WSTRACKER_TURN_SECRET: TURN_SECRET } });
 });
 
 after(async () => {
   if (tr) await tr.stop();
+  if (trTurn) await trTurn.stop();
 });
 
 test('an upgrade without a valid token is refused with 401 and the reason', { timeout: TIMEOUT }, async () => {
@@ -207,4 +215,98 @@ test('a connection is closed with 4401 when its token expires', { timeout: TIMEO
   } finally {
     await t2.stop();
   }
+});
+
+test('GET /turn with tokens on: no token or a bad one gets 401 and the reason', { timeout: TIMEOUT }, async () => {
+  const pid = hex(randomId());
+  const cases = [
+    [`/turn?peer_id=${pid}`, {}, 'token missing'],
+    [`/turn?peer_id=${pid}&token=abc`, {}, 'token malformed'],
+    [`/turn?token=${await mint(other.privateKey, 'EdDSA', {})}&peer_id=${pid}`, {}, 'token signature invalid'],
+    [`/turn?peer_id=${pid}&token=${await mint(ed.privateKey, 'EdDSA', {}, { exp: Math.floor(Date.now() / 1000) - 120 })}`, {}, 'token expired'],
+    [`/turn?peer_id=${pid}`, { Authorization: 'Bearer x.y.z' }, 'token malformed'],
+    [`/turn?peer_id=${pid}`, { Authorization: `Bearer ${await mint(other.privateKey, 'EdDSA', {})}` }, 'token signature invalid'],
+    ['/turn?peer_id=nothex', {}, 'token missing'], // the token comes before the peer_id
+  ];
+  const before = (await stats(trTurn)).tokenRefused;
+  for (const [p, h, reason] of cases) {
+    const r = await httpGet(trTurn, p, { headers: h, timeoutMs: scaled(5000) });
+    assert.equal(r.status, 401, `${reason}: ${p}: ${r.status} ${r.body}`);
+    assert.equal(r.headers['www-authenticate'], 'Bearer');
+    assert.match(r.headers['content-type'], /^text\/plain/);
+    assert.equal(r.body, `${reason}\n`, p);
+  }
+  assert.equal((await stats(trTurn)).tokenRefused, before + cases.length);
+});
+
+test('GET /turn with tokens on: a valid token in the query or as Bearer gets credentials', { timeout: TIMEOUT }, async () => {
+  const pid = hex(randomId());
+  // scoped to one info hash: /turn names none, so any valid token is enough
+  const scoped = await mint(ed.privateKey, 'EdDSA', { sub: 'alice', wst: { ih: [hex(A)] } });
+  const any = await mint(ed.privateKey, 'EdDSA', {});
+  const before = (await stats(trTurn)).tokenRefused;
+  for (const [p, h] of [
+    [`/turn?peer_id=${pid}&token=${scoped}`, {}],
+    [`/turn?token=${any}&peer_id=${pid}`, {}],
+    [`/turn?peer_id=${pid}`, { Authorization: `Bearer ${scoped}` }],
+  ]) {
+    const r = await httpGet(trTurn, p, { headers: h, timeoutMs: scaled(5000) });
+    assert.equal(r.status, 200, `${p} ${JSON.stringify(h)}: ${r.body}`);
+    assert.match(r.headers['content-type'], /application\/json/);
+    assert.equal(r.headers['www-authenticate'], undefined);
+    const ice = JSON.parse(r.body).iceServers[0];
+    assert.deepEqual(ice.urls, [TURN_URL]);
+    assert.equal(ice.username.split(':')[1], pid);
+    assert.equal(ice.credential, createHmac('sha1', TURN_SECRET).update(ice.username).digest('base64'));
+  }
+  // a valid token still needs a good peer_id
+  const bad = await httpGet(trTurn, `/turn?peer_id=nothex&token=${any}`, { timeoutMs: scaled(5000) });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body, 'invalid peer_id');
+  assert.equal((await stats(trTurn)).tokenRefused, before);
+});
+
+test('p2pt in Chromium with a jose token in its announce URL; a page without one is refused', { timeout: scaled(150_000) }, async (t) => {
+  // --interval 10: a failed WebRTC attempt is retried within 10 s (browser.test.mjs)
+  const t3 = await startTracker({ args: ['--auth-pubkey', files.pub, '--interval', '10'] });
+  t.after(() => t3.stop());
+  const room = `wstracker-e2e-auth-${randomHex(8)}`;
+  // p2pt's info hash is the SHA-1 of its identifier: a room scope covers it
+  const tok = await mint(ed.privateKey, 'EdDSA', { sub: 'p2pt', wst: { rooms: [room] } });
+  const withToken = `${t3.url}/?token=${tok}`;
+  const session = await p2ptBrowser(t, t3);
+
+  // The outsider: same room, no token. Its upgrade gets 401, which Chromium's
+  // WebSocket reports as an error; bittorrent-tracker (inside p2pt) turns it
+  // into a 'trackerwarning' and retries after 10 s to 5 min.
+  const outsider = await session.openPage('page3-no-token');
+  await session.startPeer(outsider, t3.url, room, 'receiver', 'none', 'none');
+  await waitFor(async () => (await stats(t3)).tokenRefused >= 1 &&
+    (await outsider.evaluate(() => window.state.errors.some((e) => e.startsWith('trackerwarning')))),
+  { timeoutMs: scaled(15_000), message: 'the page without a token refused (tokenRefused, trackerwarning)' })
+    .catch(async (e) => { throw new Error(`${e.message}\n${await session.diag([outsider])}`); });
+
+  const { page1, page2 } = await p2ptExchange(session, { announceUrls: [withToken, withToken], room });
+
+  // How long the outsider was watched: from its start, before pages 1 and 2
+  // opened, to the end of their exchange (announce, offers, data channel,
+  // reply: a few seconds here, at most ~75 s scaled by p2ptExchange's
+  // deadlines). That is enough: page 2 announced after the outsider and got
+  // its trackerconnect within that window, so an outsider let in would have
+  // had it too, been counted in peersAll and become a peer of theirs
+  // (p2ptExchange asserted each sees only the other). bittorrent-tracker
+  // retries no sooner than 10 s after a failure, so what the window saw is
+  // its first attempt, which tokenRefused shows the tracker refused (pages 1
+  // and 2 carry a valid token; nothing else connects to this tracker).
+  const s3 = await outsider.evaluate(() => window.state);
+  assert.equal(s3.trackerConnected, 0, `outsider never connected: ${JSON.stringify(s3.log)}`);
+  assert.deepEqual(s3.peers, []);
+  assert.deepEqual(s3.received, []);
+  const st = await stats(t3);
+  assert.equal(st.peersAll, 2, 'the tracker sees the two pages with a token only');
+  assert.equal(st.torrents, 1);
+  assert.ok(st.tokenRefused >= 1, `tokenRefused ${st.tokenRefused}`);
+  assert.equal(st.tokenScopeRefused, 0, 'the room scope covers p2pt\'s info hash');
+  assert.ok((await page1.evaluate(() => window.state.errors)).every((e) => !e.startsWith('trackerwarning')));
+  assert.ok((await page2.evaluate(() => window.state.errors)).every((e) => !e.startsWith('trackerwarning')));
 });

@@ -2,107 +2,25 @@
 // browser is downloaded): two pages join the same p2pt "room" through the
 // tracker under test, open a WebRTC data channel, and exchange a message and its
 // reply. Loopback only: run with ./run.sh (network namespace with just `lo`).
-// Chromium flags and the media permission WebRTC needs there: lib/browser.mjs.
+// Chromium flags and the media permission WebRTC needs there: lib/browser.mjs;
+// the page server and the exchange: lib/p2pt.mjs (also used by auth.test.mjs).
 
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import http from 'node:http'
-import { readFile } from 'node:fs/promises'
-import path from 'node:path'
-import { createRequire } from 'node:module'
-import { startTracker, stats, waitFor, randomHex, trackerName, E2E_ROOT, scaled } from './lib/tracker.mjs'
-import { launchChromium } from './lib/browser.mjs'
-
-const require = createRequire(import.meta.url)
+import { startTracker, stats, randomHex, trackerName, scaled } from './lib/tracker.mjs'
+import { p2ptBrowser, p2ptExchange } from './lib/p2pt.mjs'
 
 console.log(`tracker under test: ${trackerName()}`)
-
-// Serves the test page and p2pt's browser bundle on 127.0.0.1:<random port>.
-async function startPageServer () {
-  // p2pt's package.json exports its browser build as `p2pt/iife` (dist/p2pt.iife.js,
-  // defines the global P2PT).
-  const bundle = require.resolve('p2pt/iife')
-  const files = {
-    '/': { type: 'text/html; charset=utf-8', body: await readFile(path.join(E2E_ROOT, 'fixtures', 'p2pt.html')) },
-    '/p2pt.iife.js': { type: 'text/javascript; charset=utf-8', body: await readFile(bundle) }
-  }
-  const server = http.createServer((req, res) => {
-    const f = files[req.url.split('?')[0]]
-    if (!f) { res.statusCode = 404; res.end('not found'); return }
-    res.setHeader('Content-Type', f.type)
-    res.setHeader('Cache-Control', 'no-store')
-    res.end(f.body)
-  })
-  await new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
-  })
-  const { port } = server.address()
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: () => new Promise(resolve => { server.closeAllConnections?.(); server.close(() => resolve()) })
-  }
-}
 
 test('p2pt in two Chromium pages: message and reply over WebRTC through the tracker', { timeout: scaled(120_000) }, async t => {
   // --interval 10: p2pt re-announces (with fresh offers) at the tracker's
   // interval, so a WebRTC attempt that fails (ICE on a loaded machine) is
   // retried within 10 s rather than after the default 120 s, which would
-  // outlast the wait below.
+  // outlast the wait in p2ptExchange.
   const tracker = await startTracker({ args: ['--interval', '10'] })
   t.after(() => tracker.stop())
-  const site = await startPageServer()
-  t.after(() => site.close())
-
-  // A first Chromium start on a fresh machine (font cache, profile) can be slow.
-  const browser = await launchChromium({ webrtcOrigins: [new URL(site.url).origin], timeoutMs: scaled(60_000) })
-  t.after(() => browser.close())
-  const { context } = browser
-
-  const consoleLines = []
-  const openPage = async name => {
-    const page = await context.newPage()
-    page.on('console', m => consoleLines.push(`[${name}] ${m.type()}: ${m.text()}`))
-    page.on('pageerror', e => consoleLines.push(`[${name}] pageerror: ${e.message}`))
-    await page.goto(site.url, { waitUntil: 'load' })
-    assert.equal(await page.evaluate(() => typeof window.P2PT), 'function', 'p2pt bundle loaded')
-    return page
-  }
-  const diag = async pages => {
-    const states = await Promise.all(pages.map(p => p.evaluate(() => window.state).catch(e => e.message)))
-    return `page states: ${JSON.stringify(states, null, 1)}\nconsole:\n${consoleLines.slice(-40).join('\n')}\n` +
-      `tracker stderr:\n${tracker.stderr().split('\n').slice(-20).join('\n')}`
-  }
-
-  const room = `wstracker-e2e-${randomHex(8)}`
-  const message = `hello from page 1 ✓ ${randomHex(16)}`
-  const reply = `reply from page 2 ✓ ${randomHex(16)}`
-
-  const page2 = await openPage('page2')
-  const page1 = await openPage('page1')
-  const id2 = await page2.evaluate(([a, r, m, rep]) => window.startPeer(a, r, 'receiver', m, rep), [tracker.url, room, message, reply])
-  await waitFor(() => page2.evaluate(() => window.state.trackerConnected > 0),
-    { timeoutMs: scaled(15_000), message: 'page 2 announced to the tracker' }).catch(async e => { throw new Error(`${e.message}\n${await diag([page2])}`) })
-  const id1 = await page1.evaluate(([a, r, m, rep]) => window.startPeer(a, r, 'sender', m, rep), [tracker.url, room, message, reply])
-  assert.notEqual(id1, id2)
-
-  try {
-    await waitFor(() => page2.evaluate(() => window.state.received.length > 0),
-      { timeoutMs: scaled(45_000), message: 'page 2 to receive the message' })
-    await waitFor(() => page1.evaluate(() => window.state.replies.length > 0),
-      { timeoutMs: scaled(15_000), message: 'page 1 to receive the reply' })
-  } catch (e) {
-    throw new Error(`${e.message}\n${await diag([page1, page2])}`)
-  }
-
-  const s1 = await page1.evaluate(() => window.state)
-  const s2 = await page2.evaluate(() => window.state)
-  assert.deepEqual(s2.received, [message], 'page 2 received exactly the message')
-  assert.deepEqual(s1.replies, [reply], 'page 1 received exactly the reply')
-  // p2pt may open more than one data channel to the same peer (one per offer that
-  // crossed): compare the set of peer ids.
-  assert.deepEqual([...new Set(s1.peers)], [id2], 'page 1 is connected to page 2 (only)')
-  assert.deepEqual([...new Set(s2.peers)], [id1], 'page 2 is connected to page 1 (only)')
+  const session = await p2ptBrowser(t, tracker)
+  await p2ptExchange(session, { announceUrls: [tracker.url, tracker.url], room: `wstracker-e2e-${randomHex(8)}` })
 
   const st = await stats(tracker)
   assert.equal(st.peersAll, 2, 'the tracker sees both pages')

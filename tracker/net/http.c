@@ -1,8 +1,9 @@
 /* http.c - the HTTP side of the tracker's port: admission and routes.
  *
  * Owns:   reading a request's headers out of lws for proto/gate.c, refusals
- *         (written raw), the route table {path, content type, writer} and
- *         the reply body of an HTTP request.
+ *         (written raw), the token check shared by the upgrade and the
+ *         token routes, the route table {path, content type, writer, cors,
+ *         token} and the reply body of an HTTP request.
  * Thread: the worker serving the socket.
  * Why:    the rules are pure (proto/gate.c); this file only copies headers in
  *         and writes the verdict or the body out.
@@ -150,44 +151,82 @@ static int token_of(struct lws *wsi, char *buf, int cap)
     return n < 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= cap ? -1 : 0;
 }
 
-/* Tokens on: verify the client's token once, here, and keep its grant with
- * the socket. Returns 0, or the refusal (401 with the reason). */
-static int token_check(struct net_worker *nw, struct lws *wsi)
+/* The value of URL argument name ("peer_id=") copied into buf; NULL when it
+ * is absent or does not fit. Unlike lws_get_urlarg_by_name, which ends its
+ * search at the first argument longer than buf, an argument that does not fit
+ * (a token before peer_id=) is skipped. */
+static const char *url_arg(struct lws *wsi, const char *name, char *buf, int cap)
 {
-    struct jwt_auth *a = atomic_load_explicit(&nw->w->t->auth, memory_order_seq_cst);
-    struct proto_http_verdict no = {401, "token missing", NULL, ""};
-    struct jwt_verdict *v;
-    struct jwt_grant *g = NULL;
-    char *tok;
+    size_t sl = strlen(name);
+    for (int i = 0;; i++) {
+        if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) >= cap)
+            continue; /* exists (longer than 0) and is not the one */
+        if (lws_hdr_copy_fragment(wsi, buf, cap, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+            return NULL; /* it fits, so -1 means there is no argument i */
+        if (!strncmp(buf, name, sl))
+            return buf + sl;
+    }
+}
+
+/* token_verify's scratch: one allocation for the token and its verdict. */
+struct token_scratch {
+    char tok[JWS_TOKEN_MAX + 8];
+    struct jwt_verdict v;
+};
+
+/* Tokens on: verify the client's token (token_of), for the upgrade and for
+ * the routes that need one. Returns 0 when tokens are off or the token
+ * verifies, with its grant in *grant when grant is not NULL (NULL when tokens
+ * are off); otherwise the status to refuse with (401, or 503 out of memory)
+ * with the one-line reason in *reason, counted in tokenRefused. */
+static unsigned token_verify(struct worker *w, struct lws *wsi, struct jwt_grant **grant,
+                             const char **reason)
+{
+    struct jwt_auth *a = atomic_load_explicit(&w->t->auth, memory_order_seq_cst);
+    struct token_scratch *s;
+    unsigned status = 401;
+    enum jwt_status st = JWT_OK;
+    bool oom = false;
     int n;
-    enum jwt_status st;
+    if (grant)
+        *grant = NULL;
     if (!a)
         return 0;
-    if (!(tok = malloc(JWS_TOKEN_MAX + 8)) || !(v = malloc(sizeof *v))) {
-        free(tok);
-        no.status = 503;
-        no.reason = "out of memory";
-        return http_refuse(nw, wsi, &no);
+    *reason = "token missing";
+    if (!(s = malloc(sizeof *s)))
+        oom = true;
+    else if ((n = token_of(wsi, s->tok, JWS_TOKEN_MAX + 1)) < 0)
+        *reason = jwt_status_reason(JWT_MALFORMED);
+    else if (n > 0 &&
+             (st = jwt_verify(&a->policy, s->tok, (size_t)n, (int64_t)time(NULL), &s->v)) != JWT_OK)
+        *reason = jwt_status_reason(st);
+    else if (n > 0 && grant && !(*grant = jwt_grant_make(&s->v)))
+        oom = true;
+    else if (n > 0)
+        status = 0;
+    if (oom) {
+        status = 503;
+        *reason = "out of memory";
     }
-    n = token_of(wsi, tok, JWS_TOKEN_MAX + 1);
-    if (n < 0)
-        no.reason = jwt_status_reason(JWT_MALFORMED);
-    st = n > 0 ? jwt_verify(&a->policy, tok, (size_t)n, (int64_t)time(NULL), v) : JWT_MALFORMED;
-    if (n > 0 && st != JWT_OK)
-        no.reason = jwt_status_reason(st);
-    if (n > 0 && st == JWT_OK && !(g = jwt_grant_make(v))) {
-        no.status = 503;
-        no.reason = "out of memory";
-    }
-    free(tok);
-    free(v);
-    if (g && sock_set_grant(wsi, g))
+    free(s);
+    if (status)
+        stats_add(&w->stats, STATS_TOKEN_REFUSED, 1);
+    return status;
+}
+
+/* The upgrade with tokens on: the token verified once, here, and its grant
+ * kept with the socket. Returns 0, or the refusal (401 with the reason). */
+static int token_check(struct net_worker *nw, struct lws *wsi)
+{
+    struct proto_http_verdict no = {0, NULL, NULL, ""};
+    struct jwt_grant *g;
+    no.status = token_verify(nw->w, wsi, &g, &no.reason);
+    if (!no.status && (!g || sock_set_grant(wsi, g)))
         return 0;
-    if (g) {
+    if (!no.status) { /* sock_set_grant freed g */
         no.status = 503;
         no.reason = "out of memory";
     }
-    stats_add(&nw->w->stats, STATS_TOKEN_REFUSED, 1);
     return http_refuse(nw, wsi, &no);
 }
 
@@ -238,8 +277,9 @@ int http_refuse_connect(struct net_worker *nw, struct lws *wsi)
 struct http_call {
     struct worker *w;
     struct lws *wsi;
-    int status;       /* HTTP_STATUS_OK unless the writer sets another */
-    const char *type; /* content-type; the route's unless the writer sets another */
+    int status;         /* HTTP_STATUS_OK unless the writer sets another */
+    const char *type;   /* content-type; the route's unless the writer sets another */
+    const char *reason; /* a refused token's one-line reason (write_refusal) */
 };
 
 /* A route's body writer: writes into buf[0..cap) and returns the length, or -1
@@ -279,8 +319,19 @@ static int write_not_found(struct http_call *call, char *buf, size_t cap)
     return write_text(call, HTTP_STATUS_NOT_FOUND, "not found", buf, cap);
 }
 
+/* A token route's refusal (call->status 401 or 503, set by http_request):
+ * the reason as one line, as the upgrade's refusal has it. */
+static int write_refusal(struct http_call *call, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s\n", call->reason);
+    call->type = "text/plain";
+    return n < (int)cap ? n : -1;
+}
+
 /* GET /turn?peer_id=<40 hex digits>: TURN credentials valid for --turn-ttl
- * (access/turn.c); 404 without --turn-secret, 400 for a bad peer_id. */
+ * (access/turn.c); 404 without --turn-secret, 400 for a bad peer_id. With
+ * tokens on, http_request has verified the token first (any valid token: the
+ * request names no info hash to hold against its scope). */
 static int write_turn(struct http_call *call, char *buf, size_t cap)
 {
     const struct config *cfg = &call->w->t->cfg;
@@ -291,7 +342,7 @@ static int write_turn(struct http_call *call, char *buf, size_t cap)
     const char *hex;
     if (!cfg->turn_secret[0])
         return write_not_found(call, buf, cap);
-    hex = lws_get_urlarg_by_name(call->wsi, "peer_id=", arg, (int)sizeof arg);
+    hex = url_arg(call->wsi, "peer_id=", arg, (int)sizeof arg);
     if (!hex || strlen(hex) != 40 ||
         sodium_hex2bin(pid, sizeof pid, hex, 40, NULL, &pid_len, NULL) != 0 || pid_len != 20)
         return write_text(call, HTTP_STATUS_BAD_REQUEST, "invalid peer_id", buf, cap);
@@ -328,14 +379,15 @@ static const struct http_route {
     const char *path;
     const char *type; /* content-type */
     http_writer write;
-    bool cors; /* readable from pages of any origin */
+    bool cors;  /* readable from pages of any origin */
+    bool token; /* tokens on: refused with 401 without a valid token */
 } http_routes[] = {
-    {"/health", "text/plain", write_health, false},
-    {"/stats.json", "application/json", write_stats, false},
-    {"/stats", "application/json", write_stats, false},
-    {"/turn", "application/json", write_turn, true},
-    {"/room.js", "text/javascript; charset=utf-8", write_room_js, true},
-    {"/demo", "text/html; charset=utf-8", write_demo, false},
+    {"/health", "text/plain", write_health, false, false},
+    {"/stats.json", "application/json", write_stats, false, false},
+    {"/stats", "application/json", write_stats, false, false},
+    {"/turn", "application/json", write_turn, true, true},
+    {"/room.js", "text/javascript; charset=utf-8", write_room_js, true, false},
+    {"/demo", "text/html; charset=utf-8", write_demo, false, false},
 };
 
 #define HTTP_BODY_FIRST 4096      /* first allocation of a reply body */
@@ -361,6 +413,7 @@ int http_request(struct net_worker *nw, struct conn *c, struct lws *wsi, const c
                                           *end = hdr_buf + sizeof hdr_buf;
     const struct http_route *route = NULL;
     struct http_call call;
+    http_writer write;
     struct http_req_buf b;
     struct proto_http_verdict v;
     int n;
@@ -378,7 +431,16 @@ int http_request(struct net_worker *nw, struct conn *c, struct lws *wsi, const c
     call.wsi = wsi;
     call.status = HTTP_STATUS_OK;
     call.type = route ? route->type : "text/plain";
-    c->http_body = http_body(&call, route ? route->write : write_not_found, &n);
+    call.reason = NULL;
+    write = route ? route->write : write_not_found;
+    if (route && route->token) {
+        unsigned no = token_verify(nw->w, wsi, NULL, &call.reason);
+        if (no) {
+            call.status = (int)no;
+            write = write_refusal;
+        }
+    }
+    c->http_body = http_body(&call, write, &n);
     if (!c->http_body)
         return -1;
     c->http_len = strcmp(b.r.method, "HEAD") ? (uint32_t)n : 0; /* HEAD: headers only */
@@ -386,6 +448,9 @@ int http_request(struct net_worker *nw, struct conn *c, struct lws *wsi, const c
                                     end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      (const unsigned char *)"no-store", 8, &p, end) ||
+        (call.status == HTTP_STATUS_UNAUTHORIZED &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                      (const unsigned char *)"Bearer", 6, &p, end)) ||
         (route && route->cors &&
          lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ACCESS_CONTROL_ALLOW_ORIGIN,
                                       (const unsigned char *)"*", 1, &p, end)) ||

@@ -49,7 +49,7 @@
     X(HTTP_REFUSED, "httpRefused")               /* bad method, upgrade or version */              \
     X(IP_REFUSED, "ipRefused")                   /* upgrades past --max-conns-per-ip (429) */      \
     X(ORIGIN_REFUSED, "originRefused")           /* upgrades from an origin not allowed (403) */   \
-    X(TOKEN_REFUSED, "tokenRefused")             /* upgrades without a valid token (401) */        \
+    X(TOKEN_REFUSED, "tokenRefused")             /* upgrades, GET /turn without a valid token */   \
     X(TOKEN_SCOPE_REFUSED, "tokenScopeRefused")  /* messages outside the token's scope */          \
     X(TOKEN_EXPIRED, "tokenExpired")   /* connections closed 4401 at their token's exp */          \
     X(SOCKETS_REAPED, "socketsReaped") /* closed by the handshake deadline */
