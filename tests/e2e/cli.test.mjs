@@ -39,6 +39,17 @@ function ok(...args) {
 
 let rootPub, appPub, tr;
 
+/** The tracker accepts tok at the upgrade and serves an announce for info hash ih. */
+async function servedWith(tok, ih) {
+  const c = await connect(`${tr.url}/?token=${tok}`);
+  try {
+    const r = await announce(c, { info_hash: ih, peer_id: randomId() });
+    assert.equal(r['failure reason'], undefined, JSON.stringify(r));
+  } finally {
+    c.close();
+  }
+}
+
 before(async () => {
   rootPub = ok('keygen', '--out', f('root.jwk'));
   writeFileSync(f('root.pub.jwk'), rootPub + '\n');
@@ -64,13 +75,7 @@ test('keygen: a 0600 private JWK jose imports, the public JWK on stdout, kid = R
   // jose signs with the key file; the tracker, trusting the public JWK, accepts it
   const key = await jose.importJWK(priv, 'EdDSA');
   const tok = await new jose.SignJWT({}).setProtectedHeader({ alg: 'EdDSA', kid: pub.kid }).setIssuedAt().setExpirationTime('5m').sign(key);
-  const c = await connect(`${tr.url}/?token=${tok}`);
-  try {
-    const r = await announce(c, { info_hash: A, peer_id: randomId() });
-    assert.equal(r['failure reason'], undefined, JSON.stringify(r));
-  } finally {
-    c.close();
-  }
+  await servedWith(tok, A);
   // never overwrites
   const before = readFileSync(f('root.jwk'), 'utf8');
   const again = run('keygen', '--out', f('root.jwk'));
@@ -125,13 +130,7 @@ test('delegation: root certifies app (--cnf); app signs with --chain; the tracke
 
   const tok = ok('token', '--key', f('app.jwk'), '--ttl', '1h', '--ih', hex(A), '--chain', f('link.jwt'));
   assert.deepEqual(jose.decodeProtectedHeader(tok).wst_chain, [link]);
-  const c = await connect(`${tr.url}/?token=${tok}`);
-  try {
-    const r = await announce(c, { info_hash: A, peer_id: randomId() });
-    assert.equal(r['failure reason'], undefined, JSON.stringify(r));
-  } finally {
-    c.close();
-  }
+  await servedWith(tok, A);
   // a delegated token for an info hash outside the link's prefix: minted, refused at the upgrade
   let other = randomId();
   while (hex(other).startsWith(prefix)) other = randomId();
