@@ -1,0 +1,216 @@
+/* fuzz_jwt.c - libFuzzer target: token verification (tracker/access/jwt.c)
+ * against a fixed trusted key set.
+ *
+ * Owns:   nothing. The keys are fixed here: an Ed25519 key (raw, from the
+ *         seed below through crypto_sign_seed_keypair, checked at start), an
+ *         HS256 secret, a P-256 and an RSA-2048 public JWK (made once with
+ *         openssl; their private halves, for the seeds only, are in
+ *         jwt-keys/), a revoked list (a jti and one more Ed25519 key's
+ *         thumbprint), an issuer and an audience. The input is 4 bytes (a
+ *         little-endian int32 d: now = 1800000000 + 2 d, 1891..2163) and then
+ *         the token. Checks: every status is below JWT_STATUS_COUNT with a
+ *         reason; a JWT_OK verdict has exp + leeway > now, a well-formed scope
+ *         (rooms already hashed, counts within their caps, prefixes of 1..40
+ *         nibbles, containing itself), a NUL-terminated sub, a grant that
+ *         matches exactly what its scope matches; the same token verifies the
+ *         same way twice; an accepted token's signature or claims changed by
+ *         one bit are refused (JWT_BAD_SIG for the signature); the trusted
+ *         element of an accepted token names the issuer and the audience and
+ *         no revoked jti.
+ *         With FUZZ_JWT_EXPECT_OK=1 in the environment every input must give
+ *         JWT_OK (run.sh checks the seeds in corpus/jwt/ so).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "check.h"
+#include "jwt.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define NOW_BASE 1800000000LL
+#define LEEWAY   30
+#define ISSUER   "https://auth.fuzz.example"
+#define AUDIENCE "wstracker"
+
+/* crypto_sign_seed_keypair(ED_SEED) gives ED_PK (checked at start). */
+static const char ED_SEED[32] = "wstracker fuzz_jwt ed25519 seed1";
+static const char ED_PK_HEX[] = "ef447bc895e53dad6a90dce1f54ebf616379f966cbe20a8e025b55351d951225";
+/* A trusted key whose thumbprint is revoked (seed "...seed3"). */
+static const char ED_REVOKED_SEED[32] = "wstracker fuzz_jwt ed25519 seed3";
+static const char HS_SECRET[] = "wstracker fuzz_jwt HS256 secret, 40 bytes";
+static const char EC_JWK[] =
+    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"ec-fuzz\",\"alg\":\"ES256\","
+    "\"x\":\"gnc5cLWGLqCEl9Zavwi9-jI7iLzi1lkufy7bXp471cM\","
+    "\"y\":\"f7kaetCqnVxGQ8_3yzlTQLVT4dHDJ6HhI6OqwzqUuxU\"}";
+static const char RSA_JWK[] =
+    "{\"kty\":\"RSA\",\"kid\":\"rsa-fuzz\",\"e\":\"AQAB\",\"n\":"
+    "\"0X81SJbPxOWgXGjv4CbSDAqr-HHGP_867r7PkileL_Mnif0SNQM0fHSMSGHlN9vgINGDOm_RxPpVKKD51m8aU5dxXO"
+    "dvbC-gM00CuCl7ylF6MJtvdKdACvDeXbgLKchGZt8gmU9PqJAdQ1wVXo2dR5L8W1nMvHeF8Yt9bTkcFPkahU4XL17Rr2"
+    "2zELGZMEcW_akvRmuh7BYDB9hr6qOGRCkr68td2IYKgYfA3hANpcACSPrXw8JG1NqX__MoeRaWVcCswuZRDNEmTDw7rl"
+    "PAysOqipVSPLoRsyCrHcm_1xpv8OCtOtKXB2xDJORpPKoiKTrKlzEJThgJgstaevbVMQ\"}";
+
+static struct jwt_keys keys;
+static struct jwt_revoked revoked;
+static struct jwt_policy pol;
+static bool expect_ok;
+static char tok[JWS_TOKEN_MAX + 1], mut[JWS_TOKEN_MAX + 1];
+static struct jwt_verdict v, v2;
+static struct jws t;
+static struct jwt_claims c;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    char err[JWT_ERR_LEN], list[256], hex[65];
+    uint8_t pk[32], sk[64];
+    (void)argc;
+    (void)argv;
+    CHECK(sodium_init() >= 0);
+    crypto_sign_seed_keypair(pk, sk, (const uint8_t *)ED_SEED);
+    sodium_bin2hex(hex, sizeof hex, pk, sizeof pk);
+    CHECK(strcmp(hex, ED_PK_HEX) == 0);
+    CHECK(jwt_keys_add_pubkey(&keys, ED_PK_HEX, strlen(ED_PK_HEX), err) == 0);
+    CHECK(jwt_keys_add_secret(&keys, (const uint8_t *)HS_SECRET, strlen(HS_SECRET), err) == 0);
+    CHECK(jwt_keys_add_pubkey(&keys, EC_JWK, strlen(EC_JWK), err) == 0);
+    CHECK(jwt_keys_add_pubkey(&keys, RSA_JWK, strlen(RSA_JWK), err) == 0);
+    crypto_sign_seed_keypair(pk, sk, (const uint8_t *)ED_REVOKED_SEED);
+    sodium_bin2hex(hex, sizeof hex, pk, sizeof pk);
+    CHECK(jwt_keys_add_pubkey(&keys, hex, 64, err) == 0);
+    CHECK(keys.n == 5 && keys.k[0].alg == JWS_ALG_EDDSA && keys.k[2].alg == JWS_ALG_ES256 &&
+          keys.k[3].alg == JWS_ALG_RS256);
+    snprintf(list, sizeof list, "revoked-jti\n%s # the seed3 key\n", keys.k[4].thumb);
+    CHECK(jwt_revoked_parse(list, strlen(list), &revoked, err) == 0 && revoked.n == 2);
+    pol.keys = &keys;
+    pol.revoked = &revoked;
+    pol.issuer = ISSUER;
+    pol.audience = AUDIENCE;
+    pol.leeway_s = LEEWAY;
+    expect_ok = getenv("FUZZ_JWT_EXPECT_OK") != NULL;
+    return 0;
+}
+
+static int b64_val(char ch)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const char *p = ch ? strchr(a, ch) : NULL;
+    return p ? (int)(p - a) : -1;
+}
+
+/* tok with the top bit of the byte encoded by tok[at] flipped: at is the
+ * first character of a part, whose 6 bits all belong to that part's first
+ * decoded byte. */
+static enum jwt_status verify_flipped(size_t len, size_t at, int64_t now)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int val = b64_val(tok[at]);
+    CHECK(val >= 0);
+    memcpy(mut, tok, len);
+    mut[at] = a[val ^ 0x20];
+    return jwt_verify(&pol, mut, len, now, &v2);
+}
+
+static void check_scope(const struct jwt_scope *s)
+{
+    struct jwt_grant *g;
+    CHECK(s->n_rooms == 0); /* hashed into ih by the verifier */
+    if (s->any) {
+        CHECK(jwt_scope_has(s, (const uint8_t *)ED_SEED));
+    } else {
+        CHECK(s->n_ih <= JWT_SCOPE_MAX && s->n_prefix <= JWT_PREFIX_MAX);
+        for (uint32_t k = 0; k < s->n_prefix; k++)
+            CHECK(s->prefix[k].nibbles >= 1 && s->prefix[k].nibbles <= 40);
+    }
+    CHECK(jwt_scope_within(s, s));
+    CHECK((g = jwt_grant_make(&v)) != NULL);
+    CHECK(g->any == s->any && g->exp == v.exp);
+    for (uint32_t k = 0; k < s->n_ih; k++)
+        CHECK(jwt_grant_has(g, s->ih[k]) && jwt_scope_has(s, s->ih[k]));
+    for (uint32_t k = 0; k < s->n_prefix; k++) {
+        uint8_t ih[20];
+        memcpy(ih, s->prefix[k].b, 20);
+        CHECK(jwt_grant_has(g, ih) && jwt_scope_has(s, ih));
+        ih[19] ^= 0x5a; /* past the prefix (at most 40 nibbles: the last ones) */
+        CHECK(jwt_grant_has(g, ih) == jwt_scope_has(s, ih));
+    }
+    free(g);
+}
+
+/* What an accepted token's trusted element (the outermost link, or the
+ * token when it has none) says. */
+static void check_trusted_claims(size_t len)
+{
+    const char *p = tok;
+    size_t l = len;
+    bool aud = false;
+    CHECK(jws_split(tok, len, &t) == JWS_OK);
+    if (t.n_chain) {
+        static char link[JWS_TOKEN_MAX];
+        CHECK(t.chain[t.n_chain - 1].len < sizeof link);
+        memcpy(link, t.chain[t.n_chain - 1].p, t.chain[t.n_chain - 1].len);
+        p = link;
+        l = t.chain[t.n_chain - 1].len;
+        CHECK(jws_split(p, l, &t) == JWS_OK && t.n_chain == 0);
+    }
+    CHECK(jwt_claims_read(&t, &c) == JWT_CLAIMS_OK);
+    CHECK(strcmp(c.iss, ISSUER) == 0);
+    for (unsigned i = 0; i < c.n_aud; i++)
+        aud = aud || strcmp(c.aud[i], AUDIENCE) == 0;
+    CHECK(aud);
+    CHECK(strcmp(c.jti, "revoked-jti") != 0);
+    CHECK(c.has_exp && c.exp >= v.exp);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int32_t d;
+    int64_t now;
+    size_t len;
+    enum jwt_status st, st2;
+    const char *why;
+    const char *d1, *d2;
+    if (size < 4 || size - 4 > JWS_TOKEN_MAX + 16)
+        return 0;
+    memcpy(&d, data, 4);
+    now = NOW_BASE + 2 * (int64_t)d;
+    len = size - 4;
+    memcpy(tok, data + 4, len < sizeof tok ? len : sizeof tok);
+    if (len >= sizeof tok) { /* over the cap: refused, never read past */
+        st = jwt_verify(&pol, (const char *)data + 4, len, now, &v);
+        CHECK(st == JWT_MALFORMED);
+        return 0;
+    }
+    tok[len] = '\0';
+    memset(&v, 0xA5, sizeof v); /* a verdict must not depend on what was there */
+    st = jwt_verify(&pol, tok, len, now, &v);
+    CHECK((unsigned)st < JWT_STATUS_COUNT);
+    why = jwt_status_reason(st);
+    CHECK(why && why[0] && strcmp(why, "token invalid") != 0);
+    if (expect_ok && st != JWT_OK) {
+        fprintf(stderr, "fuzz_jwt: expected JWT_OK, got %s\n", why);
+        abort();
+    }
+    if (st != JWT_OK)
+        return 0;
+    CHECK(v.exp + LEEWAY > now);
+    CHECK(memchr(v.sub, '\0', sizeof v.sub) != NULL);
+    check_scope(&v.scope);
+    /* the same again: the same answer (the verifier keeps no state) */
+    st2 = jwt_verify(&pol, tok, len, now, &v2);
+    CHECK(st2 == JWT_OK && v2.exp == v.exp && strcmp(v2.sub, v.sub) == 0 &&
+          v2.scope.any == v.scope.any && v2.scope.n_ih == v.scope.n_ih &&
+          memcmp(v2.scope.ih, v.scope.ih, v.scope.n_ih * 20) == 0);
+    check_trusted_claims(len);
+    /* one bit of the signature, then of the claims, changed: refused */
+    d1 = memchr(tok, '.', len);
+    CHECK(d1 != NULL);
+    d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok));
+    CHECK(d2 != NULL && d2 + 1 < tok + len && d1 + 1 < d2);
+    CHECK(verify_flipped(len, (size_t)(d2 + 1 - tok), now) == JWT_BAD_SIG);
+    CHECK(verify_flipped(len, (size_t)(d1 + 1 - tok), now) != JWT_OK);
+    return 0;
+}
