@@ -6,19 +6,22 @@
  *         HS256 secret, a P-256 and an RSA-2048 public JWK (made once with
  *         openssl; their private halves, for the seeds only, are in
  *         jwt-keys/), a revoked list (a jti and one more Ed25519 key's
- *         thumbprint), an issuer and an audience. The input is 4 bytes (a
- *         little-endian int32 d: now = 1800000000 + 2 d, 1891..2163) and then
- *         the token. Checks: every status is below JWT_STATUS_COUNT with a
- *         reason; a JWT_OK verdict has exp + leeway > now, a well-formed scope
- *         (rooms already hashed, counts within their caps, prefixes of 1..40
- *         nibbles, containing itself), a NUL-terminated sub, a grant that
- *         matches exactly what its scope matches; the same token verifies the
- *         same way twice; an accepted token's signature or claims changed by
- *         one bit are refused (JWT_BAD_SIG for the signature); the trusted
- *         element of an accepted token names the issuer and the audience and
- *         no revoked jti.
- *         With FUZZ_JWT_EXPECT_OK=1 in the environment every input must give
- *         JWT_OK (run.sh checks the seeds in corpus/jwt/ so).
+ *         thumbprint), an issuer and an audience. The input is a mode byte, 4
+ *         bytes (a little-endian int32 d: now = 1800000000 + 2 d,
+ *         1891..2163), then by mode % 4: 0 the token as a client sends it;
+ *         1 "header\nclaims" signed here by the trusted Ed25519 key, 2 the
+ *         same by the HS256 secret, 3 "header\nclaims\nlink claims": a link
+ *         signed by the trusted key is put in the header's wst_chain and the
+ *         token is signed by a second Ed25519 key (from seed2), which the
+ *         link must certify. Modes 1-3 let the fuzzer past the signatures,
+ *         into the claims, scope and chain rules. Checks: every status is below JWT_STATUS_COUNT
+ * with a reason; a JWT_OK verdict has exp + leeway > now, a well-formed scope (rooms already
+ * hashed, counts within their caps, prefixes of 1..40 nibbles, containing itself), a NUL-terminated
+ * sub, a grant that matches exactly what its scope matches; the same token verifies the same way
+ * twice; an accepted token's signature or claims changed by one bit are refused (JWT_BAD_SIG for
+ * the signature); the trusted element of an accepted token names the issuer and the audience and no
+ * revoked jti. With FUZZ_JWT_EXPECT_OK=1 in the environment every input must give JWT_OK (run.sh
+ * checks the seeds in corpus/jwt/ so).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* crypto_sign_seed_keypair(ED_SEED) gives ED_PK (checked at start). */
 static const char ED_SEED[32] = "wstracker fuzz_jwt ed25519 seed1";
 static const char ED_PK_HEX[] = "ef447bc895e53dad6a90dce1f54ebf616379f966cbe20a8e025b55351d951225";
+/* Not trusted: what a mode-3 link certifies (its public JWK is in the seeds). */
+static const char ED2_SEED[32] = "wstracker fuzz_jwt ed25519 seed2";
 /* A trusted key whose thumbprint is revoked (seed "...seed3"). */
 static const char ED_REVOKED_SEED[32] = "wstracker fuzz_jwt ed25519 seed3";
 static const char HS_SECRET[] = "wstracker fuzz_jwt HS256 secret, 40 bytes";
@@ -59,7 +64,8 @@ static struct jwt_keys keys;
 static struct jwt_revoked revoked;
 static struct jwt_policy pol;
 static bool expect_ok;
-static char tok[JWS_TOKEN_MAX + 1], mut[JWS_TOKEN_MAX + 1];
+static char tok[4 * JWS_TOKEN_MAX], mut[JWS_TOKEN_MAX + 1];
+static uint8_t ed_sk[64], ed2_sk[64]; /* modes 1 and 3 sign with these */
 static struct jwt_verdict v, v2;
 static struct jws t;
 static struct jwt_claims c;
@@ -71,9 +77,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     CHECK(sodium_init() >= 0);
-    crypto_sign_seed_keypair(pk, sk, (const uint8_t *)ED_SEED);
+    crypto_sign_seed_keypair(pk, ed_sk, (const uint8_t *)ED_SEED);
     sodium_bin2hex(hex, sizeof hex, pk, sizeof pk);
     CHECK(strcmp(hex, ED_PK_HEX) == 0);
+    crypto_sign_seed_keypair(pk, ed2_sk, (const uint8_t *)ED2_SEED);
     CHECK(jwt_keys_add_pubkey(&keys, ED_PK_HEX, strlen(ED_PK_HEX), err) == 0);
     CHECK(jwt_keys_add_secret(&keys, (const uint8_t *)HS_SECRET, strlen(HS_SECRET), err) == 0);
     CHECK(jwt_keys_add_pubkey(&keys, EC_JWK, strlen(EC_JWK), err) == 0);
@@ -165,23 +172,104 @@ static void check_trusted_claims(size_t len)
     CHECK(c.has_exp && c.exp >= v.exp);
 }
 
+/* Append b64url(in[0..n)) to tok at *o. */
+static void put_b64(size_t *o, const void *in, size_t n)
+{
+    long m = b64url_encode(in, n, tok + *o, sizeof tok - *o);
+    CHECK(m >= 0);
+    *o += (size_t)m;
+}
+
+/* Sign tok[0..o) (header "." claims) and append "." signature: Ed25519 with
+ * sk, or HS256 when sk is NULL. */
+static void put_sig(size_t *o, const uint8_t *sk)
+{
+    uint8_t sig[crypto_sign_BYTES];
+    size_t n = sizeof sig;
+    if (sk) {
+        crypto_sign_detached(sig, NULL, (const uint8_t *)tok, *o, sk);
+    } else {
+        crypto_auth_hmacsha256_state st;
+        crypto_auth_hmacsha256_init(&st, (const uint8_t *)HS_SECRET, strlen(HS_SECRET));
+        crypto_auth_hmacsha256_update(&st, (const uint8_t *)tok, *o);
+        crypto_auth_hmacsha256_final(&st, sig);
+        n = crypto_auth_hmacsha256_BYTES;
+    }
+    tok[(*o)++] = '.';
+    put_b64(o, sig, n);
+}
+
+/* The token of modes 1-3 into tok: "header\nclaims" signed by the trusted
+ * Ed25519 key (1) or the HS256 secret (2); "header\nclaims\nlink claims"
+ * (3): a link {"alg":"EdDSA"} with those claims signed by the trusted
+ * Ed25519 key, put first in the header's wst_chain, and the token signed by
+ * the seed2 key (which a link must certify in its cnf.jwk). Returns the
+ * length, or 0 when the input does not have the lines. */
+static size_t build(unsigned mode, const uint8_t *in, size_t n)
+{
+    static char link[2 * JWS_TOKEN_MAX], hdr[3 * JWS_TOKEN_MAX];
+    const uint8_t *nl = memchr(in, '\n', n), *nl2;
+    size_t o = 0, hl, cl, ll = 0;
+    if (!nl)
+        return 0;
+    hl = (size_t)(nl - in);
+    cl = n - hl - 1;
+    if (mode != 3) {
+        put_b64(&o, in, hl);
+        tok[o++] = '.';
+        put_b64(&o, nl + 1, cl);
+        put_sig(&o, mode == 1 ? ed_sk : NULL);
+        return o;
+    }
+    if (!(nl2 = memchr(nl + 1, '\n', cl)) || hl < 2 || in[0] != '{')
+        return 0;
+    cl = (size_t)(nl2 - nl - 1);
+    /* the link, in tok first, then kept */
+    put_b64(&o, "{\"alg\":\"EdDSA\"}", 15);
+    tok[o++] = '.';
+    put_b64(&o, nl2 + 1, n - (size_t)(nl2 + 1 - in));
+    put_sig(&o, ed_sk);
+    if (o >= sizeof link)
+        return 0;
+    memcpy(link, tok, o);
+    ll = o;
+    /* {"wst_chain":["<link>"] then the rest of the fuzzer's header */
+    o = (size_t)snprintf(hdr, sizeof hdr, "{\"wst_chain\":[\"%.*s\"]%s", (int)ll, link,
+                         in[1] == '}' ? "" : ",");
+    if (o + hl > sizeof hdr)
+        return 0;
+    memcpy(hdr + o, in + 1, hl - 1);
+    hl = o + hl - 1;
+    o = 0;
+    put_b64(&o, hdr, hl);
+    tok[o++] = '.';
+    put_b64(&o, nl + 1, cl);
+    put_sig(&o, ed2_sk);
+    return o;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int32_t d;
     int64_t now;
     size_t len;
+    unsigned mode;
     enum jwt_status st, st2;
     const char *why;
     const char *d1, *d2;
-    if (size < 4 || size - 4 > JWS_TOKEN_MAX + 16)
+    if (size < 5 || size - 5 > JWS_TOKEN_MAX + 16)
         return 0;
-    memcpy(&d, data, 4);
+    mode = data[0] % 4;
+    memcpy(&d, data + 1, 4);
     now = NOW_BASE + 2 * (int64_t)d;
-    len = size - 4;
-    memcpy(tok, data + 4, len < sizeof tok ? len : sizeof tok);
-    if (len >= sizeof tok) { /* over the cap: refused, never read past */
-        st = jwt_verify(&pol, (const char *)data + 4, len, now, &v);
-        CHECK(st == JWT_MALFORMED);
+    if (mode == 0) {
+        len = size - 5;
+        memcpy(tok, data + 5, len);
+    } else if (!(len = build(mode, data + 5, size - 5))) {
+        return 0;
+    }
+    if (len > JWS_TOKEN_MAX) { /* over the cap: refused */
+        CHECK(jwt_verify(&pol, tok, len, now, &v) == JWT_MALFORMED);
         return 0;
     }
     tok[len] = '\0';
@@ -196,6 +284,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (st != JWT_OK)
         return 0;
+    if (expect_ok)
+        fprintf(stderr, "fuzz_jwt: JWT_OK (mode %u, %zu-byte token)\n", mode, len);
     CHECK(v.exp + LEEWAY > now);
     CHECK(memchr(v.sub, '\0', sizeof v.sub) != NULL);
     check_scope(&v.scope);

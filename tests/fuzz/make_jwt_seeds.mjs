@@ -5,8 +5,9 @@
 //         with the private halves of fuzz_jwt.c's fixed keys: the Ed25519
 //         seeds and the HS256 secret written there, jwt-keys/es256.pem and
 //         jwt-keys/rs256.pem (made once with openssl genpkey; test keys, not
-//         secret). Each file is fuzz_jwt's input: 4 zero bytes (now =
-//         1800000000) and the token.
+//         secret). Each file is fuzz_jwt's input: a mode byte, 4 zero bytes
+//         (now = 1800000000), then for mode 0 the token, for modes 1-3 the
+//         JSON lines fuzz_jwt signs itself (header, claims, link claims).
 // Why:    node's own crypto only (no npm install). Run from anywhere:
 //         node tests/fuzz/make_jwt_seeds.mjs; then check that every seed
 //         verifies: FUZZ_JWT_EXPECT_OK=1 ./build-fuzz/fuzz_jwt tests/fuzz/corpus/jwt/*
@@ -69,8 +70,22 @@ const seeds = {
   seeds['ok-chain2'] = sign('EdDSA', ed4, { wst_chain: [inner, outer] }, { exp: EXP - 120, wst: { rooms: ['lobby'] } });
 }
 
+// modes 1-3: JSON lines that fuzz_jwt signs (1 Ed25519, 2 HS256, 3 a chain)
+const j = JSON.stringify;
+const lines = {
+  'ok-mode1-eddsa': [1, j({ alg: 'EdDSA', typ: 'JWT' }), j({
+    iss: ISS, aud: ['wstracker'], sub: 'dave', exp: EXP, nbf: 1700000000, jti: 'm1', wst: { rooms: ['lobby'], prefix: ['abc'] },
+  })],
+  'ok-mode2-hs256': [2, j({ alg: 'HS256' }), j({ iss: ISS, aud: 'wstracker', exp: EXP, wst: { ih: [IH] } })],
+  'ok-mode3-chain': [3, j({ alg: 'EdDSA' }), j({ exp: EXP - 60, wst: { ih: [IH] } }), j({
+    iss: ISS, aud: 'wstracker', exp: EXP, wst: { prefix: ['01'] }, cnf: { jwk: pubJwk(ed2) },
+  })],
+};
+
 fs.mkdirSync(out, { recursive: true });
-for (const [name, token] of Object.entries(seeds)) {
-  fs.writeFileSync(path.join(out, name), Buffer.concat([Buffer.alloc(4), Buffer.from(token)]));
-  console.log(`${name}: ${token.length} bytes`);
-}
+const write = (name, mode, text) => {
+  fs.writeFileSync(path.join(out, name), Buffer.concat([Buffer.from([mode, 0, 0, 0, 0]), Buffer.from(text)]));
+  console.log(`${name}: ${text.length} bytes`);
+};
+for (const [name, token] of Object.entries(seeds)) write(name, 0, token);
+for (const [name, [mode, ...text]] of Object.entries(lines)) write(name, mode, text.join('\n'));
