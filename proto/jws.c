@@ -311,17 +311,21 @@ bool jwt_prefix_covers(const struct jwt_prefix *p, const uint8_t b[20], unsigned
     return !(p->nibbles % 2) || (p->b[whole] & 0xF0) == (b[whole] & 0xF0);
 }
 
-bool jwt_scope_has(const struct jwt_scope *s, const uint8_t ih[20])
+bool jwt_ih_listed(const uint8_t (*list)[20], uint32_t n_ih, const struct jwt_prefix *prefix,
+                   uint32_t n_prefix, const uint8_t ih[20])
 {
-    if (s->any)
-        return true;
-    for (uint32_t k = 0; k < s->n_ih; k++)
-        if (memcmp(s->ih[k], ih, 20) == 0)
+    for (uint32_t k = 0; k < n_ih; k++)
+        if (memcmp(list[k], ih, 20) == 0)
             return true;
-    for (uint32_t k = 0; k < s->n_prefix; k++)
-        if (jwt_prefix_covers(&s->prefix[k], ih, 40))
+    for (uint32_t k = 0; k < n_prefix; k++)
+        if (jwt_prefix_covers(&prefix[k], ih, 40))
             return true;
     return false;
+}
+
+bool jwt_scope_has(const struct jwt_scope *s, const uint8_t ih[20])
+{
+    return s->any || jwt_ih_listed(s->ih, s->n_ih, s->prefix, s->n_prefix, ih);
 }
 
 bool jwt_scope_within(const struct jwt_scope *inner, const struct jwt_scope *outer)

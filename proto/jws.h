@@ -123,6 +123,11 @@ enum jwt_claims_status jwt_claims_read(const struct jws *t, struct jwt_claims *o
 
 /* True when the first nibbles hex digits of b start with prefix p. */
 bool jwt_prefix_covers(const struct jwt_prefix *p, const uint8_t b[20], unsigned nibbles);
+/* True when info hash ih is any of list[0..n_ih) or starts with any of
+ * prefix[0..n_prefix): the one scope match, shared by jwt_scope_has and
+ * access/jwt.c's jwt_grant_has (a grant keeps the same lists). */
+bool jwt_ih_listed(const uint8_t (*list)[20], uint32_t n_ih, const struct jwt_prefix *prefix,
+                   uint32_t n_prefix, const uint8_t ih[20]);
 /* True when info hash ih lies within scope s. */
 bool jwt_scope_has(const struct jwt_scope *s, const uint8_t ih[20]);
 /* True when every info hash inner allows is allowed by outer. */

@@ -14,10 +14,16 @@ if ! { cmake -B $B -DWSTRACKER_FUZZ=ON -DCMAKE_C_COMPILER=clang-14 -DWSTRACKER_T
     echo "fuzz build: FAILED"
     exit 1
 fi
+# every seed of fuzz_jwt is a token its keys accept (make_jwt_seeds.mjs)
+if ! FUZZ_JWT_EXPECT_OK=1 ./$B/fuzz_jwt tests/fuzz/corpus/jwt/* >$B/fuzz-jwt-seeds.log 2>&1; then
+    cat $B/fuzz-jwt-seeds.log
+    echo "fuzz jwt seeds: FAILED (a seed does not verify)"
+    exit 1
+fi
 [ "${1:-}" = "--build-only" ] && exit 0
 mkdir -p $B/artifacts
 status=0
-for t in scan id gate jws handle rate realip lists turn; do
+for t in scan id gate jws jwt handle rate realip lists turn; do
     work=$B/corpus-$t
     mkdir -p "$work"
     dict=""

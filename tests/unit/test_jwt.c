@@ -5,7 +5,8 @@
  *         hostile ones of issue 12: expired, not yet valid, forged, alg none,
  *         HS256 signed with a public key, wrong kid, bad base64, truncated,
  *         huge header, wrong issuer or audience, revoked jti, and chains
- *         (valid, expired link, widened scope, wrong cnf, depth 3).
+ *         (valid, expired link, widened scope, wrong cnf, depth 3); JWKs
+ *         with a member named twice; grants matching as scopes do.
  * Why:    a verifier that accepts one of these lets anyone into a private
  *         tracker.
  */
@@ -31,6 +32,7 @@
 static uint8_t ed_pk[32], ed_sk[64], ed2_pk[32], ed2_sk[64], ed3_pk[32], ed3_sk[64];
 static const uint8_t hs_secret[] = "0123456789abcdef0123456789abcdef-secret";
 static EVP_PKEY *ec, *rsa;
+static char ecx[64], ecy[64]; /* the P-256 key's JWK coordinates */
 static char tok[3 * JWS_TOKEN_MAX];
 
 static long b64(const void *in, size_t len, char *out, size_t cap)
@@ -112,7 +114,7 @@ static void okp_jwk(const uint8_t pk[32], const char *kid, char *out, size_t cap
 
 static int setup(void **state)
 {
-    char err[JWT_ERR_LEN], jwks[4096], j1[256], ecx[64], ecy[64], rn[400], re[16];
+    char err[JWT_ERR_LEN], jwks[4096], j1[256], rn[400], re[16];
     uint8_t buf[256];
     BIGNUM *x = NULL, *y = NULL;
     (void)state;
@@ -356,6 +358,133 @@ static void test_chains(void **state)
     assert_int_equal(check(sign("EdDSA", ed2_sk, extra, "{\"exp\":1900003600}")), JWT_CHAIN);
 }
 
+/* A JWK naming a member twice is refused with the member's name: json_member
+ * reads a duplicate as -1, which the old code took for "absent" (kid, alg:
+ * the alg check skipped) or blamed on the wrong thing (x). */
+static void test_jwk_duplicates(void **state)
+{
+    static const char *const dup[] = {
+        ",\"kid\":\"a\",\"kid\":\"b\"",
+        ",\"alg\":\"EdDSA\",\"alg\":\"RS256\"",
+        NULL, /* x again */
+        ",\"kty\":\"EC\"",
+    };
+    static const char *const names[] = {"\"kid\"", "\"alg\"", "\"x\"", "\"kty\""};
+    char x[64], extra[128], jwk[512], jwks[700], err[JWT_ERR_LEN];
+    struct jwt_keys ks = {0};
+    (void)state;
+    b64(ed_pk, 32, x, sizeof x);
+    for (size_t i = 0; i < sizeof dup / sizeof *dup; i++) {
+        snprintf(extra, sizeof extra, ",\"x\":\"%s\"", x);
+        snprintf(jwk, sizeof jwk, "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"%s}", x,
+                 dup[i] ? dup[i] : extra);
+        err[0] = '\0';
+        assert_int_equal(jwt_keys_add_pubkey(&ks, jwk, strlen(jwk), err), -1);
+        assert_non_null(strstr(err, "appears more than once"));
+        assert_non_null(strstr(err, names[i]));
+        snprintf(jwks, sizeof jwks, "{\"keys\":[%s]}", jwk);
+        assert_int_equal(jwt_keys_add_jwks(&ks, jwks, strlen(jwks), err), -1);
+        assert_non_null(strstr(err, "appears more than once"));
+        assert_int_equal(ks.n, 0);
+    }
+    /* "use" twice: neither skipped as "enc" nor taken as "sig" */
+    snprintf(jwks, sizeof jwks,
+             "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\",\"use\":\"enc\","
+             "\"use\":\"sig\"}]}",
+             x);
+    assert_int_equal(jwt_keys_add_jwks(&ks, jwks, strlen(jwks), err), -1);
+    assert_non_null(strstr(err, "\"use\" appears more than once"));
+    /* the same JWK with each member once is taken */
+    snprintf(jwk, sizeof jwk, "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\",\"kid\":\"a\"}",
+             x);
+    assert_int_equal(jwt_keys_add_pubkey(&ks, jwk, strlen(jwk), err), 0);
+    assert_string_equal(ks.k[0].kid, "a");
+    jwt_keys_free(&ks);
+    /* a chain link whose cnf.jwk names alg twice: the chain is refused */
+    {
+        char l1[2048], hdr[2200], payload[1024];
+        (void)b64(ed2_pk, 32, x, sizeof x);
+        snprintf(payload, sizeof payload,
+                 "{\"exp\":1900007200,\"cnf\":{\"jwk\":{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+                 "\"x\":\"%s\",\"alg\":\"EdDSA\",\"alg\":\"HS256\"}}}",
+                 x);
+        snprintf(l1, sizeof l1, "%s", sign("EdDSA", ed_sk, NULL, payload));
+        snprintf(hdr, sizeof hdr, ",\"wst_chain\":[\"%s\"]", l1);
+        assert_int_equal(check(sign("EdDSA", ed2_sk, hdr, "{\"exp\":1900003600}")), JWT_CHAIN);
+    }
+}
+
+/* A grant matches exactly as the scope it was made from (one helper now):
+ * odd-length prefixes compare the high nibble only, an exact hash all 20
+ * bytes, and an empty non-any scope matches nothing. */
+static void test_grant_matches_scope(void **state)
+{
+    static const char *const probe[] = {
+        IH_A,
+        "0123456789abcdef0123456789abcdef01234566", /* last byte differs */
+        "abc0000000000000000000000000000000000000", /* prefix "abc" */
+        "abcf000000000000000000000000000000000000", /* low nibble after it: still "abc" */
+        "abd0000000000000000000000000000000000000", /* third nibble differs */
+        "ab00000000000000000000000000000000000000",
+        "ffffffffffffffffffffffffffffffffffffffff",
+    };
+    static const bool want[] = {true, false, true, true, false, false, false};
+    uint8_t ih[20];
+    struct jwt_grant *g;
+    (void)state;
+    assert_int_equal(
+        check(sign("EdDSA", ed_sk, NULL,
+                   "{\"exp\":1900003600,\"wst\":{\"ih\":[\"" IH_A "\"],\"prefix\":[\"abc\"]}}")),
+        JWT_OK);
+    assert_non_null(g = jwt_grant_make(&verdict));
+    assert_int_equal(g->n_ih, 1);
+    assert_int_equal(g->n_prefix, 1);
+    for (size_t i = 0; i < sizeof probe / sizeof *probe; i++) {
+        sodium_hex2bin(ih, 20, probe[i], 40, NULL, NULL, NULL);
+        assert_int_equal(jwt_grant_has(g, ih), want[i]);
+        assert_int_equal(jwt_scope_has(&verdict.scope, ih), want[i]);
+    }
+    free(g);
+    /* "wst":{} lists nothing: nothing is granted */
+    assert_int_equal(check(sign("EdDSA", ed_sk, NULL, "{\"exp\":1900003600,\"wst\":{}}")), JWT_OK);
+    assert_false(verdict.scope.any);
+    assert_non_null(g = jwt_grant_make(&verdict));
+    for (size_t i = 0; i < sizeof probe / sizeof *probe; i++) {
+        sodium_hex2bin(ih, 20, probe[i], 40, NULL, NULL, NULL);
+        assert_false(jwt_grant_has(g, ih));
+    }
+    free(g);
+    /* no "wst": any */
+    assert_int_equal(check(sign("EdDSA", ed_sk, NULL, EXP_OK)), JWT_OK);
+    assert_non_null(g = jwt_grant_make(&verdict));
+    assert_true(jwt_grant_has(g, ih));
+    free(g);
+}
+
+/* Links are allocated per call now: a link that certifies a P-256 key (an
+ * EVP_PKEY to free) followed by a malformed one is refused and frees what
+ * it made (LeakSanitizer in tests/sanitize.sh); the same first link alone,
+ * used, verifies. */
+static void test_chain_scratch(void **state)
+{
+    char payload[512], l1[2048], extra[3 * 2048 + 64];
+    (void)state;
+    snprintf(payload, sizeof payload,
+             "{\"exp\":1900007200,\"cnf\":{\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\","
+             "\"x\":\"%s\",\"y\":\"%s\"}}}",
+             ecx, ecy);
+    snprintf(l1, sizeof l1, "%s", sign("EdDSA", ed_sk, NULL, payload));
+    snprintf(extra, sizeof extra, ",\"wst_chain\":[\"%s\"]", l1);
+    assert_int_equal(check(sign("ES256", ec, extra, "{\"exp\":1900003600,\"sub\":\"bob\"}")),
+                     JWT_OK);
+    assert_string_equal(verdict.sub, "bob");
+    snprintf(extra, sizeof extra, ",\"wst_chain\":[\"%s\",\"eyJhbGciOiJFZERTQSJ9.e30.AA\"]", l1);
+    assert_int_equal(check(sign("ES256", ec, extra, "{\"exp\":1900003600}")), JWT_CHAIN);
+    /* the longest chain verifies as before (two links) and a third is refused */
+    snprintf(extra, sizeof extra, ",\"wst_chain\":[\"%s\",\"%s\",\"%s\"]", l1, l1, l1);
+    assert_int_equal(check(sign("ES256", ec, extra, "{\"exp\":1900003600}")), JWT_CHAIN_DEPTH);
+}
+
 static void test_key_files(void **state)
 {
     struct jwt_keys ks = {0};
@@ -397,6 +526,9 @@ int main(void)
         cmocka_unit_test(test_issuer_audience_revoked),
         cmocka_unit_test(test_chains),
         cmocka_unit_test(test_key_files),
+        cmocka_unit_test(test_jwk_duplicates),
+        cmocka_unit_test(test_grant_matches_scope),
+        cmocka_unit_test(test_chain_scratch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

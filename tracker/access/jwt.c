@@ -112,6 +112,10 @@ static EVP_PKEY *rsa_key(const uint8_t *n, size_t nl, const uint8_t *e, size_t e
     return k;
 }
 
+/* Every member jwt_key_from_jwk (or a JWK Set's reader) looks at. */
+static const char *const jwk_members[] = {"kty", "kid", "alg", "use", "crv",
+                                          "x",   "y",   "n",   "e",   "k"};
+
 int jwt_key_from_jwk(const struct json_val *jwk, struct jwt_key *k, char *err)
 {
     uint8_t nbuf[1024]; /* RSA-8192 at most */
@@ -122,6 +126,13 @@ int jwt_key_from_jwk(const struct json_val *jwk, struct jwt_key *k, char *err)
     memset(k, 0, sizeof *k);
     if (jwk->type != JSON_OBJECT)
         return fail(err, "a JWK must be an object");
+    /* json_member gives -1 for a member named twice: refused here, or a
+     * second "alg" or "kid" would be read as absent and its check skipped */
+    for (size_t i = 0; i < sizeof jwk_members / sizeof *jwk_members; i++)
+        if (json_member(jwk, jwk_members[i], &v) < 0) {
+            snprintf(err, JWT_ERR_LEN, "JWK member \"%s\" appears more than once", jwk_members[i]);
+            return -1;
+        }
     if (json_member(jwk, "kid", &v) == 1 && json_string(&v, k->kid, sizeof k->kid) < 0)
         return fail(err, "JWK kid: not a string of at most 128 bytes");
     if (json_member(jwk, "kty", &v) != 1)
@@ -556,10 +567,14 @@ static bool aud_names(const struct jwt_claims *c, const char *aud)
     return false;
 }
 
-struct verify_work {
-    struct jws j[1 + JWS_CHAIN_MAX]; /* [0] the token, [i] its i-th link */
-    struct jwt_claims c[1 + JWS_CHAIN_MAX];
-    struct jwt_key cnf[1 + JWS_CHAIN_MAX]; /* [i]: the key link i certifies (i >= 1) */
+/* One element of a token: [0] the token itself, [i] its i-th link. A
+ * token with no chain (the usual one) needs one element (~20 KB); the
+ * links' elements are allocated only when the header lists them, instead of
+ * a fixed 1 + JWS_CHAIN_MAX (60 KB) per call. */
+struct verify_elem {
+    struct jws j;
+    struct jwt_claims c;
+    struct jwt_key cnf; /* the key this link certifies (links only) */
 };
 
 static enum jwt_status check_times(const struct jwt_claims *c, int64_t now, unsigned leeway)
@@ -573,78 +588,94 @@ static enum jwt_status check_times(const struct jwt_claims *c, int64_t now, unsi
     return JWT_OK;
 }
 
-static enum jwt_status verify(const struct jwt_policy *p, const char *tok, size_t len, int64_t now,
-                              struct verify_work *w, struct jwt_verdict *out)
+/* e[0] is split and read; e[1..n] are the links (n = e[0]->j.n_chain). */
+static enum jwt_status verify(const struct jwt_policy *p, struct verify_elem **e, unsigned n,
+                              int64_t now, struct jwt_verdict *out)
 {
-    enum jws_status js = jws_split(tok, len, &w->j[0]);
+    enum jws_status js;
     enum jwt_status st = JWT_OK;
     const struct jwt_key *root;
     char why[JWT_ERR_LEN];
-    unsigned n;
-    if (js == JWS_ERR_ALG)
-        return JWT_ALG;
-    if (js == JWS_ERR_DEPTH)
-        return JWT_CHAIN_DEPTH;
-    if (js != JWS_OK || jwt_claims_read(&w->j[0], &w->c[0]) != JWT_CLAIMS_OK)
-        return JWT_MALFORMED;
-    n = w->j[0].n_chain;
     for (unsigned i = 1; i <= n; i++) {
-        js = jws_split(w->j[0].chain[i - 1].p, w->j[0].chain[i - 1].len, &w->j[i]);
+        js = jws_split(e[0]->j.chain[i - 1].p, e[0]->j.chain[i - 1].len, &e[i]->j);
         if (js == JWS_ERR_ALG)
             return JWT_ALG;
         /* links carry no chain of their own: the token's header lists them all */
-        if (js != JWS_OK || w->j[i].n_chain ||
-            jwt_claims_read(&w->j[i], &w->c[i]) != JWT_CLAIMS_OK ||
-            w->c[i].cnf_jwk.type != JSON_OBJECT ||
-            jwt_key_from_jwk(&w->c[i].cnf_jwk, &w->cnf[i], why) != 0 ||
-            w->cnf[i].alg == JWS_ALG_HS256) /* a delegated key is public */
+        if (js != JWS_OK || e[i]->j.n_chain ||
+            jwt_claims_read(&e[i]->j, &e[i]->c) != JWT_CLAIMS_OK ||
+            e[i]->c.cnf_jwk.type != JSON_OBJECT ||
+            jwt_key_from_jwk(&e[i]->c.cnf_jwk, &e[i]->cnf, why) != 0 ||
+            e[i]->cnf.alg == JWS_ALG_HS256) /* a delegated key is public */
             return JWT_CHAIN;
     }
-    /* signatures, outermost first: j[n] by a trusted key, j[i] by cnf[i+1] */
-    if (!(root = trusted_signer(p->keys, &w->j[n], &st)))
+    /* signatures, outermost first: e[n] by a trusted key, e[i] by e[i+1]'s cnf */
+    if (!(root = trusted_signer(p->keys, &e[n]->j, &st)))
         return st;
     for (unsigned i = n; i-- > 0;)
-        if (!key_verifies(&w->cnf[i + 1], &w->j[i]))
+        if (!key_verifies(&e[i + 1]->cnf, &e[i]->j))
             return JWT_BAD_SIG;
     /* claims of every element */
     for (unsigned i = 0; i <= n; i++) {
-        if ((st = check_times(&w->c[i], now, p->leeway_s)) != JWT_OK)
+        if ((st = check_times(&e[i]->c, now, p->leeway_s)) != JWT_OK)
             return st;
-        if (jwt_revoked_has(p->revoked, w->c[i].jti) ||
-            (i && jwt_revoked_has(p->revoked, w->cnf[i].thumb)))
+        if (jwt_revoked_has(p->revoked, e[i]->c.jti) ||
+            (i && jwt_revoked_has(p->revoked, e[i]->cnf.thumb)))
             return JWT_REVOKED;
-        hash_rooms(&w->c[i].scope);
+        hash_rooms(&e[i]->c.scope);
     }
     if (jwt_revoked_has(p->revoked, root->thumb))
         return JWT_REVOKED;
     /* iss and aud are the trusted signer's statements */
-    if (p->issuer && p->issuer[0] && strcmp(w->c[n].iss, p->issuer) != 0)
+    if (p->issuer && p->issuer[0] && strcmp(e[n]->c.iss, p->issuer) != 0)
         return JWT_ISSUER;
-    if (p->audience && p->audience[0] && !aud_names(&w->c[n], p->audience))
+    if (p->audience && p->audience[0] && !aud_names(&e[n]->c, p->audience))
         return JWT_AUDIENCE;
     for (unsigned i = 0; i < n; i++) {
-        if (!jwt_scope_within(&w->c[i].scope, &w->c[i + 1].scope))
+        if (!jwt_scope_within(&e[i]->c.scope, &e[i + 1]->c.scope))
             return JWT_CHAIN_SCOPE;
-        if (w->c[i].exp > w->c[i + 1].exp)
+        if (e[i]->c.exp > e[i + 1]->c.exp)
             return JWT_CHAIN_EXP;
     }
-    out->exp = w->c[0].exp;
-    memcpy(out->sub, w->c[0].sub, sizeof out->sub);
-    out->scope = w->c[0].scope;
+    out->exp = e[0]->c.exp;
+    memcpy(out->sub, e[0]->c.sub, sizeof out->sub);
+    out->scope = e[0]->c.scope;
     return JWT_OK;
 }
 
 enum jwt_status jwt_verify(const struct jwt_policy *p, const char *tok, size_t len, int64_t now_s,
                            struct jwt_verdict *out)
 {
-    struct verify_work *w = calloc(1, sizeof *w);
+    /* malloc, not calloc: jws_split and jwt_claims_read set every field they
+     * leave valid; only the cnf keys (freed below) must start zeroed */
+    struct verify_elem *e[1 + JWS_CHAIN_MAX] = {malloc(sizeof **e)}, *links = NULL;
+    enum jws_status js;
     enum jwt_status st;
-    if (!w)
+    unsigned n = 0;
+    if (!e[0])
         return JWT_MALFORMED;
-    st = verify(p, tok, len, now_s, w, out);
-    for (unsigned i = 0; i <= JWS_CHAIN_MAX; i++)
-        jwt_key_free(&w->cnf[i]);
-    free(w);
+    memset(&e[0]->cnf, 0, sizeof e[0]->cnf);
+    js = jws_split(tok, len, &e[0]->j);
+    if (js == JWS_ERR_ALG)
+        st = JWT_ALG;
+    else if (js == JWS_ERR_DEPTH)
+        st = JWT_CHAIN_DEPTH;
+    else if (js != JWS_OK || jwt_claims_read(&e[0]->j, &e[0]->c) != JWT_CLAIMS_OK)
+        st = JWT_MALFORMED;
+    else if ((n = e[0]->j.n_chain) > JWS_CHAIN_MAX) /* jws_split's bound, kept local */
+        st = JWT_CHAIN_DEPTH;
+    else if (n && !(links = malloc(n * sizeof *links)))
+        st = JWT_MALFORMED;
+    else {
+        for (unsigned i = 1; i <= n; i++) {
+            e[i] = &links[i - 1];
+            memset(&e[i]->cnf, 0, sizeof e[i]->cnf);
+        }
+        st = verify(p, e, n, now_s, out);
+    }
+    for (unsigned i = 1; i <= n && links; i++)
+        jwt_key_free(&e[i]->cnf);
+    free(links);
+    free(e[0]);
     return st;
 }
 
@@ -670,15 +701,8 @@ struct jwt_grant *jwt_grant_make(const struct jwt_verdict *v)
 
 bool jwt_grant_has(const struct jwt_grant *g, const uint8_t ih[20])
 {
-    if (g->any)
-        return true;
-    for (uint32_t k = 0; k < g->n_ih; k++)
-        if (memcmp(g->ih[k], ih, 20) == 0)
-            return true;
-    for (uint32_t k = 0; k < g->n_prefix; k++)
-        if (jwt_prefix_covers(&g->prefix[k], ih, 40))
-            return true;
-    return false;
+    return g->any ||
+           jwt_ih_listed((const uint8_t(*)[20])g->ih, g->n_ih, g->prefix, g->n_prefix, ih);
 }
 
 void jwt_auth_free(struct jwt_auth *a)
