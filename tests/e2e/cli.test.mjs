@@ -83,6 +83,10 @@ test('keygen: a 0600 private JWK jose imports, the public JWK on stdout, kid = R
   assert.match(again.stderr, /not overwritten/);
   assert.equal(readFileSync(f('root.jwk'), 'utf8'), before);
   assert.match(run('keygen').stderr, /--out FILE is required/);
+  // the private file where the public key belongs: the tracker does not start
+  const wrong = spawnSync(BIN, ['--auth-pubkey', f('root.jwk'), '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: scaled(10_000) });
+  assert.notEqual(wrong.status, 0);
+  assert.match(wrong.stderr, /JWK holds a private key \(d\): give the public JWK/);
 });
 
 test('token: jose verifies it with the public JWK; claims as asked', { timeout: TIMEOUT }, async () => {

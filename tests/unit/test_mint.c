@@ -80,6 +80,10 @@ static void test_key_files(void **state)
     assert_string_equal(ks.k[0].thumb, root.kid);
     assert_string_equal(ks.k[0].kid, root.kid);
     jwt_keys_free(&ks);
+    /* the private key file given to the tracker as its trusted key: refused */
+    assert_int_equal(jwt_keys_add_pubkey(&ks, priv, strlen(priv), err), -1);
+    assert_non_null(strstr(err, "private key"));
+    jwt_keys_free(&ks);
     /* too small a buffer */
     assert_int_equal(mint_key_jwk(&root, true, bad, 40), -1);
 

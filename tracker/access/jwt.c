@@ -137,6 +137,11 @@ int jwt_key_from_jwk(const struct json_val *jwk, struct jwt_key *k, char *err)
         return fail(err, "JWK kid: not a string of at most 128 bytes");
     if (json_member(jwk, "kty", &v) != 1)
         return fail(err, "JWK without kty");
+    /* a public key's JWK has no "d": one that has is a private key file given where
+     * the public half belongs (a tracker needs only that; a link must not carry it) */
+    if (!json_string_is(&v, "oct") && json_member(jwk, "d", &v) != 0)
+        return fail(err, "JWK holds a private key (d): give the public JWK");
+    (void)json_member(jwk, "kty", &v);
     if (json_string_is(&v, "OKP")) {
         if (json_member(jwk, "crv", &v) != 1 || !json_string_is(&v, "Ed25519"))
             return fail(err, "OKP JWK: only crv Ed25519 is accepted");

@@ -12,7 +12,7 @@
 
 #include "mint.h"
 
-static int fail(char *err, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail(char *err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
