@@ -147,16 +147,27 @@ function clientScrape(announceUrl, infoHash) {
 
 test('bittorrent-tracker Client with the token in its announce URL', { timeout: TIMEOUT }, async () => {
   const tok = await mint(ed.privateKey, 'EdDSA', { wst: { ih: [hex(A)] } });
+  // an EdDSA token (--auth-pubkey) and an ES256 one from the JWK Set (kid es-1)
+  const es256 = await mint(es.privateKey, 'ES256', { wst: { ih: [hex(A)] } }, { kid: 'es-1' });
   const member = await connect(`${tr.url}/?token=${tok}`); // a live peer in A to scrape
   try {
     assert.equal((await announce(member, { info_hash: A, peer_id: randomId() }))['failure reason'], undefined);
-    const ok = await clientScrape(`${tr.url}/?token=${tok}`, hex(A));
-    assert.equal(ok.err, null, String(ok.err));
-    assert.equal(ok.data.infoHash, hex(A));
-    assert.equal(ok.data.incomplete, 1);
+    for (const t of [tok, es256]) {
+      const ok = await clientScrape(`${tr.url}/?token=${t}`, hex(A));
+      assert.equal(ok.err, null, String(ok.err));
+      assert.equal(ok.data.infoHash, hex(A));
+      assert.equal(ok.data.incomplete, 1);
+    }
   } finally {
     member.close();
   }
+  // without a token the Client's upgrade is refused (401): it gets no data
+  const beforeRefused = (await (await fetch(`${tr.httpUrl}/stats.json`)).json()).tokenRefused;
+  const none = await clientScrape(tr.url, hex(A));
+  assert.ok(none.err, 'a Client without a token got no error');
+  assert.equal(none.data, undefined);
+  await waitFor(async () => (await (await fetch(`${tr.httpUrl}/stats.json`)).json()).tokenRefused > beforeRefused,
+    { timeoutMs: scaled(5000), message: 'the tokenless upgrade counted in tokenRefused' });
   const before = (await (await fetch(`${tr.httpUrl}/stats.json`)).json()).tokenScopeRefused;
   const refused = await clientScrape(`${tr.url}/?token=${tok}`, hex(B));
   // bittorrent-tracker reads no failure reason on a scrape reply: it reports
