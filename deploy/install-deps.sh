@@ -3,7 +3,9 @@
 #
 #   deploy/install-deps.sh            build dependencies (compiler, cmake, libraries)
 #   deploy/install-deps.sh --test     plus what the test suites need (cmocka, coturn, node,
-#                                     npm, chromium, clang for fuzzing, clang-format, iproute2)
+#                                     npm, chromium, clang for fuzzing, clang-format, iproute2,
+#                                     openssl for test certificates, prometheus for promtool,
+#                                     podman + mmdebstrap + runc for the container test)
 #   deploy/install-deps.sh --runtime  only the shared libraries the binary loads
 #                                     (the Dockerfile's final stage)
 #
@@ -19,9 +21,9 @@ case "${1:-}" in
 *) echo "usage: $0 [--test|--runtime]" >&2; exit 2 ;;
 esac
 
-runtime="libwebsockets17 libwebsockets-evlib-ev libev4 libsodium23 libjemalloc2 libck0 ca-certificates"
-build="build-essential cmake pkg-config libssl-dev libwebsockets-dev libwebsockets-evlib-ev libev-dev uthash-dev libsodium-dev libjemalloc-dev libck-dev"
-test="libcmocka-dev coturn clang-14 libclang-rt-14-dev clang-format iproute2 util-linux curl procps chromium"
+runtime="libwebsockets17 libwebsockets-evlib-ev libev4 libsodium23 libjemalloc2 libck0 libinih1 ca-certificates"
+build="build-essential cmake pkg-config libssl-dev libwebsockets-dev libwebsockets-evlib-ev libev-dev uthash-dev libsodium-dev libjemalloc-dev libck-dev libinih-dev"
+test="libcmocka-dev coturn clang-14 libclang-rt-14-dev clang-format iproute2 util-linux curl procps chromium openssl prometheus podman mmdebstrap runc"
 
 case "$mode" in
 runtime) want="$runtime" ;;
