@@ -1,0 +1,199 @@
+#!/bin/bash
+# tests/container/run.sh - the container suite: builds the Dockerfile for real
+# with podman and runs the image. Prints one line per part,
+# `container <part>: ok|FAILED ...` (counted by tests/run-all.sh).
+#
+#   bash tests/container/run.sh
+#
+# No image registry is reachable, Debian's mirror is: the base image
+# docker.io/library/debian:12-slim is made here with mmdebstrap and kept in
+# $WSTRACKER_CONTAINER_CACHE (default /var/cache/wstracker-test/debian12.tar,
+# remade when older than 7 days); podman's layer cache (/var/lib/containers)
+# keeps the apt layers, and the image is kept after the run. The build (apt in
+# the build stage) is the only part that uses the network; the running
+# container and the clients are in a fresh network namespace that only has lo
+# (the script re-runs itself there with --inside): the container's
+# --network=host is that namespace.
+#
+# Parts: base, build, image (user, ports, healthcheck, runtime libraries only),
+# health (HEALTHCHECK passes), health-fails (the same command fails when nothing
+# listens), ws (raw announce + npm bittorrent-tracker Client over ws://, the
+# interval set through WSTRACKER_INTERVAL), nonroot, sighup, sigterm.
+# Needs root, podman, runc, mmdebstrap, node (deploy/install-deps.sh --test).
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+CACHE=${WSTRACKER_CONTAINER_CACHE:-/var/cache/wstracker-test}
+IMAGE=localhost/wstracker
+BASE=docker.io/library/debian:12-slim
+NAME=wstracker-test-$$
+# Same interval in the env and in the client's check: the image reads WSTRACKER_*.
+INTERVAL=77
+export CONTAINERS_CONF=$CACHE/containers.conf
+# crun refuses this machine's hybrid cgroups (v1 + v2); runc works.
+PODMAN=(podman --runtime runc)
+
+part() { # name ok|FAILED detail
+    echo "container $1: $2${3:+ ($3)}"
+}
+
+# Poll cmd until it succeeds or deadline seconds pass.
+poll() { # deadline cmd...
+    local end=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -ge "$end" ] && return 1
+        sleep 0.2
+    done
+}
+
+if [ "${1:-}" = --inside ]; then
+    # ---- inside the network namespace (only lo) ----
+    ip link set lo up
+    cleanup() { "${PODMAN[@]}" rm -f -t 0 "$NAME" >/dev/null 2>&1; }
+    trap cleanup EXIT
+    # Every port is free in a new namespace; take one from the kernel anyway.
+    PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+    # The image's HEALTHCHECK command, as podman stored it (["CMD", argv...]).
+    mapfile -t HC < <("${PODMAN[@]}" image inspect --format '{{json .Config.Healthcheck.Test}}' "$IMAGE" |
+        node -e 'const a=JSON.parse(require("fs").readFileSync(0,"utf8")); a.slice(1).forEach(x=>console.log(x))')
+
+    # The systemd timer podman would add for the healthcheck does not exist
+    # here (no systemd): interval disabled, the test runs the check itself
+    # (podman 4.3 still logs "unable to get systemd connection" to run.out).
+    if ! "${PODMAN[@]}" run -d --name "$NAME" --network=host --health-interval=disable \
+        -e WSTRACKER_LISTEN="127.0.0.1:$PORT" -e WSTRACKER_INTERVAL=$INTERVAL -e WSTRACKER_THREADS=2 \
+        "$IMAGE" >"$LOGDIR/run.out" 2>&1; then
+        part health FAILED "podman run: $(tail -3 "$LOGDIR/run.out" | tr '\n' ' ')"
+        exit 1
+    fi
+    logs() { "${PODMAN[@]}" logs "$NAME" 2>&1; }
+
+    # health: the HEALTHCHECK passes within 30 s of the start (the tracker is
+    # ready in well under a second; 30 s covers a loaded 2-core machine).
+    t0=$SECONDS
+    if poll 30 "${PODMAN[@]}" healthcheck run "$NAME"; then
+        part health ok "podman healthcheck run: 0 after $((SECONDS - t0)) s"
+    else
+        part health FAILED "not healthy within 30 s; log: $(logs | tail -5 | tr '\n' ' ')"
+    fi
+
+    # health-fails: the same command, pointed at a port where nothing listens
+    # (PORT+1 in this namespace), must fail: the check can tell.
+    if "${PODMAN[@]}" exec -e WSTRACKER_LISTEN="127.0.0.1:$((PORT + 1))" "$NAME" "${HC[@]}" >/dev/null 2>&1; then
+        part health-fails FAILED "the healthcheck passed with nothing listening on $((PORT + 1))"
+    else
+        part health-fails ok "nothing on $((PORT + 1)): exit non-zero"
+    fi
+
+    # ws: a raw announce (interval from WSTRACKER_INTERVAL) and the npm Client.
+    if out=$(EXPECT_INTERVAL=$INTERVAL node tests/container/client.mjs "ws://127.0.0.1:$PORT" 2>&1); then
+        part ws ok "$(echo "$out" | tr '\n' ';')"
+    else
+        part ws FAILED "$(echo "$out" | tr '\n' ';')"
+    fi
+
+    # nonroot: the tracker (PID 1 of the container) runs as uid 10001, seen
+    # from inside (id -u) and from the host (/proc/PID/status, all four uids).
+    uid=$("${PODMAN[@]}" exec "$NAME" id -u 2>&1)
+    pid=$("${PODMAN[@]}" inspect --format '{{.State.Pid}}' "$NAME")
+    huid=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$pid/status" 2>/dev/null)
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null)
+    if [ "$uid" = 10001 ] && [ "$huid" = "10001 10001 10001 10001" ] && [ "$comm" = wstracker ]; then
+        part nonroot ok "id -u $uid; host pid $pid ($comm) Uid $huid"
+    else
+        part nonroot FAILED "id -u '$uid'; host pid $pid ($comm) Uid '$huid'"
+    fi
+
+    # sighup: the tracker logs the reload and keeps running (healthy again).
+    "${PODMAN[@]}" kill -s HUP "$NAME" >/dev/null
+    if poll 10 sh -c "${PODMAN[*]} logs $NAME 2>&1 | grep -q 'SIGHUP: nothing to reload'" &&
+        [ "$("${PODMAN[@]}" inspect --format '{{.State.Running}}' "$NAME")" = true ] &&
+        "${PODMAN[@]}" healthcheck run "$NAME" >/dev/null 2>&1; then
+        part sighup ok "logged 'SIGHUP: nothing to reload', still running and healthy"
+    else
+        part sighup FAILED "state $("${PODMAN[@]}" inspect --format '{{.State.Status}}' "$NAME" 2>&1); log: $(logs | tail -3 | tr '\n' ' ')"
+    fi
+
+    # sigterm: podman stop sends the image's STOPSIGNAL (SIGTERM) and SIGKILL
+    # only after 10 s: exit code 0 (137 would be the kill) and the closing line.
+    t0=$SECONDS
+    "${PODMAN[@]}" stop -t 10 "$NAME" >/dev/null 2>&1
+    took=$((SECONDS - t0))
+    code=$("${PODMAN[@]}" inspect --format '{{.State.ExitCode}}' "$NAME" 2>&1)
+    if [ "$code" = 0 ] && logs | grep -q 'wstracker: signal 15, closing connections'; then
+        part sigterm ok "exit 0 after $took s, logged 'signal 15, closing connections'"
+    else
+        part sigterm FAILED "exit code '$code' after $took s; log: $(logs | tail -3 | tr '\n' ' ')"
+    fi
+    logs >"$LOGDIR/tracker.log"
+    exit 0
+fi
+
+# ---- outside: base image and build (the network is needed for apt) ----
+start=$SECONDS
+LOGDIR=${WSTRACKER_TEST_LOG:-$ROOT/build/test-logs}/container
+mkdir -p "$LOGDIR" "$CACHE"
+export LOGDIR
+if [ "$(id -u)" != 0 ]; then
+    part base FAILED "needs root (podman with the system store, mmdebstrap, unshare)"
+    exit 1
+fi
+for tool in podman runc mmdebstrap node unshare ip; do
+    if ! command -v $tool >/dev/null 2>&1; then
+        part base FAILED "$tool not installed (deploy/install-deps.sh --test)"
+        exit 1
+    fi
+done
+printf '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\n' >"$CONTAINERS_CONF"
+
+# base: debian12.tar (made when missing or older than 7 days), imported as
+# debian:12-slim when the image is missing or older than the tar.
+tar=$CACHE/debian12.tar
+how="reused $tar"
+if [ ! -f "$tar" ] || [ -n "$(find "$tar" -mtime +7)" ]; then
+    t0=$SECONDS
+    if mmdebstrap --format=tar --variant=minbase --include=ca-certificates bookworm "$tar.tmp" \
+        >"$LOGDIR/mmdebstrap.log" 2>&1 && mv "$tar.tmp" "$tar"; then
+        how="made $tar with mmdebstrap in $((SECONDS - t0)) s"
+        rm -f "$CACHE/imported"
+    else
+        part base FAILED "mmdebstrap: $(tail -3 "$LOGDIR/mmdebstrap.log" | tr '\n' ' ')"
+        exit 1
+    fi
+fi
+if ! podman image exists "$BASE" || [ ! -f "$CACHE/imported" ] || [ "$tar" -nt "$CACHE/imported" ]; then
+    if podman import "$tar" "$BASE" >"$LOGDIR/import.log" 2>&1; then
+        touch "$CACHE/imported"
+        how="$how, imported"
+    else
+        part base FAILED "podman import: $(tail -3 "$LOGDIR/import.log" | tr '\n' ' ')"
+        exit 1
+    fi
+fi
+part base ok "$how"
+
+# build: the Dockerfile, Docker format (OCI images drop HEALTHCHECK).
+t0=$SECONDS
+if podman build --format docker --pull=never --isolation=chroot --network=host -t "$IMAGE" . \
+    >"$LOGDIR/build.log" 2>&1; then
+    part build ok "$((SECONDS - t0)) s; log $LOGDIR/build.log"
+else
+    part build FAILED "$(tail -5 "$LOGDIR/build.log" | tr '\n' ' ')"
+    exit 1
+fi
+
+# image: what the runtime stage holds: uid 10001, ports 8000 and 8443, a
+# HEALTHCHECK, the binary's libraries all found, no compiler or cmake.
+meta=$(podman image inspect --format '{{.Config.User}}|{{.Config.ExposedPorts}}|{{len .Config.Healthcheck.Test}}' "$IMAGE" 2>&1)
+inner=$("${PODMAN[@]}" run --rm --network=none --no-healthcheck --entrypoint /bin/sh "$IMAGE" -c \
+    'ldd /usr/local/bin/wstracker | grep -c "not found"; command -v cc gcc cmake | wc -l; /usr/local/bin/wstracker --version' 2>&1 | tr '\n' ' ')
+if [[ $meta == "10001:10001|map[8000/tcp:{} 8443/tcp:{}]|"[1-9]* ]] && [[ $inner == "0 0 wstracker "* ]]; then
+    part image ok "user, ports, healthcheck: $meta; missing libs, compilers, version: $inner"
+else
+    part image FAILED "user|ports|healthcheck: '$meta'; missing libs, compilers, version: '$inner'"
+fi
+
+# The running parts, in a network namespace with only lo.
+unshare --net -- bash "$ROOT/tests/container/run.sh" --inside
+echo "container suite: $((SECONDS - start)) s"
