@@ -31,9 +31,7 @@ RUN sh /tmp/install-deps.sh --runtime && rm -rf /var/lib/apt/lists/* /tmp/instal
 COPY --from=build /src/build/wstracker /usr/local/bin/wstracker
 USER 10001:10001
 # Every option reads a WSTRACKER_* variable (README "Running"); the image only
-# sets the listener to all interfaces. wss:// is off until certificates are
-# mounted and WSTRACKER_LISTEN_TLS, WSTRACKER_TLS_CERT, WSTRACKER_TLS_KEY set
-# (README "Docker"), so the image starts without certificates.
+# sets the listener to all interfaces, so it starts with no file mounted.
 ENV WSTRACKER_LISTEN=0.0.0.0:8000
 EXPOSE 8000 8443
 # No curl or wget in the image: bash (part of slim) speaks HTTP/1.0 to /health

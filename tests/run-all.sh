@@ -92,9 +92,10 @@ else
 fi
 counted_suite format "$LOG/format.log" ': ok$' 'FAILED'
 
-# --- docs (the README's option table against --help; the layers' includes) ---
+# --- docs (the README's option table against --help; the layers' includes; deploy/ vs --help) ---
 node tests/docs/options.mjs build/wstracker >"$LOG/docs.log" 2>&1
 sh tests/docs/layers.sh >>"$LOG/docs.log" 2>&1
+sh tests/docs/deploy.sh build/wstracker >>"$LOG/docs.log" 2>&1
 counted_suite docs "$LOG/docs.log" '^docs [a-z]*: ok' '^docs [a-z]*: FAILED'
 
 # --- fuzz (libFuzzer, ASan+UBSan; FUZZ_SECONDS per target) ---
