@@ -9,7 +9,9 @@
 # docker.io/library/debian:12-slim is made here with mmdebstrap and kept in
 # $WSTRACKER_CONTAINER_CACHE (default /var/cache/wstracker-test/debian12.tar,
 # remade when older than 7 days); podman's layer cache (/var/lib/containers)
-# keeps the apt layers, and the image is kept after the run. The build (apt in
+# keeps the apt layers, and the image is kept after the run (tagged
+# localhost/wstracker, its build stage localhost/wstracker-build; images of
+# earlier builds are pruned). The build (apt in
 # the build stage) is the only part that uses the network; the running
 # container and the clients are in a fresh network namespace that only has lo
 # (the script re-runs itself there with --inside): the container's
@@ -177,6 +179,11 @@ part base ok "$how"
 t0=$SECONDS
 if podman build --format docker --pull=never --isolation=chroot --network=host -t "$IMAGE" . \
     >"$LOGDIR/build.log" 2>&1; then
+    # The build stage tagged too (from the cache, about a second), so that
+    # pruning dangling images (earlier builds) keeps both stages' layers.
+    podman build --format docker --pull=never --isolation=chroot --network=host --target build \
+        -t "$IMAGE-build" . >>"$LOGDIR/build.log" 2>&1
+    podman image prune -f >>"$LOGDIR/build.log" 2>&1
     part build ok "$((SECONDS - t0)) s; log $LOGDIR/build.log"
 else
     part build FAILED "$(tail -5 "$LOGDIR/build.log" | tr '\n' ' ')"
