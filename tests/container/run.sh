@@ -107,12 +107,16 @@ if [ "${1:-}" = --inside ]; then
         part nonroot FAILED "id -u '$uid'; host pid $pid ($comm) Uid '$huid'"
     fi
 
-    # sighup: the tracker logs the reload and keeps running (healthy again).
+    # sighup: the tracker logs one more reload line ("SIGHUP: nothing to
+    # reload", or the certificate's "TLS certificate reloaded") and keeps
+    # running (healthy again).
+    reloads() { logs | grep -c -E 'SIGHUP|certificate reloaded'; }
+    before=$(reloads)
     "${PODMAN[@]}" kill -s HUP "$NAME" >/dev/null
-    if poll 10 sh -c "${PODMAN[*]} logs $NAME 2>&1 | grep -q 'SIGHUP: nothing to reload'" &&
+    if poll 10 sh -c "[ \$(${PODMAN[*]} logs $NAME 2>&1 | grep -c -E 'SIGHUP|certificate reloaded') -gt $before ]" &&
         [ "$("${PODMAN[@]}" inspect --format '{{.State.Running}}' "$NAME")" = true ] &&
         "${PODMAN[@]}" healthcheck run "$NAME" >/dev/null 2>&1; then
-        part sighup ok "logged 'SIGHUP: nothing to reload', still running and healthy"
+        part sighup ok "logged '$(logs | grep -E 'SIGHUP|certificate reloaded' | tail -1)', still running and healthy"
     else
         part sighup FAILED "state $("${PODMAN[@]}" inspect --format '{{.State.Status}}' "$NAME" 2>&1); log: $(logs | tail -3 | tr '\n' ' ')"
     fi
@@ -133,6 +137,11 @@ if [ "${1:-}" = --inside ]; then
 fi
 
 # ---- outside: base image and build (the network is needed for apt) ----
+# The npm clients, as tests/e2e/run.sh installs them (package-lock.json).
+if [ "${1:-}" != --inside ] && { [ ! -f tests/e2e/node_modules/.package-lock.json ] ||
+    [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; }; then
+    (cd tests/e2e && npm ci --no-audit --no-fund) >&2
+fi
 start=$SECONDS
 LOGDIR=${WSTRACKER_TEST_LOG:-$ROOT/build/test-logs}/container
 mkdir -p "$LOGDIR" "$CACHE"
