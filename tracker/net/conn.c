@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "gate.h"
 #include "net.h"
@@ -23,11 +24,21 @@ _Static_assert(sizeof(struct conn) <= 128, "struct conn grew past 128 bytes");
 
 /* ---- output ---- */
 
+/* The worker's output-queue gauge (/metrics) follows every change of a
+ * connection's out_bytes: one relaxed store per queued frame, none for a
+ * frame written at once. */
+static void outq_add(struct net_worker *nw, int64_t d)
+{
+    stats_add(&nw->w->stats, STATS_OUTQ_BYTES, d);
+}
+
 static void free_out(struct conn *c)
 {
     struct mail *m;
     while ((m = mail_queue_pop(&c->out)) != NULL)
         mail_free(m);
+    if (c->out_bytes)
+        outq_add(net_of(c->wsi), -(int64_t)c->out_bytes);
     c->out_bytes = 0;
 }
 
@@ -89,6 +100,7 @@ void conn_enqueue(struct net_worker *nw, struct conn *c, struct frame *f)
     }
     mail_queue_push(&c->out, &f->m);
     c->out_bytes += f->len;
+    outq_add(nw, f->len);
     rx_pace(nw, c);
     lws_callback_on_writable(c->wsi);
 }
@@ -106,6 +118,7 @@ int conn_writeable(struct net_worker *nw, struct conn *c, struct lws *wsi)
             break;
         f = (struct frame *)mail_queue_pop(&c->out);
         c->out_bytes -= f->len;
+        outq_add(nw, -(int64_t)f->len);
         n = lws_write(wsi, (unsigned char *)frame_payload(f), f->len, LWS_WRITE_TEXT);
         mail_free(&f->m);
         if (n < 0)
@@ -142,6 +155,7 @@ int conn_established(struct net_worker *nw, struct conn *c, struct lws *wsi)
         return -1;
     }
     stats_add(&w->stats, STATS_CONNECTIONS, 1);
+    stats_add(&w->stats, c->sc.ipv6 ? STATS_CONNECTIONS_IPV6 : STATS_CONNECTIONS_IPV4, 1);
     if (w->stopping)
         conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY);
     return 0;
@@ -159,6 +173,7 @@ void conn_closed(struct net_worker *nw, struct conn *c)
     c->rx = NULL;
     atomic_fetch_sub(&w->t->connections, 1);
     stats_add(&w->stats, STATS_CONNECTIONS, -1);
+    stats_add(&w->stats, c->sc.ipv6 ? STATS_CONNECTIONS_IPV6 : STATS_CONNECTIONS_IPV4, -1);
     worker_end_pass(w);
 }
 
@@ -208,13 +223,24 @@ static bool token_expired(struct net_worker *nw, struct conn *c, const struct jw
     return true;
 }
 
+/* A complete message: decided and its outbox drained (worker_message), then
+ * its handling time observed in the worker's histogram of its kind: from the
+ * clock reading conn_receive took when the message was complete to now, when
+ * the local replies have been handed to lws (written, or queued behind
+ * earlier frames) and mail for other workers is in their rings. One more
+ * clock read per message (CLOCK_MONOTONIC, vDSO). */
 static void message(struct net_worker *nw, struct conn *c, const char *msg, size_t len, bool text)
 {
+    struct worker *w = nw->w;
     const struct jwt_grant *g = sock_grant(c->wsi);
+    struct timespec ts;
     uint16_t code;
     if (token_expired(nw, c, g) || !within_budget(nw, c, msg, len))
         return;
-    code = worker_message(nw->w, &c->sc, msg, len, text, g, sock_addr(c->wsi));
+    code = worker_message(w, &c->sc, msg, len, text, g, sock_addr(c->wsi));
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    stats_observe(&w->stats, (enum stats_kind)w->sw.kind,
+                  (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - w->clock_ns);
     if (code)
         conn_close(c, code);
 }

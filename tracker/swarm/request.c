@@ -241,6 +241,7 @@ static void announce(struct swarm *s, struct outbox *ob, const struct proto_anno
                 f->len = (uint32_t)n;
                 f->conn = conn;
                 outbox_frame(ob, f);
+                stats_add(s->stats, STATS_RESP_ANNOUNCE, 1);
             }
         }
     }
@@ -310,6 +311,7 @@ static void scrape_answer(const struct swarm *s, struct outbox *ob, struct mail_
         f->conn = sc->conn;
         f->reply = FRAME_REPLY_SCRAPE;
         outbox_frame(ob, f);
+        stats_add(s->stats, STATS_RESP_SCRAPE, 1);
     }
     mail_free(&sc->m);
 }
@@ -381,6 +383,7 @@ static void full_scrape_send(const struct swarm *s, struct outbox *ob, uint64_t 
     f->conn = conn;
     f->reply = FRAME_REPLY_FULL_SCRAPE;
     outbox_frame(ob, f);
+    stats_add(s->stats, STATS_RESP_SCRAPE, 1);
 }
 
 /* The travel is back at its origin: cache the reply, answer the waiters. */
@@ -697,6 +700,22 @@ static bool grant_allows(const struct jwt_grant *g, const struct proto_request *
     return true;
 }
 
+/* What a scanned message is, counted in requests by type. */
+static void count_request(struct swarm *s, enum proto_status st, const struct proto_request *req)
+{
+    enum stats_kind k = STATS_KIND_INVALID;
+    if (st == PROTO_OK && req->action == PROTO_ACTION_SCRAPE)
+        k = STATS_KIND_SCRAPE;
+    else if (st == PROTO_OK && req->action == PROTO_ACTION_RELAY)
+        k = STATS_KIND_RELAY;
+    else if (st == PROTO_OK)
+        k = req->ann.has_answer                              ? STATS_KIND_ANSWER
+            : req->ann.n_offers || req->ann.n_invalid_offers ? STATS_KIND_OFFER
+                                                             : STATS_KIND_ANNOUNCE;
+    s->kind = (uint8_t)k;
+    stats_add(s->stats, (enum stats_counter)(STATS_REQ_ANNOUNCE + k), 1);
+}
+
 void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_t len, bool text,
                    int64_t now_ms, struct outbox *ob)
 {
@@ -704,6 +723,7 @@ void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_
     enum proto_status st = proto_scan_request(msg, len, s->lim.max_scrape_hashes, req);
 
     s->now_ms = now_ms;
+    count_request(s, st, req);
     capture_message(c->ref, msg, len);
     if (st != PROTO_OK) {
         /* lws does not check UTF-8 (net/net.c): an accepted message is valid
@@ -759,7 +779,7 @@ void swarm_refuse(struct swarm *s, struct swarm_conn *c, const char *msg, size_t
 {
     struct proto_request *req = &s->req;
     s->now_ms = now_ms;
-    (void)proto_scan_request(msg, len, s->lim.max_scrape_hashes, req);
+    count_request(s, proto_scan_request(msg, len, s->lim.max_scrape_hashes, req), req);
     send_error(s, ob, c->ref, req->action, st,
                req->has_info_hash && req->action != PROTO_ACTION_SCRAPE ? req->info_hash : NULL);
 }

@@ -124,6 +124,9 @@ struct swarm {
     uint64_t addr;
     struct ihrate ihrate;     /* --announce-rate budgets of the swarms this worker owns */
     struct proto_request req; /* scratch for the scanner */
+    /* What the last message given to swarm_message or swarm_refuse was
+     * (enum stats_kind: requests by type, the latency histograms). */
+    uint8_t kind;
 };
 
 /* What must happen after a call, in order. Frames go to f->conn (on any
