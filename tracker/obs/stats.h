@@ -39,7 +39,8 @@
     X(ANNOUNCES, "announces", "announces", C, NULL, "Announces accepted by the receiving worker")  \
     X(SCRAPES, "scrapes", "scrapes", C, NULL, "Scrapes accepted")                                  \
     X(OFFERS_FORWARDED, "offersForwarded", "responses", C, "type=\"offer\"",                       \
-      "Frames the tracker made for clients, by type (offer, answer, relay: forwards)")             \
+      "Frames the tracker made for clients, by type: announce and scrape replies, "                \
+      "forwarded offers and answers, relay frames, failure replies (error)")                       \
     X(OFFERS_DROPPED, "offersDropped", "forwards_dropped", C, "type=\"offer\"",                    \
       "Forwards dropped: offers and relay frames at the recipient's full output queue "            \
       "(type offer), answers whose recipient is gone (type answer)")                               \
@@ -92,7 +93,8 @@
       "Open WebSocket connections by IP version")                                                  \
     X(CONNECTIONS_IPV6, NULL, "connections_by_ip", G, "ip=\"6\"", "Over IPv6")                     \
     X(REQ_ANNOUNCE, NULL, "requests", C, "type=\"announce\"",                                      \
-      "Messages received, by type (announce: without offers or answer)")                           \
+      "Messages received, by type: announce (no offers, no answer), offer (an announce with "      \
+      "offers), answer, scrape, relay, invalid (did not scan)")                                    \
     X(REQ_OFFER, NULL, "requests", C, "type=\"offer\"", "Announces with offers")                   \
     X(REQ_ANSWER, NULL, "requests", C, "type=\"answer\"", "Announces with an answer")              \
     X(REQ_SCRAPE, NULL, "requests", C, "type=\"scrape\"", "Scrapes")                               \
