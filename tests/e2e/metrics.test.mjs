@@ -39,7 +39,8 @@ describe('GET /metrics', () => {
   let tr;
   const clients = [];
   before(async () => {
-    tr = await startTracker({ args: ['--threads', '2'] });
+    // --msg-rate 0: the slow-reader test sends hundreds of answers in a burst
+    tr = await startTracker({ args: ['--threads', '2', '--msg-rate', '0'] });
   });
   after(async () => {
     for (const c of clients) c.terminate();
@@ -168,6 +169,45 @@ describe('GET /metrics', () => {
       input: res.body.replace('wstracker_scrapes_total', 'wstrackerScrapes'), encoding: 'utf8'
     });
     assert.notEqual(bad.stdout + bad.stderr, '', 'promtool flags a name without _total or in camelCase');
+  });
+
+  test('output_queue_bytes follows a slow reader: up while it does not read, 0 once it drains or closes', { timeout: scaled(60000) }, async () => {
+    const ih = randomId();
+    const slow = await connect(tr.url);
+    const fast = await connect(tr.url);
+    clients.push(slow, fast);
+    const ps = randomId();
+    const pf = randomId();
+    assert.equal((await announce(slow, { info_hash: ih, peer_id: ps, event: 'started' }))['failure reason'], undefined);
+    assert.equal((await announce(fast, { info_hash: ih, peer_id: pf, event: 'started' }))['failure reason'], undefined);
+    const queued = async () => {
+      const m = parse((await metrics(tr)).body);
+      return m.get('wstracker_output_queue_bytes{worker="0"}') + m.get('wstracker_output_queue_bytes{worker="1"}');
+    };
+    const sdp = 'a'.repeat(60000);
+    // answers (never dropped) to a peer that does not read, two at a time,
+    // until the socket buffers are full and frames wait in the tracker's queue
+    const fill = async () => {
+      slow.pauseReading();
+      for (let i = 0; i < 200; i++) {
+        for (let k = 0; k < 2; k++) {
+          fast.send({ action: 'announce', info_hash: ih, peer_id: pf, to_peer_id: ps, offer_id: randomId(), answer: { type: 'answer', sdp } });
+        }
+        const q = await queued();
+        if (q > 0) return q;
+      }
+      return 0;
+    };
+    const q1 = await fill();
+    assert.ok(q1 > 0 && q1 < 1 << 20, `queued ${q1} bytes, under the hard cap`);
+    slow.resumeReading();
+    await waitFor(async () => (await queued()) === 0, { timeoutMs: scaled(15000), message: 'the queue drained once the peer read' });
+    const q2 = await fill();
+    assert.ok(q2 > 0, `queued again (${(await metrics(tr)).body.match(/^wstracker_(forwards_dropped|messages_rate_limited).*$/gm)})`);
+    slow.terminate(); // closes with its queue full: the gauge gives it back
+    await waitFor(async () => (await queued()) === 0, { timeoutMs: scaled(15000), message: 'the queue freed at close' });
+    const m = parse((await metrics(tr)).body);
+    assert.equal(m.get('wstracker_forwards_dropped_total{type="answer"}'), 0);
   });
 
   test('with tokens on, /metrics stays open (like /stats.json) and counts the refusals', { timeout: scaled(20000) }, async () => {
