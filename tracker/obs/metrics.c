@@ -165,10 +165,11 @@ static void write_histograms(struct out *o, const struct metrics_input *in)
 {
     const char *name = PREFIX "request_duration_seconds";
     put_help(o, name,
-             "Time from a complete message to the end of its handling on the receiving worker "
-             "(replies written or queued, mail to other workers sent), by action",
+             "Time from a complete client message to each frame it causes being handed to "
+             "the socket layer (written or queued): announce and scrape replies, forwarded "
+             "offers and answers, relay frames; by action",
              "histogram");
-    for (unsigned k = 0; k < STATS_KINDS; k++) {
+    for (unsigned k = 0; k < STATS_KIND_INVALID; k++) { /* an invalid message has no reply */
         uint64_t cum = 0, sum_ns = 0;
         for (unsigned w = 0; w < in->n; w++)
             sum_ns += load(&in->all[w]->hist_sum_ns[k]);

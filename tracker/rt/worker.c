@@ -267,7 +267,7 @@ uint64_t worker_conn_open(struct worker *w, struct swarm_conn *c)
 uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
                         bool text, const struct jwt_grant *grant, uint64_t addr)
 {
-    struct outbox ob = {{NULL, NULL}, 0};
+    struct outbox ob = {{NULL, NULL}, 0, w->clock_ns}; /* the time conn_receive read */
     /* seq_cst with main's exchange and its reads of ticks: if main sees this
      * worker's tick move, this load comes after main's swap (a Dekker pair;
      * acquire/release alone would allow both to read old values). */
@@ -283,14 +283,14 @@ uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg,
 void worker_refuse(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
                    enum proto_status st)
 {
-    struct outbox ob = {{NULL, NULL}, 0};
+    struct outbox ob = {{NULL, NULL}, 0, 0}; /* not timed */
     swarm_refuse(&w->sw, c, msg, len, st, w->now_ms, &ob);
     drain_outbox(w, &ob);
 }
 
 void worker_conn_closed(struct worker *w, struct swarm_conn *c)
 {
-    struct outbox ob = {{NULL, NULL}, 0};
+    struct outbox ob = {{NULL, NULL}, 0, 0}; /* not timed */
     swarm_conn_closed(&w->sw, c, w->now_ms, &ob);
     drain_outbox(w, &ob);
     slots_remove(&w->slots, c->ref);
@@ -332,7 +332,7 @@ void worker_drain(struct worker *w)
         if (m->kind == MAIL_FRAME) {
             worker_deliver(w, (struct frame *)m);
         } else {
-            struct outbox ob = {{NULL, NULL}, 0};
+            struct outbox ob = {{NULL, NULL}, 0, m->born_ns}; /* the origin's time, carried on */
             swarm_mail(&w->sw, m, w->now_ms, &ob);
             drain_outbox(w, &ob);
         }

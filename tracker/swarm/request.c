@@ -165,6 +165,7 @@ static void forward(struct outbox *ob, const struct proto_announce *a, const cha
     f->len = (uint32_t)n;
     f->conn = to;
     f->droppable = !is_answer;
+    f->timed = 1 + (is_answer ? STATS_KIND_ANSWER : STATS_KIND_OFFER);
     outbox_frame(ob, f);
 }
 
@@ -240,6 +241,7 @@ static void announce(struct swarm *s, struct outbox *ob, const struct proto_anno
             } else {
                 f->len = (uint32_t)n;
                 f->conn = conn;
+                f->timed = 1 + STATS_KIND_ANNOUNCE;
                 outbox_frame(ob, f);
                 stats_add(s->stats, STATS_RESP_ANNOUNCE, 1);
             }
@@ -310,6 +312,7 @@ static void scrape_answer(const struct swarm *s, struct outbox *ob, struct mail_
         f->len = (uint32_t)len;
         f->conn = sc->conn;
         f->reply = FRAME_REPLY_SCRAPE;
+        f->timed = 1 + STATS_KIND_SCRAPE;
         outbox_frame(ob, f);
         stats_add(s->stats, STATS_RESP_SCRAPE, 1);
     }
@@ -382,6 +385,7 @@ static void full_scrape_send(const struct swarm *s, struct outbox *ob, uint64_t 
     f->len = fs->len;
     f->conn = conn;
     f->reply = FRAME_REPLY_FULL_SCRAPE;
+    f->timed = 1 + STATS_KIND_SCRAPE;
     outbox_frame(ob, f);
     stats_add(s->stats, STATS_RESP_SCRAPE, 1);
 }
@@ -547,6 +551,7 @@ static enum proto_status relay_apply(struct swarm *s, struct outbox *ob, uint64_
         }
         f->conn = q->conn;
         f->droppable = true;
+        f->timed = 1 + STATS_KIND_RELAY;
         outbox_frame(ob, f);
         sent++;
     }
@@ -712,7 +717,6 @@ static void count_request(struct swarm *s, enum proto_status st, const struct pr
         k = req->ann.has_answer                              ? STATS_KIND_ANSWER
             : req->ann.n_offers || req->ann.n_invalid_offers ? STATS_KIND_OFFER
                                                              : STATS_KIND_ANNOUNCE;
-    s->kind = (uint8_t)k;
     stats_add(s->stats, (enum stats_counter)(STATS_REQ_ANNOUNCE + k), 1);
 }
 

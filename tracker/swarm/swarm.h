@@ -124,25 +124,25 @@ struct swarm {
     uint64_t addr;
     struct ihrate ihrate;     /* --announce-rate budgets of the swarms this worker owns */
     struct proto_request req; /* scratch for the scanner */
-    /* What the last message given to swarm_message or swarm_refuse was
-     * (enum stats_kind: requests by type, the latency histograms). */
-    uint8_t kind;
 };
 
 /* What must happen after a call, in order. Frames go to f->conn (on any
  * worker), other mail to m->dest (never this worker). */
 struct outbox {
     struct mail_queue q;
-    uint16_t close; /* nonzero: close the sending connection with this code */
+    uint16_t close;   /* nonzero: close the sending connection with this code */
+    uint64_t born_ns; /* set by the caller: stamped on every item (struct mail.born_ns) */
 };
 
 static inline void outbox_frame(struct outbox *ob, struct frame *f)
 {
+    f->m.born_ns = ob->born_ns;
     mail_queue_push(&ob->q, &f->m);
 }
 static inline void outbox_mail(struct outbox *ob, unsigned dest, struct mail *m)
 {
     m->dest = dest;
+    m->born_ns = ob->born_ns;
     mail_queue_push(&ob->q, m);
 }
 
