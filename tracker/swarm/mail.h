@@ -40,8 +40,9 @@ struct mail {
     uint32_t kind;     /* enum mail_kind */
     uint32_t dest;     /* in an outbox: the worker it is for (not for frames) */
     /* CLOCK_MONOTONIC ns at which the client message this mail comes from
-     * was complete (set from the outbox, carried along whatever worker the
-     * mail and the mail and frames it leads to pass); 0: unknown. */
+     * was complete, as the receiving worker read it; stamped by the outbox,
+     * and handed on to the mail and frames its handling makes on any worker
+     * (the latency histograms). 0: unknown. */
     uint64_t born_ns;
 };
 
