@@ -29,6 +29,9 @@
 #include "route.h"
 #include "turn.h"
 #include "worker.h"
+#ifdef WSTRACKER_JEMALLOC_LINKED
+#include "jemalloc_conf.h"
+#endif
 
 #define LISTEN_BACKLOG   1024
 #define FD_RESERVE       64   /* descriptors kept for listeners, pipes, logs */
@@ -135,6 +138,9 @@ static int tracker_init(struct tracker *t, uint16_t ports[CONFIG_LISTEN_MAX])
     atomic_init(&t->connections, 0);
     atomic_init(&t->sockets, 0);
     t->io = &net_io;
+#ifdef WSTRACKER_JEMALLOC_LINKED
+    t->alloc_stats = jemalloc_stats; /* /metrics: jemalloc_*_bytes */
+#endif
     route_create(&t->route, t->n_workers);
     {
         uint8_t key[16];

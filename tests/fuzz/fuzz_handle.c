@@ -118,7 +118,7 @@ static void drain(void)
     for (;;) {
         bool any = false;
         for (unsigned d = 0; d < FH_WORKERS; d++) {
-            struct outbox ob = {{NULL, NULL}, 0};
+            struct outbox ob = {{NULL, NULL}, 0, 0};
             struct mail *m = mail_queue_pop(&queues[d]);
             if (!m)
                 continue;
@@ -197,7 +197,7 @@ static void conn_open(unsigned k)
 
 static void conn_close(unsigned k)
 {
-    struct outbox ob = {{NULL, NULL}, 0};
+    struct outbox ob = {{NULL, NULL}, 0, 0};
     unsigned d = conn_worker(k);
     swarm_conn_closed(&swarms[d], &conns[k], now_ms, &ob);
     drain_outbox(d, &ob);
@@ -270,7 +270,7 @@ static void step(const char *line, size_t n)
 {
     if (n >= 1 && line[0] >= '0' && line[0] < '0' + FH_CONNS) {
         unsigned k = (unsigned)(line[0] - '0'), d = conn_worker(k);
-        struct outbox ob = {{NULL, NULL}, 0};
+        struct outbox ob = {{NULL, NULL}, 0, 0};
         /* An exact-size heap copy, so ASan sees any over-read of the message. */
         char *msg = malloc(n > 1 ? n - 1 : 1);
         if (!msg)

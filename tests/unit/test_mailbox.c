@@ -155,7 +155,7 @@ static void test_wake_coalescing(void **state)
     (void)state;
     struct mailbox mb;
     atomic_int mine = 0;
-    struct tmail m = {{NULL, 0, 0}, 0, 0};
+    struct tmail m = {{NULL, 0, 0, 0}, 0, 0};
     assert_int_equal(mailbox_create(&mb, 1, count_wake, &mine), 0);
     for (int k = 0; k < 100; k++)
         mailbox_wake(&mb);

@@ -188,6 +188,83 @@ static void test_offer_answer(void **state)
     assert_int_equal(c1.scrapes, 1); /* until the reply reaches the connection */
 }
 
+/* The latency histograms' stamps (/metrics): every item of an outbox carries
+ * its born_ns, a mail carries it to the owner, and the frames it leads to
+ * there carry it on; replies and forwards are marked with their kind, failure
+ * replies are not timed. The requests are counted by kind. */
+static void test_timed_frames(void **state)
+{
+    char ih[IH_LEN + 1], msg[512];
+    struct outbox ob, ob2;
+    struct mail *m;
+    struct frame *f;
+    (void)state;
+    hash_owned_by(1, ih);
+
+    /* c1 (worker 0) announces into worker 1's swarm: mailed, stamped */
+    memset(&ob, 0, sizeof ob);
+    ob.born_ns = 1111;
+    snprintf(msg, sizeof msg,
+             "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-one-0000000000a\","
+             "\"left\":1,\"numwant\":0}",
+             ih);
+    swarm_message(&sw[0], &c1, msg, strlen(msg), true, now, &ob);
+    m = mail_queue_pop(&ob.q);
+    assert_non_null(m);
+    assert_int_equal(m->kind, MAIL_ANNOUNCE);
+    assert_int_equal(m->born_ns, 1111);
+    expect_empty(&ob);
+    memset(&ob2, 0, sizeof ob2);
+    ob2.born_ns = m->born_ns; /* as worker_drain does */
+    swarm_mail(&sw[1], m, now, &ob2);
+    f = (struct frame *)mail_queue_pop(&ob2.q);
+    assert_non_null(f);
+    assert_int_equal(f->m.kind, MAIL_FRAME);
+    assert_int_equal(f->conn, c1.ref);
+    assert_int_equal(f->timed, 1 + STATS_KIND_ANNOUNCE);
+    assert_int_equal(f->m.born_ns, 1111);
+    mail_free(&f->m);
+    expect_empty(&ob2);
+
+    /* c3 (worker 1) offers in its own worker's swarm: its reply and the
+     * forward to c1 carry its stamp */
+    memset(&ob, 0, sizeof ob);
+    ob.born_ns = 2222;
+    snprintf(
+        msg, sizeof msg,
+        "{\"action\":\"announce\",\"info_hash\":\"%s\",\"peer_id\":\"peer-two-0000000000b\","
+        "\"left\":1,\"numwant\":1,\"offers\":["
+        "{\"offer_id\":\"offer-id-00000000001\",\"offer\":{\"type\":\"offer\",\"sdp\":\"v=0\"}}]}",
+        ih);
+    swarm_message(&sw[1], &c3, msg, strlen(msg), true, now, &ob);
+    for (int k = 0; k < 2; k++) {
+        f = (struct frame *)mail_queue_pop(&ob.q);
+        assert_non_null(f);
+        assert_int_equal(f->m.born_ns, 2222);
+        assert_int_equal(f->timed,
+                         f->conn == c3.ref ? 1 + STATS_KIND_ANNOUNCE : 1 + STATS_KIND_OFFER);
+        mail_free(&f->m);
+    }
+    expect_empty(&ob);
+
+    /* a failure reply is not timed; it is counted as an invalid request */
+    memset(&ob, 0, sizeof ob);
+    ob.born_ns = 3333;
+    snprintf(msg, sizeof msg, "{\"action\":\"bogus\"}");
+    swarm_message(&sw[1], &c3, msg, strlen(msg), true, now, &ob);
+    f = (struct frame *)mail_queue_pop(&ob.q);
+    assert_non_null(f);
+    assert_int_equal(f->timed, 0);
+    mail_free(&f->m);
+    expect_empty(&ob);
+
+    assert_int_equal(atomic_load(&stats[0].v[STATS_REQ_ANNOUNCE]), 1);
+    assert_int_equal(atomic_load(&stats[1].v[STATS_REQ_OFFER]), 1);
+    assert_int_equal(atomic_load(&stats[1].v[STATS_REQ_INVALID]), 1);
+    assert_int_equal(atomic_load(&stats[1].v[STATS_RESP_ANNOUNCE]), 2);
+    assert_int_equal(atomic_load(&stats[1].v[STATS_OFFERS_FORWARDED]), 1);
+}
+
 static void send_at(unsigned w, struct swarm_conn *c, const char *msg, int64_t t, struct outbox *ob)
 {
     memset(ob, 0, sizeof *ob);
@@ -1070,6 +1147,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_offer_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timed_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_offer_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_turn_in_announce, setup, teardown),
         cmocka_unit_test_setup_teardown(test_room_list_and_directed, setup, teardown),

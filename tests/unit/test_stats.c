@@ -89,7 +89,7 @@ static void test_json(void **state)
     assert_non_null(strstr(buf, ",\"failureReasons\":{\"invalid JSON\":2,\"invalid action\":1}}"));
     /* every counter of the table with a JSON name is there exactly once */
     static const char *const names[] = {
-#define NAME(name, json) json,
+#define NAME(name, json, metric, type, label, help) json,
         STATS_TABLE(NAME)
 #undef NAME
     };

@@ -21,6 +21,8 @@
 #include "gate.h"
 #include "net.h"
 #include "jwt.h"
+#include "metrics.h"
+#include "procstat.h"
 #include "turn.h"
 
 /* A request's headers as proto/gate.c judges them, copied out of lws. */
@@ -314,6 +316,38 @@ static int write_stats(struct http_call *call, char *buf, size_t cap)
                             PROTO_STATUS_COUNT);
 }
 
+#define HTTP_METRICS_FIRST 32768 /* /metrics is about 17 KiB with 2 workers */
+
+/* GET /metrics (obs/metrics.c): the stats of every worker, the process's
+ * figures (/proc: obs/procstat.c; the allocator's when main registered it). The
+ * figures are read again if the body needs a larger buffer: a retry reads
+ * fresh values, as a second scrape would. */
+static int write_metrics(struct http_call *call, char *buf, size_t cap)
+{
+    const struct tracker *t = call->w->t;
+    struct stats *all[WORKER_MAX];
+    const char *reasons[PROTO_STATUS_COUNT];
+    struct metrics_process proc;
+    struct metrics_input in;
+    if (cap < HTTP_METRICS_FIRST)
+        return -1; /* the body is larger: skip reading /proc for a buffer too small */
+    for (unsigned k = 0; k < t->n_workers; k++)
+        all[k] = &t->workers[k].stats;
+    for (unsigned k = 0; k < PROTO_STATUS_COUNT; k++)
+        reasons[k] = k ? proto_status_reason((enum proto_status)k) : NULL;
+    memset(&proc, 0, sizeof proc);
+    procstat_read(&proc);
+    proc.have_alloc = t->alloc_stats && t->alloc_stats(&proc);
+    in.all = all;
+    in.n = t->n_workers;
+    in.reason_names = reasons;
+    in.n_reasons = PROTO_STATUS_COUNT;
+    in.version = WSTRACKER_VERSION;
+    in.uptime_ms = (uint64_t)(call->w->now_ms - t->started_ms);
+    in.proc = &proc;
+    return metrics_write(buf, cap, &in);
+}
+
 static int write_not_found(struct http_call *call, char *buf, size_t cap)
 {
     return write_text(call, HTTP_STATUS_NOT_FOUND, "not found", buf, cap);
@@ -385,6 +419,7 @@ static const struct http_route {
     {"/health", "text/plain", write_health, false, false},
     {"/stats.json", "application/json", write_stats, false, false},
     {"/stats", "application/json", write_stats, false, false},
+    {"/metrics", METRICS_CONTENT_TYPE, write_metrics, false, false},
     {"/turn", "application/json", write_turn, true, true},
     {"/room.js", "text/javascript; charset=utf-8", write_room_js, true, false},
     {"/demo", "text/html; charset=utf-8", write_demo, false, false},

@@ -5,6 +5,8 @@
 
 #include "stats.h"
 
+const uint64_t stats_hist_bounds[STATS_HIST_BUCKETS - 1] = {STATS_HIST_BOUNDS};
+
 uint64_t stats_sum(struct stats *const *all, unsigned n, enum stats_counter c)
 {
     uint64_t sum = 0;
@@ -14,7 +16,7 @@ uint64_t stats_sum(struct stats *const *all, unsigned n, enum stats_counter c)
 }
 
 static const char *const json_names[STATS_COUNT] = {
-#define STATS_NAME(name, json) [STATS_##name] = json,
+#define STATS_NAME(name, json, metric, type, label, help) [STATS_##name] = json,
     STATS_TABLE(STATS_NAME)
 #undef STATS_NAME
 };

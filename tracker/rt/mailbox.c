@@ -96,3 +96,11 @@ struct mail *mailbox_pop(struct mailbox *mb)
     }
     return NULL;
 }
+
+unsigned mailbox_depth(const struct mailbox *mb)
+{
+    unsigned n = 0;
+    for (unsigned k = 0; k < mb->n_src; k++)
+        n += ck_ring_size(&mb->from[k].ring);
+    return n;
+}

@@ -57,4 +57,7 @@ void mailbox_begin_drain(struct mailbox *mb);
 /* Consumer: dequeue one message (round robin over producers) or NULL. */
 struct mail *mailbox_pop(struct mailbox *mb);
 
+/* Consumer: mails waiting in all its rings (n_src loads; the tick's gauge). */
+unsigned mailbox_depth(const struct mailbox *mb);
+
 #endif

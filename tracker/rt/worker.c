@@ -32,6 +32,7 @@ void worker_clock(struct worker *w)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     w->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    w->clock_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 struct swarm_limits tracker_swarm_limits(const struct tracker *t)
@@ -222,6 +223,18 @@ static void publish_stats(struct worker *w)
     stats_set(&w->stats, STATS_PEER_ID_IN_USE, sc->in_use);
 }
 
+/* The queue gauges of /metrics, sampled by the tick (after its pass flushed
+ * what it could): mails waiting in this worker's mailbox, mails it parked for
+ * others. n_workers loads and additions every WORKER_TICK_MS. */
+static void publish_queues(struct worker *w)
+{
+    uint64_t parked = 0;
+    for (unsigned d = 0; d < w->t->n_workers; d++)
+        parked += w->backlog[d].n;
+    stats_set(&w->stats, STATS_MAILBOX_DEPTH, mailbox_depth(&w->mb));
+    stats_set(&w->stats, STATS_MAIL_BACKLOG, parked);
+}
+
 /* Carry out what the swarm layer wrote: frames to their connections, mail to
  * its workers. Mail for this worker (the swarm layer does its own work in
  * place, so only by mistake) is handled here, and what it writes goes out too. The gauges are
@@ -254,7 +267,7 @@ uint64_t worker_conn_open(struct worker *w, struct swarm_conn *c)
 uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
                         bool text, const struct jwt_grant *grant, uint64_t addr)
 {
-    struct outbox ob = {{NULL, NULL}, 0};
+    struct outbox ob = {{NULL, NULL}, 0, w->clock_ns}; /* the time conn_receive read */
     /* seq_cst with main's exchange and its reads of ticks: if main sees this
      * worker's tick move, this load comes after main's swap (a Dekker pair;
      * acquire/release alone would allow both to read old values). */
@@ -270,14 +283,14 @@ uint16_t worker_message(struct worker *w, struct swarm_conn *c, const char *msg,
 void worker_refuse(struct worker *w, struct swarm_conn *c, const char *msg, size_t len,
                    enum proto_status st)
 {
-    struct outbox ob = {{NULL, NULL}, 0};
+    struct outbox ob = {{NULL, NULL}, 0, 0}; /* not timed */
     swarm_refuse(&w->sw, c, msg, len, st, w->now_ms, &ob);
     drain_outbox(w, &ob);
 }
 
 void worker_conn_closed(struct worker *w, struct swarm_conn *c)
 {
-    struct outbox ob = {{NULL, NULL}, 0};
+    struct outbox ob = {{NULL, NULL}, 0, 0}; /* not timed */
     swarm_conn_closed(&w->sw, c, w->now_ms, &ob);
     drain_outbox(w, &ob);
     slots_remove(&w->slots, c->ref);
@@ -319,7 +332,7 @@ void worker_drain(struct worker *w)
         if (m->kind == MAIL_FRAME) {
             worker_deliver(w, (struct frame *)m);
         } else {
-            struct outbox ob = {{NULL, NULL}, 0};
+            struct outbox ob = {{NULL, NULL}, 0, m->born_ns}; /* the origin's time, carried on */
             swarm_mail(&w->sw, m, w->now_ms, &ob);
             drain_outbox(w, &ob);
         }
@@ -360,6 +373,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *tm, int revents)
     }
     shard_expire_step(&w->sw.shard, w->now_ms, WORKER_EXPIRE_BUDGET);
     worker_end_pass(w);
+    publish_queues(w);
 }
 
 void *worker_main(void *arg)

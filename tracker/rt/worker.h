@@ -27,6 +27,7 @@
 #include "jwt.h"
 #include "ipcount.h"
 #include "mailbox.h"
+#include "metrics.h"
 #include "route.h"
 #include "slots.h"
 #include "stats.h"
@@ -80,7 +81,10 @@ struct tracker {
     /* {atomic} token keys and revoked list (--auth-*, --revoked), NULL when
      * tokens are off; swapped and freed like the lists. */
     _Atomic(struct jwt_auth *) auth;
-    int64_t started_ms;              /* ms, monotonic */
+    int64_t started_ms; /* ms, monotonic */
+    /* The allocator's figures for /metrics (jemalloc builds: main sets it
+     * before workers start); NULL: none. Called from any worker. */
+    bool (*alloc_stats)(struct metrics_process *p);
     pthread_barrier_t start_barrier; /* main + every worker: all have started */
     bool barrier_made;               /* main: start_barrier was initialised */
     unsigned n_created, n_started;   /* main: workers made / threads started */
@@ -106,7 +110,8 @@ struct worker {
 
     struct swarm sw;
     struct stats stats;
-    int64_t now_ms; /* ms, monotonic; refreshed at the start of each pass */
+    int64_t now_ms;    /* ms, monotonic; refreshed at the start of each pass */
+    uint64_t clock_ns; /* ns, monotonic: the same reading (the latency histograms) */
     struct slots slots;
 
     atomic_bool stop;       /* {atomic} set by main on SIGINT/SIGTERM */
@@ -130,7 +135,7 @@ void *worker_main(void *arg);
 /* From any thread: ask every worker to stop. */
 void worker_stop_all(struct tracker *t);
 
-/* Owner: refresh now_ms. */
+/* Owner: refresh now_ms and clock_ns. */
 void worker_clock(struct worker *w);
 
 /* A connection became a WebSocket: its reference (c->ref), or ROUTE_CONN_NONE

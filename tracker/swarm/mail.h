@@ -39,6 +39,11 @@ struct mail {
     struct mail *next; /* owner-local queues only (struct mail_queue) */
     uint32_t kind;     /* enum mail_kind */
     uint32_t dest;     /* in an outbox: the worker it is for (not for frames) */
+    /* CLOCK_MONOTONIC ns at which the client message this mail comes from
+     * was complete, as the receiving worker read it; stamped by the outbox,
+     * and handed on to the mail and frames its handling makes on any worker
+     * (the latency histograms). 0: unknown. */
+    uint64_t born_ns;
 };
 
 /* A FIFO of mails linked through mail.next, owned by one thread: an outbox, a
@@ -96,6 +101,7 @@ struct frame {
     bool droppable;       /* a forwarded offer or relay: may be dropped past the soft cap */
     uint8_t reply;        /* enum frame_reply */
     uint16_t debit_ms;    /* FRAME_REPLY_RELAY: the relay's cost (rate.h), <= its budget */
+    uint8_t timed;        /* 1 + enum stats_kind: the latency histogram it ends in (0: none) */
     unsigned char data[]; /* FRAME_HEADROOM + len */
 };
 

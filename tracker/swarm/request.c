@@ -165,6 +165,7 @@ static void forward(struct outbox *ob, const struct proto_announce *a, const cha
     f->len = (uint32_t)n;
     f->conn = to;
     f->droppable = !is_answer;
+    f->timed = 1 + (is_answer ? STATS_KIND_ANSWER : STATS_KIND_OFFER);
     outbox_frame(ob, f);
 }
 
@@ -240,7 +241,9 @@ static void announce(struct swarm *s, struct outbox *ob, const struct proto_anno
             } else {
                 f->len = (uint32_t)n;
                 f->conn = conn;
+                f->timed = 1 + STATS_KIND_ANNOUNCE;
                 outbox_frame(ob, f);
+                stats_add(s->stats, STATS_RESP_ANNOUNCE, 1);
             }
         }
     }
@@ -309,7 +312,9 @@ static void scrape_answer(const struct swarm *s, struct outbox *ob, struct mail_
         f->len = (uint32_t)len;
         f->conn = sc->conn;
         f->reply = FRAME_REPLY_SCRAPE;
+        f->timed = 1 + STATS_KIND_SCRAPE;
         outbox_frame(ob, f);
+        stats_add(s->stats, STATS_RESP_SCRAPE, 1);
     }
     mail_free(&sc->m);
 }
@@ -380,7 +385,9 @@ static void full_scrape_send(const struct swarm *s, struct outbox *ob, uint64_t 
     f->len = fs->len;
     f->conn = conn;
     f->reply = FRAME_REPLY_FULL_SCRAPE;
+    f->timed = 1 + STATS_KIND_SCRAPE;
     outbox_frame(ob, f);
+    stats_add(s->stats, STATS_RESP_SCRAPE, 1);
 }
 
 /* The travel is back at its origin: cache the reply, answer the waiters. */
@@ -544,6 +551,7 @@ static enum proto_status relay_apply(struct swarm *s, struct outbox *ob, uint64_
         }
         f->conn = q->conn;
         f->droppable = true;
+        f->timed = 1 + STATS_KIND_RELAY;
         outbox_frame(ob, f);
         sent++;
     }
@@ -697,6 +705,21 @@ static bool grant_allows(const struct jwt_grant *g, const struct proto_request *
     return true;
 }
 
+/* What a scanned message is, counted in requests by type. */
+static void count_request(struct swarm *s, enum proto_status st, const struct proto_request *req)
+{
+    enum stats_kind k = STATS_KIND_INVALID;
+    if (st == PROTO_OK && req->action == PROTO_ACTION_SCRAPE)
+        k = STATS_KIND_SCRAPE;
+    else if (st == PROTO_OK && req->action == PROTO_ACTION_RELAY)
+        k = STATS_KIND_RELAY;
+    else if (st == PROTO_OK)
+        k = req->ann.has_answer                              ? STATS_KIND_ANSWER
+            : req->ann.n_offers || req->ann.n_invalid_offers ? STATS_KIND_OFFER
+                                                             : STATS_KIND_ANNOUNCE;
+    stats_add(s->stats, (enum stats_counter)(STATS_REQ_ANNOUNCE + k), 1);
+}
+
 void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_t len, bool text,
                    int64_t now_ms, struct outbox *ob)
 {
@@ -704,6 +727,7 @@ void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_
     enum proto_status st = proto_scan_request(msg, len, s->lim.max_scrape_hashes, req);
 
     s->now_ms = now_ms;
+    count_request(s, st, req);
     capture_message(c->ref, msg, len);
     if (st != PROTO_OK) {
         /* lws does not check UTF-8 (net/net.c): an accepted message is valid
@@ -759,7 +783,7 @@ void swarm_refuse(struct swarm *s, struct swarm_conn *c, const char *msg, size_t
 {
     struct proto_request *req = &s->req;
     s->now_ms = now_ms;
-    (void)proto_scan_request(msg, len, s->lim.max_scrape_hashes, req);
+    count_request(s, proto_scan_request(msg, len, s->lim.max_scrape_hashes, req), req);
     send_error(s, ob, c->ref, req->action, st,
                req->has_info_hash && req->action != PROTO_ACTION_SCRAPE ? req->info_hash : NULL);
 }

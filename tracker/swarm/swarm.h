@@ -130,16 +130,19 @@ struct swarm {
  * worker), other mail to m->dest (never this worker). */
 struct outbox {
     struct mail_queue q;
-    uint16_t close; /* nonzero: close the sending connection with this code */
+    uint16_t close;   /* nonzero: close the sending connection with this code */
+    uint64_t born_ns; /* set by the caller: stamped on every item (struct mail.born_ns) */
 };
 
 static inline void outbox_frame(struct outbox *ob, struct frame *f)
 {
+    f->m.born_ns = ob->born_ns;
     mail_queue_push(&ob->q, &f->m);
 }
 static inline void outbox_mail(struct outbox *ob, unsigned dest, struct mail *m)
 {
     m->dest = dest;
+    m->born_ns = ob->born_ns;
     mail_queue_push(&ob->q, m);
 }
 
