@@ -20,7 +20,8 @@
 # Parts: base, build, image (user, ports, healthcheck, runtime libraries only),
 # health (HEALTHCHECK passes), health-fails (the same command fails when nothing
 # listens), ws (raw announce + npm bittorrent-tracker Client over ws://, the
-# interval set through WSTRACKER_INTERVAL), nonroot, sighup, sigterm.
+# interval set through WSTRACKER_INTERVAL), metrics (Prometheus scrapes it with
+# deploy/prometheus.yml), nonroot, sighup, sigterm.
 # Needs root, podman, runc, mmdebstrap, node (deploy/install-deps.sh --test).
 set -u
 cd "$(dirname "$0")/../.."
@@ -95,6 +96,28 @@ if [ "${1:-}" = --inside ]; then
         part ws FAILED "$(echo "$out" | tr '\n' ';')"
     fi
 
+    # metrics: Debian's Prometheus with deploy/prometheus.yml (the target
+    # rewritten from the compose service to this port, the interval to 1 s)
+    # scrapes the container's /metrics: up == 1 and wstracker_build_info == 1
+    # within 30 s (the first scrape comes within one interval of the start).
+    PPORT=$((PORT + 3))
+    sed -e "s/wstracker:8000/127.0.0.1:$PORT/" -e 's/scrape_interval: 15s/scrape_interval: 1s/' \
+        deploy/prometheus.yml >"$LOGDIR/prometheus.yml"
+    rm -rf "$LOGDIR/prometheus-data"
+    prometheus --config.file="$LOGDIR/prometheus.yml" --storage.tsdb.path="$LOGDIR/prometheus-data" \
+        --web.listen-address="127.0.0.1:$PPORT" >"$LOGDIR/prometheus.log" 2>&1 &
+    prom=$!
+    trap 'kill $prom 2>/dev/null; cleanup' EXIT
+    q() { curl -sf "http://127.0.0.1:$PPORT/api/v1/query" --data-urlencode "query=$1"; }
+    if poll 30 sh -c "curl -sf 'http://127.0.0.1:$PPORT/api/v1/query?query=up' | grep -q '\"job\":\"wstracker\".*\"value\":\[[0-9.]*,\"1\"\]'" &&
+        q 'wstracker_build_info' | grep -q '"value":\[[0-9.]*,"1"\]'; then
+        part metrics ok "Prometheus $(prometheus --version 2>&1 | awk 'NR==1 {print $3}') scraped /metrics with deploy/prometheus.yml: up 1, wstracker_build_info 1"
+    else
+        part metrics FAILED "up: $(q up 2>&1 | head -c 300); prometheus log: $(tail -3 "$LOGDIR/prometheus.log" | tr '\n' ' ')"
+    fi
+    kill $prom 2>/dev/null
+    wait $prom 2>/dev/null
+
     # nonroot: the tracker (PID 1 of the container) runs as uid 10001, seen
     # from inside (id -u) and from the host (/proc/PID/status, all four uids).
     uid=$("${PODMAN[@]}" exec "$NAME" id -u 2>&1)
@@ -150,7 +173,7 @@ if [ "$(id -u)" != 0 ]; then
     part base FAILED "needs root (podman with the system store, mmdebstrap, unshare)"
     exit 1
 fi
-for tool in podman runc mmdebstrap node unshare ip; do
+for tool in podman runc mmdebstrap node unshare ip curl prometheus; do
     if ! command -v $tool >/dev/null 2>&1; then
         part base FAILED "$tool not installed (deploy/install-deps.sh --test)"
         exit 1
