@@ -27,7 +27,6 @@
 #include "file.h"
 #include "net.h"
 #include "route.h"
-#include "turn.h"
 #include "worker.h"
 
 #define LISTEN_BACKLOG   1024
@@ -302,14 +301,8 @@ static int load_auth(struct tracker *t, bool at_start)
     char err[CONFIG_PATH + JWT_ERR_LEN + 64];
     const struct config *c = &t->cfg;
     struct jwt_auth *a, *old;
-    if (!auth_on(c)) {
-        if (c->revoked[0] || c->auth_issuer[0] || c->auth_audience[0]) {
-            fprintf(stderr, "wstracker: --revoked, --auth-issuer and --auth-audience need a key "
-                            "(--auth-jwks, --auth-pubkey or --auth-hs256-secret-file)\n");
-            return -1;
-        }
+    if (!auth_on(c)) /* --revoked etc. without a key: config_load refused them */
         return 0;
-    }
     if (!(a = calloc(1, sizeof *a)))
         return -1;
     if ((c->auth_jwks[0] && auth_file(a, c->auth_jwks, 0, err, sizeof err) != 0) ||
@@ -401,23 +394,25 @@ int main(int argc, char **argv)
     if (rc >= 0) /* wstracker keygen, wstracker token */
         return rc;
     rc = 1;
-    switch (config_load(&t.cfg, argc, argv, err)) {
+    enum config_result cr = config_load(&t.cfg, argc, argv, err);
+    switch (cr) {
     case CONFIG_EXIT_OK: return 0;
     case CONFIG_EXIT_ERR: fprintf(stderr, "wstracker: %s\n", err); return 2;
-    case CONFIG_RUN: break;
-    }
-    for (unsigned k = 0; k < t.cfg.n_turn_urls; k++) {
-        if (!turn_url_ok(t.cfg.turn_urls[k])) {
-            fprintf(
-                stderr,
-                "wstracker: bad --turn-url '%s' (want turn:, turns: or stun:, printable ASCII)\n",
-                t.cfg.turn_urls[k]);
-            return 2;
-        }
+    case CONFIG_RUN:
+    case CONFIG_CHECK: break;
     }
     if (sodium_init() < 0) {
         fprintf(stderr, "wstracker: libsodium failed to initialise\n");
         return 1;
+    }
+    if (cr == CONFIG_CHECK) { /* the files it names too; no socket, no worker */
+        rc = load_lists(&t, true) == 0 && load_auth(&t, true) == 0 ? 0 : 2;
+        if (rc == 0)
+            config_print(&t.cfg, stdout);
+        hashlist_free(atomic_load(&t.allow_hashes));
+        hashlist_free(atomic_load(&t.deny_hashes));
+        jwt_auth_free(atomic_load(&t.auth));
+        return rc;
     }
     /* Workers inherit this mask; main takes the signals with sigwait. */
     sigemptyset(&sigs);
