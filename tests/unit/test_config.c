@@ -230,6 +230,25 @@ static void test_errors_name_the_option(void **state)
     assert_non_null(strstr(err, "WSTRACKER_INTERVAL: 'soon' is not a number in 1..86400"));
 }
 
+/* --log-level and --log-format: one of their words, stored as its index
+ * (enum log_level, enum log_format); another word names the choices. */
+static void test_log_options(void **state)
+{
+    (void)state;
+    assert_int_equal(LOAD("--threads", "1"), CONFIG_RUN);
+    assert_int_equal(cfg.log_level, 2);  /* info */
+    assert_int_equal(cfg.log_format, 0); /* text */
+    assert_int_equal(LOAD("--log-level", "error", "--log-format=json"), CONFIG_RUN);
+    assert_int_equal(cfg.log_level, 0);
+    assert_int_equal(cfg.log_format, 1);
+    assert_int_equal(LOAD("--log-level", "debug"), CONFIG_RUN);
+    assert_int_equal(cfg.log_level, 3);
+    assert_int_equal(LOAD("--log-level", "loud"), CONFIG_EXIT_ERR);
+    assert_string_equal(err, "--log-level: 'loud' is not one of error, warn, info, debug");
+    assert_int_equal(LOAD("--log-format", "JSON"), CONFIG_EXIT_ERR);
+    assert_string_equal(err, "--log-format: 'JSON' is not one of text, json");
+}
+
 static void test_outq_caps_ordered(void **state)
 {
     (void)state;
@@ -439,6 +458,10 @@ static void test_file_errors(void **state)
     assert_int_equal(FLOAD("--threads", "1"), CONFIG_EXIT_ERR);
     snprintf(want, sizeof want, "%s:3: interval: '0' is not a number in 1..86400", path);
     assert_string_equal(err, want);
+    write_conf("log-level = warn\nlog-format = xml\n");
+    assert_int_equal(FLOAD("--threads", "1"), CONFIG_EXIT_ERR);
+    snprintf(want, sizeof want, "%s:2: log-format: 'xml' is not one of text, json", path);
+    assert_string_equal(err, want);
     write_conf("relay = maybe\n");
     assert_int_equal(FLOAD("--threads", "1"), CONFIG_EXIT_ERR);
     snprintf(want, sizeof want,
@@ -611,6 +634,8 @@ static void test_check_config(void **state)
     assert_string_equal(listing_line("turn-secret", line, sizeof line), want);
     snprintf(want, sizeof want, "relay = off  # from file %s:3", path);
     assert_string_equal(listing_line("relay", line, sizeof line), want);
+    assert_string_equal(listing_line("log-level", line, sizeof line),
+                        "log-level = info  # from default");
     set_env(0, "WSTRACKER_TURN_SECRET", "hunter2-env");
     assert_int_equal(FLOAD("--check-config", "--turn-ttl", "600"), CONFIG_CHECK);
     all = listing();
@@ -644,6 +669,7 @@ int main(void)
         cmocka_unit_test_setup(test_precedence, clear_env),
         cmocka_unit_test_setup(test_errors_name_the_option, clear_env),
         cmocka_unit_test_setup(test_outq_caps_ordered, clear_env),
+        cmocka_unit_test_setup(test_log_options, clear_env),
         cmocka_unit_test_setup_teardown(test_file_precedence_scalar, file_setup, file_teardown),
         cmocka_unit_test_setup_teardown(test_file_precedence_list, file_setup, file_teardown),
         cmocka_unit_test_setup_teardown(test_file_errors, file_setup, file_teardown),

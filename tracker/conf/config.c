@@ -33,7 +33,8 @@ enum opt_type {
     OPT_TURN_URL,
     OPT_CIDR,
     OPT_ORIGIN,
-    OPT_PATH
+    OPT_PATH,
+    OPT_ENUM /* one of the words; the field is the word's index */
 };
 
 struct opt {
@@ -46,6 +47,10 @@ struct opt {
     const char *def_text; /* how --help and the README say the default, when not def itself */
     const char *help;
 };
+
+/* OPT_ENUM values, in the order of enum log_level and enum log_format (obs/log.h). */
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -144,9 +149,19 @@ static const struct opt opts[] = {
      "TURN/STUN URL put in GET /turn replies (repeatable, up to 4; needs --turn-secret)"},
     {"turn-ttl", "WSTRACKER_TURN_TTL", OPT_UINT, OFF(turn_ttl), 60, 86400 * 7, "3600", NULL,
      "seconds a TURN credential from GET /turn stays valid"},
+    {"log-level", "WSTRACKER_LOG_LEVEL", OPT_ENUM, OFF(log_level), 0, 0, "info", NULL,
+     "lines logged: error, warn (and refused connections), info (start, reloads, stop) or debug"},
+    {"log-format", "WSTRACKER_LOG_FORMAT", OPT_ENUM, OFF(log_format), 0, 0, "text", NULL,
+     "stderr lines as text, or json: one object a line with ts, level, msg and fields"},
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
+
+/* An OPT_ENUM option's values, NULL-terminated. */
+static const char *const *words_of(const struct opt *o)
+{
+    return o->offset == OFF(log_format) ? log_formats : log_levels;
+}
 
 _Static_assert(N_OPTS <= CONFIG_OPTS_MAX, "raise CONFIG_OPTS_MAX");
 
@@ -173,10 +188,15 @@ static void usage(FILE *f)
                "\"key = value\" in the --config file (flags > environment > file > defaults).\n"
                "Access tokens: wstracker keygen --help, wstracker token --help.\n\n");
     for (size_t k = 0; k < N_OPTS; k++) {
-        char left[64];
+        char left[64], words[48] = " ";
         const char *d = opts[k].def_text ? opts[k].def_text : opts[k].def;
+        for (const char *const *w0 = words_of(&opts[k]), *const *w = w0;
+             opts[k].type == OPT_ENUM && *w; w++)
+            snprintf(words + strlen(words), sizeof words - strlen(words), "%s%s",
+                     w == w0 ? "" : "|", *w);
         snprintf(left, sizeof left, "--%s%s", opts[k].flag,
-                 opts[k].type == OPT_BOOL       ? " [on|off]"
+                 opts[k].type == OPT_ENUM       ? words
+                 : opts[k].type == OPT_BOOL     ? " [on|off]"
                  : opts[k].type == OPT_LISTEN   ? " HOST:PORT"
                  : opts[k].type == OPT_SECRET   ? " S"
                  : opts[k].type == OPT_TURN_URL ? " URL"
@@ -387,6 +407,22 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
             return 0;
         snprintf(err, CONFIG_ERR_LEN, "%s: '%.100s' is not on or off (or yes/no, true/false, 1/0)",
                  subject, value ? value : "");
+        return -1;
+    case OPT_ENUM:
+        for (unsigned k = 0; value && words_of(o)[k]; k++) {
+            if (!strcmp(value, words_of(o)[k])) {
+                *(unsigned *)(void *)(base + o->offset) = k;
+                return 0;
+            }
+        }
+        {
+            char want[64] = "";
+            for (unsigned k = 0; words_of(o)[k]; k++)
+                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", k ? ", " : "",
+                         words_of(o)[k]);
+            snprintf(err, CONFIG_ERR_LEN, "%s: '%.100s' is not one of %s", subject,
+                     value ? value : "", want);
+        }
         return -1;
     case OPT_UINT:
         if (parse_uint(value, o->min, o->max, (unsigned *)(void *)(base + o->offset)) == 0)
@@ -782,6 +818,9 @@ void config_print(const struct config *cfg, FILE *f)
         case OPT_CONFIG:
         case OPT_PATH: fputs(base + o->offset, f); break;
         case OPT_SECRET: fputs(cfg->turn_secret[0] ? "(set)" : "", f); break;
+        case OPT_ENUM:
+            fputs(words_of(o)[*(const unsigned *)(const void *)(base + o->offset)], f);
+            break;
         case OPT_LISTEN:
         case OPT_TURN_URL:
         case OPT_CIDR:
