@@ -120,9 +120,14 @@ static void test_limit(void **state)
         printed += log_limit_due(&l, 5000 + t, 2) ? (l.next_ms[2] = 5000 + t + 1000, 1) : 0;
     assert_int_equal(printed, 1);
     assert_int_equal(l.suppressed[2], 199);
-    assert_true(log_limit_due(&l, 6000, 2)); /* the interval is over */
-    assert_true(log_limit_due(&l, 5000, 3)); /* another cause: its own interval */
-    assert_true(log_limit_due(&l, 0, 9999)); /* out of range: the last cause */
+    assert_int_equal(log_limit_take(&l, 5999, 2), 0); /* not before the interval's end */
+    assert_int_equal(log_limit_take(&l, 6000, 2), 199);
+    assert_int_equal(l.suppressed[2], 0);
+    assert_int_equal(l.next_ms[2], 7000);             /* the count's line was the cause's line */
+    assert_int_equal(log_limit_take(&l, 9000, 2), 0); /* nothing to say */
+    assert_true(log_limit_due(&l, 7000, 2));          /* the interval is over */
+    assert_true(log_limit_due(&l, 5000, 3));          /* another cause: its own interval */
+    assert_true(log_limit_due(&l, 0, 9999));          /* out of range: the last cause */
 }
 
 int main(void)

@@ -121,6 +121,7 @@ static struct ip_addr client_ip(struct net_worker *nw, struct lws *wsi)
 static int refuse_logged(struct net_worker *nw, struct lws *wsi, enum net_refusal cls,
                          const struct proto_http_verdict *v)
 {
+    net_refused(nw, cls, (unsigned)v->status, v->reason);
     if (log_limit_due(&nw->refusals, nw->w->now_ms, cls)) {
         struct ip_addr ip = client_ip(nw, wsi);
         char addr[REALIP_TEXT_MAX], origin[ORIGIN_MAX] = "";

@@ -115,6 +115,7 @@ static void on_sweep(lws_sorted_usec_list_t *sul)
     worker_clock(nw->w);
     conn_idle_sweep(nw);
     sock_sweep(nw);
+    net_log_flush(nw);
     worker_end_pass(nw->w);
     lws_sul_schedule(nw->ctx, 0, &nw->sweep, on_sweep, NET_SWEEP_MS * LWS_US_PER_MS);
 }

@@ -157,6 +157,22 @@ void sock_sweep(struct net_worker *nw)
     }
 }
 
+void net_refused(struct net_worker *nw, enum net_refusal cls, unsigned status, const char *reason)
+{
+    nw->refused_last[cls].status = status;
+    nw->refused_last[cls].reason = reason;
+}
+
+void net_log_flush(struct net_worker *nw)
+{
+    for (unsigned k = 0; k < NET_REFUSAL_CLASSES; k++) {
+        uint64_t n = log_limit_take(&nw->refusals, nw->w->now_ms, k);
+        if (n)
+            log_refused_count(&nw->refusals, nw->refused_last[k].status, nw->refused_last[k].reason,
+                              n);
+    }
+}
+
 void net_log_refused(struct net_worker *nw, enum net_refusal cls, int fd, const char *addr,
                      unsigned status, const char *reason, const char *origin)
 {
@@ -191,6 +207,7 @@ static void refuse_full(struct net_worker *nw, int fd)
     if (n > 0)
         (void)send(fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     worker_clock(nw->w);
+    net_refused(nw, NET_REFUSED_CAPACITY, (unsigned)v.status, v.reason);
     if (log_limit_due(&nw->refusals, nw->w->now_ms, NET_REFUSED_CAPACITY))
         net_log_refused(nw, NET_REFUSED_CAPACITY, fd, NULL, v.status, v.reason, NULL);
     close(fd);

@@ -266,6 +266,27 @@ void log_limited(struct log_limit *l, int64_t now_ms, unsigned cause, const char
     }
 }
 
+uint64_t log_limit_take(struct log_limit *l, int64_t now_ms, unsigned cause)
+{
+    if (cause >= LOG_CAUSES)
+        cause = LOG_CAUSES - 1;
+    if (!l->suppressed[cause] || now_ms < l->next_ms[cause])
+        return 0;
+    return logged(l, now_ms, cause);
+}
+
+void log_refused_count(const struct log_limit *l, unsigned status, const char *reason, uint64_t n)
+{
+    char msg[LOG_LINE_MAX];
+    const struct log_field f[] = {LOG_NUM("worker", l->worker), LOG_NUM("status", status),
+                                  LOG_STR("reason", reason), LOG_NUM("suppressed", n)};
+    if (!log_enabled(LOG_WARN))
+        return;
+    snprintf(msg, sizeof msg, "worker %u: refused %u: %s (%llu more in the last %d s)", l->worker,
+             status, reason, (unsigned long long)n, (int)(interval(l) / 1000));
+    emit(LOG_WARN, true, log_format == LOG_FORMAT_JSON ? "connections refused" : msg, f, 4);
+}
+
 void log_refused(struct log_limit *l, int64_t now_ms, unsigned cause, unsigned status,
                  const char *addr, const char *reason, const char *origin)
 {

@@ -79,6 +79,17 @@ void log_limited(struct log_limit *l, int64_t now_ms, unsigned cause, const char
  * that must work to build its line (log_refused). */
 bool log_limit_due(struct log_limit *l, int64_t now_ms, unsigned cause);
 
+/* The count of cause's lines not printed, when there are some and its
+ * interval is over (then it starts again: the count's line is the cause's
+ * line for it); else 0. For a periodic flush, so a burst's count is said
+ * within about an interval of its end, not at the cause's next line. */
+uint64_t log_limit_take(struct log_limit *l, int64_t now_ms, unsigned cause);
+
+/* The line for log_limit_take's count n of refused connections: "wstracker:
+ * worker N: refused STATUS: REASON (n more in the last S s)"; JSON msg
+ * "connections refused" with worker, status, reason and suppressed. */
+void log_refused_count(const struct log_limit *l, unsigned status, const char *reason, uint64_t n);
+
 /* A refused connection, after log_limit_due said yes: "wstracker: worker N:
  * refused STATUS to ADDR: REASON" (level warn; with " (origin 'O')" when
  * origin is not NULL, and "(M more in the last S s)" when lines were
