@@ -3,7 +3,8 @@
 // sent; --log-level error hides the info and warn lines but not `listening on`; a flood
 // of refused upgrades gives at most one line per second per class, and the lines'
 // suppressed counts (the last one said by the sweep, not at the next refusal) add up
-// to the refusals.
+// to the refusals; refused announces give one line per cause per 10 s and the worker's
+// tick says how many it did not print.
 //
 //   cd tests/e2e && node --test log.test.mjs
 
@@ -14,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTracker, scaled, waitFor, withTimeout } from './lib/tracker.mjs';
-import { connect } from './lib/wsclient.mjs';
+import { connect, announce, randomId } from './lib/wsclient.mjs';
 
 const TIMEOUT = scaled(60_000);
 const dir = mkdtempSync(path.join(tmpdir(), 'wstracker-log-'));
@@ -133,4 +134,27 @@ test('a flood of refused upgrades: about one line a second, suppressed counts ad
   const seconds = Math.ceil((Date.now() - started) / 1000);
   assert.ok(got.length >= 2 && got.length <= seconds + 1, `${got.length} lines for ${sent} refusals in ${seconds} s: ${got.join(' | ')}`);
   assert.ok(got.some(l => /^wstracker: worker 0: refused 429: .*\((\d+) more in the last 1 s\)$/.test(l)), 'the count of those not logged has its line');
+});
+
+test('refused announces: one line per cause per 10 s, then the count of the rest from the tick', { timeout: TIMEOUT }, async () => {
+  const tr = await startTracker({ args: ['--threads', '1', '--max-swarms', '1', '--max-peers', '1000'] });
+  const RE = /^wstracker: worker 0: announce refused: tracker full: too many swarms(?: \((\d+) more in the last 10 s\))?$/;
+  const mine = () => lines(tr).filter(l => l.includes('announce refused'));
+  const c = await connect(tr.url);
+  const N = 20;
+  try {
+    for (let k = 0; k < N; k++) {
+      const r = await announce(c, { info_hash: randomId(), peer_id: randomId() });
+      if (k > 0) assert.equal(r['failure reason'], 'tracker full: too many swarms');
+    }
+    // the first refusal's line at once; the other N - 2 in one line once its 10 s are over
+    await waitFor(() => mine().length === 2, { timeoutMs: scaled(15_000), message: `two lines: ${mine().join(' | ')}` });
+  } finally {
+    c.close();
+    await tr.stop();
+  }
+  const got = mine();
+  assert.match(got[0], RE);
+  assert.equal(RE.exec(got[0])[1], undefined);
+  assert.equal(RE.exec(got[1])?.[1], String(N - 2), got[1]);
 });

@@ -275,6 +275,17 @@ uint64_t log_limit_take(struct log_limit *l, int64_t now_ms, unsigned cause)
     return logged(l, now_ms, cause);
 }
 
+void log_limited_count(const struct log_limit *l, const char *text, uint64_t n)
+{
+    char msg[LOG_LINE_MAX];
+    const struct log_field f[] = {LOG_NUM("worker", l->worker), LOG_NUM("suppressed", n)};
+    if (!log_enabled(LOG_WARN))
+        return;
+    snprintf(msg, sizeof msg, "worker %u: %s (%llu more in the last %d s)", l->worker, text,
+             (unsigned long long)n, (int)(interval(l) / 1000));
+    emit(LOG_WARN, true, msg, f, 2);
+}
+
 void log_refused_count(const struct log_limit *l, unsigned status, const char *reason, uint64_t n)
 {
     char msg[LOG_LINE_MAX];

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LOG_CAUSES      32    /* cause numbers 0..31 (enum proto_status values) */
+#define LOG_CAUSES      64    /* cause numbers 0..63 (enum proto_status values) */
 #define LOG_INTERVAL_MS 10000 /* default: one line per cause per this many ms */
 #define LOG_LINE_MAX    2048  /* bytes of one line; longer text is cut */
 #define LOG_TEXT_MAX    512   /* bytes of one field's text; longer is cut */
@@ -74,6 +74,10 @@ struct log_limit {
  * the interval before now_ms. */
 void log_limited(struct log_limit *l, int64_t now_ms, unsigned cause, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The line for log_limit_take's count n: "wstracker: worker N: <text> (n more
+ * in the last S s)" (level warn; JSON with worker and suppressed fields). */
+void log_limited_count(const struct log_limit *l, const char *text, uint64_t n);
 
 /* Whether cause may log now (else it is counted as suppressed): for a caller
  * that must work to build its line (log_refused). */
