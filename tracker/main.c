@@ -25,9 +25,9 @@
 #include "cli.h"
 #include "config.h"
 #include "file.h"
+#include "log.h"
 #include "net.h"
 #include "route.h"
-#include "turn.h"
 #include "worker.h"
 #ifdef WSTRACKER_JEMALLOC_LINKED
 #include "jemalloc_conf.h"
@@ -58,7 +58,7 @@ static uint64_t connection_capacity(const struct config *cfg)
     cap = rl.rlim_cur > FD_RESERVE * 2 ? (uint64_t)rl.rlim_cur - FD_RESERVE : FD_RESERVE;
     if (cfg->max_connections && cfg->max_connections < cap)
         cap = cfg->max_connections;
-    fprintf(stderr, "wstracker: open-file limit %llu, connection capacity %llu\n",
+    log_msg(LOG_INFO, "open-file limit %llu, connection capacity %llu",
             (unsigned long long)rl.rlim_cur, (unsigned long long)cap);
     return cap;
 }
@@ -115,7 +115,7 @@ static void peer_caps(struct tracker *t)
     uint64_t def = mem / MEM_PER_PEER_CAP;
     t->max_peers = t->cfg.max_peers ? t->cfg.max_peers : def;
     t->max_swarms = t->cfg.max_swarms ? t->cfg.max_swarms : t->max_peers;
-    fprintf(stderr, "wstracker: peer cap %llu, swarm cap %llu\n", (unsigned long long)t->max_peers,
+    log_msg(LOG_INFO, "peer cap %llu, swarm cap %llu", (unsigned long long)t->max_peers,
             (unsigned long long)t->max_swarms);
 }
 
@@ -149,12 +149,12 @@ static int tracker_init(struct tracker *t, uint16_t ports[CONFIG_LISTEN_MAX])
     }
     t->workers = calloc(t->n_workers, sizeof *t->workers);
     if (!t->workers) {
-        fprintf(stderr, "wstracker: out of memory\n");
+        log_msg(LOG_ERROR, "out of memory");
         return -1;
     }
     for (; t->n_created < t->n_workers; t->n_created++) {
         if (worker_create(&t->workers[t->n_created], t, t->n_created) != 0) {
-            fprintf(stderr, "wstracker: out of memory\n");
+            log_msg(LOG_ERROR, "out of memory");
             return -1;
         }
     }
@@ -164,7 +164,7 @@ static int tracker_init(struct tracker *t, uint16_t ports[CONFIG_LISTEN_MAX])
             char e[256];
             int fd = open_listener(&t->cfg.listen[l], &ports[l], e, sizeof e);
             if (fd < 0) {
-                fprintf(stderr, "wstracker: cannot listen on %s\n", e);
+                log_msg(LOG_ERROR, "cannot listen on %s", e);
                 return -1;
             }
             t->workers[k].listen_fds[t->workers[k].n_listen++] = fd;
@@ -183,14 +183,14 @@ static int tracker_start(struct tracker *t)
                            &t->workers[t->n_started])) {
             /* The threads already started wait at the barrier for this one:
              * nothing can be unwound in order, so leave at once. */
-            fprintf(stderr, "wstracker: cannot start worker %u\n", t->n_started);
+            log_msg(LOG_ERROR, "cannot start worker %u", t->n_started);
             exit(1);
         }
     }
     pthread_barrier_wait(&t->start_barrier);
     for (unsigned k = 0; k < t->n_workers; k++) {
         if (t->workers[k].start_err) {
-            fprintf(stderr, "wstracker: a worker failed to start\n");
+            log_msg(LOG_ERROR, "a worker failed to start");
             return -1;
         }
     }
@@ -246,7 +246,7 @@ static int load_lists(struct tracker *t, bool at_start)
     old_allow = atomic_exchange_explicit(&t->allow_hashes, allow, memory_order_seq_cst);
     old_deny = atomic_exchange_explicit(&t->deny_hashes, deny, memory_order_seq_cst);
     if (t->cfg.allow_hashes[0] || t->cfg.deny_hashes[0])
-        fprintf(stderr, "wstracker: info-hash lists: allow %s (%u), deny %s (%u)\n",
+        log_msg(LOG_INFO, "info-hash lists: allow %s (%u), deny %s (%u)",
                 allow ? t->cfg.allow_hashes : "-", allow ? allow->n : 0,
                 deny ? t->cfg.deny_hashes : "-", deny ? deny->n : 0);
     if (old_allow || old_deny) {
@@ -254,12 +254,12 @@ static int load_lists(struct tracker *t, bool at_start)
             hashlist_free(old_allow);
             hashlist_free(old_deny);
         } else {
-            fprintf(stderr, "wstracker: a worker did not tick within 5 s: old lists kept\n");
+            log_msg(LOG_WARN, "a worker did not tick within 5 s: old lists kept");
         }
     }
     return 0;
 bad:
-    fprintf(stderr, at_start ? "wstracker: %s\n" : "wstracker: SIGHUP: %s; lists unchanged\n", err);
+    log_msg(LOG_ERROR, at_start ? "%s" : "SIGHUP: %s; lists unchanged", err);
     hashlist_free(allow);
     return -1;
 }
@@ -308,23 +308,15 @@ static int load_auth(struct tracker *t, bool at_start)
     char err[CONFIG_PATH + JWT_ERR_LEN + 64];
     const struct config *c = &t->cfg;
     struct jwt_auth *a, *old;
-    if (!auth_on(c)) {
-        if (c->revoked[0] || c->auth_issuer[0] || c->auth_audience[0]) {
-            fprintf(stderr, "wstracker: --revoked, --auth-issuer and --auth-audience need a key "
-                            "(--auth-jwks, --auth-pubkey or --auth-hs256-secret-file)\n");
-            return -1;
-        }
+    if (!auth_on(c)) /* --revoked etc. without a key: config_load refused them */
         return 0;
-    }
     if (!(a = calloc(1, sizeof *a)))
         return -1;
     if ((c->auth_jwks[0] && auth_file(a, c->auth_jwks, 0, err, sizeof err) != 0) ||
         (c->auth_pubkey[0] && auth_file(a, c->auth_pubkey, 1, err, sizeof err) != 0) ||
         (c->auth_secret_file[0] && auth_file(a, c->auth_secret_file, 2, err, sizeof err) != 0) ||
         (c->revoked[0] && auth_file(a, c->revoked, 3, err, sizeof err) != 0)) {
-        fprintf(stderr,
-                at_start ? "wstracker: %s\n" : "wstracker: SIGHUP: %s; token keys unchanged\n",
-                err);
+        log_msg(LOG_ERROR, at_start ? "%s" : "SIGHUP: %s; token keys unchanged", err);
         jwt_auth_free(a);
         return -1;
     }
@@ -334,13 +326,13 @@ static int load_auth(struct tracker *t, bool at_start)
     a->policy.audience = c->auth_audience;
     a->policy.leeway_s = c->auth_leeway;
     old = atomic_exchange_explicit(&t->auth, a, memory_order_seq_cst);
-    fprintf(stderr, "wstracker: access tokens required: %u trusted keys, %u revoked\n", a->keys.n,
+    log_msg(LOG_INFO, "access tokens required: %u trusted keys, %u revoked", a->keys.n,
             a->revoked.n);
     if (old) {
         if (workers_quiesced(t))
             jwt_auth_free(old);
         else
-            fprintf(stderr, "wstracker: a worker did not tick within 5 s: old token keys kept\n");
+            log_msg(LOG_WARN, "a worker did not tick within 5 s: old token keys kept");
     }
     return 0;
 }
@@ -353,11 +345,11 @@ static void tracker_serve(struct tracker *t, const uint16_t ports[CONFIG_LISTEN_
     int sig = 0;
     for (unsigned l = 0; l < t->cfg.n_listen; l++) {
         const char *h = t->cfg.listen[l].host;
-        fprintf(stderr,
-                strchr(h, ':') ? "listening on ws://[%s]:%u\n" : "listening on ws://%s:%u\n", h,
-                ports[l]);
+        char url[128];
+        snprintf(url, sizeof url, strchr(h, ':') ? "ws://[%s]:%u" : "ws://%s:%u", h, ports[l]);
+        log_listening(url);
     }
-    fprintf(stderr, "wstracker: %u worker threads\n", t->n_workers);
+    log_msg(LOG_INFO, "%u worker threads", t->n_workers);
     while (sigwait(sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM) {
         if (sig != SIGHUP)
             continue;
@@ -366,9 +358,9 @@ static void tracker_serve(struct tracker *t, const uint16_t ports[CONFIG_LISTEN_
         if (auth_on(&t->cfg))
             (void)load_auth(t, false);
         if (!t->cfg.allow_hashes[0] && !t->cfg.deny_hashes[0] && !auth_on(&t->cfg))
-            fprintf(stderr, "wstracker: SIGHUP: nothing to reload\n");
+            log_msg(LOG_INFO, "SIGHUP: nothing to reload");
     }
-    fprintf(stderr, "wstracker: signal %d, closing connections\n", sig);
+    log_msg(LOG_INFO, "signal %d, closing connections", sig);
 }
 
 /* Ask the started workers to close their connections and wait for them. */
@@ -407,23 +399,28 @@ int main(int argc, char **argv)
     if (rc >= 0) /* wstracker keygen, wstracker token */
         return rc;
     rc = 1;
-    switch (config_load(&t.cfg, argc, argv, err)) {
+    enum config_result cr = config_load(&t.cfg, argc, argv, err);
+    switch (cr) {
     case CONFIG_EXIT_OK: return 0;
     case CONFIG_EXIT_ERR: fprintf(stderr, "wstracker: %s\n", err); return 2;
-    case CONFIG_RUN: break;
+    case CONFIG_RUN:
+    case CONFIG_CHECK: break;
     }
-    for (unsigned k = 0; k < t.cfg.n_turn_urls; k++) {
-        if (!turn_url_ok(t.cfg.turn_urls[k])) {
-            fprintf(
-                stderr,
-                "wstracker: bad --turn-url '%s' (want turn:, turns: or stun:, printable ASCII)\n",
-                t.cfg.turn_urls[k]);
-            return 2;
-        }
-    }
+    /* From here every line goes through the log (configuration errors above
+     * are plain text: the format is not known before the configuration is). */
+    log_setup((enum log_level)t.cfg.log_level, (enum log_format)t.cfg.log_format);
     if (sodium_init() < 0) {
-        fprintf(stderr, "wstracker: libsodium failed to initialise\n");
+        log_msg(LOG_ERROR, "libsodium failed to initialise");
         return 1;
+    }
+    if (cr == CONFIG_CHECK) { /* the files it names too; no socket, no worker */
+        rc = load_lists(&t, true) == 0 && load_auth(&t, true) == 0 ? 0 : 2;
+        if (rc == 0)
+            config_print(&t.cfg, stdout);
+        hashlist_free(atomic_load(&t.allow_hashes));
+        hashlist_free(atomic_load(&t.deny_hashes));
+        jwt_auth_free(atomic_load(&t.auth));
+        return rc;
     }
     /* Workers inherit this mask; main takes the signals with sigwait. */
     sigemptyset(&sigs);
@@ -432,7 +429,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    net_log_init(getenv("WSTRACKER_LWS_DEBUG") != NULL);
+    net_log_init(getenv("WSTRACKER_LWS_DEBUG") != NULL, t.cfg.log_format == LOG_FORMAT_JSON);
 
     if (load_lists(&t, true) == 0 && load_auth(&t, true) == 0 && tracker_init(&t, ports) == 0 &&
         tracker_start(&t) == 0) {

@@ -23,7 +23,7 @@ fi
 [ "${1:-}" = "--build-only" ] && exit 0
 mkdir -p $B/artifacts
 status=0
-for t in scan id gate jws jwt handle rate realip lists turn; do
+for t in scan id gate jws jwt handle rate realip lists turn config; do
     work=$B/corpus-$t
     mkdir -p "$work"
     dict=""

@@ -1,9 +1,11 @@
-/* config.h - the tracker's settings: embedded defaults < environment < flags.
+/* config.h - the tracker's settings: embedded defaults < config file <
+ * environment < flags.
  *
- * Owns:   struct config and its parsing.
+ * Owns:   struct config, its parsing and the --check-config listing.
  * Thread: filled by main before any worker starts; read-only afterwards.
- * Why:    one table lists every setting with its flag, its environment variable
- *         (for Docker), its bounds and its help text, so the three stay in step.
+ * Why:    one table lists every setting with its flag (and file key), its
+ *         environment variable (for Docker), its bounds and its help text, so
+ *         the four sources stay in step.
  */
 #ifndef WSTRACKER_CONFIG_H
 #define WSTRACKER_CONFIG_H
@@ -11,16 +13,28 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "origin.h"
 #include "realip.h"
 
-#define CONFIG_LISTEN_MAX 8    /* --listen may repeat up to this many times */
-#define CONFIG_ERR_LEN    256  /* size of the caller's error buffer */
-#define CONFIG_TURN_URLS  4    /* --turn-url may repeat up to this many times */
-#define CONFIG_TURN_URL   256  /* bytes of one --turn-url, NUL included */
-#define CONFIG_SECRET     256  /* bytes of --turn-secret, NUL included */
-#define CONFIG_PATH       1024 /* bytes of a file path option, NUL included */
+#define CONFIG_LISTEN_MAX 8          /* --listen may repeat up to this many times */
+#define CONFIG_ERR_LEN    1400       /* size of the caller's error buffer (a path fits) */
+#define CONFIG_TURN_URLS  4          /* --turn-url may repeat up to this many times */
+#define CONFIG_TURN_URL   256        /* bytes of one --turn-url, NUL included */
+#define CONFIG_SECRET     256        /* bytes of --turn-secret, NUL included */
+#define CONFIG_PATH       1024       /* bytes of a file path option, NUL included */
+#define CONFIG_OPTS_MAX   96         /* options in the table (config.c checks) */
+#define CONFIG_FILE_MAX   (1u << 20) /* bytes of the --config file */
+#define CONFIG_LINE_MAX   4096       /* bytes of one line of it, line end excluded */
+
+/* Where an option's value came from (--check-config says). */
+enum config_layer { CONFIG_FROM_DEFAULT = 0, CONFIG_FROM_FILE, CONFIG_FROM_ENV, CONFIG_FROM_FLAG };
+
+struct config_from {
+    unsigned char layer; /* enum config_layer */
+    unsigned line;       /* CONFIG_FROM_FILE: the line (a list's first) */
+};
 
 struct config_listen {
     char host[64]; /* as given, without brackets: "127.0.0.1", "::1", "0.0.0.0" */
@@ -29,6 +43,7 @@ struct config_listen {
 
 /* One per process, owned by main. */
 struct config {
+    char config_file[CONFIG_PATH]; /* --config: the file read; "" = none */
     struct config_listen listen[CONFIG_LISTEN_MAX];
     unsigned n_listen;
     unsigned threads;                /* worker threads, 1..64; 0 = number of cores */
@@ -72,13 +87,36 @@ struct config {
     char turn_secret[CONFIG_SECRET];    /* "" = GET /turn is off */
     char turn_urls[CONFIG_TURN_URLS][CONFIG_TURN_URL]; /* turn:, turns: or stun: URLs */
     unsigned n_turn_urls;
-    unsigned turn_ttl; /* s a TURN credential is valid */
+    unsigned turn_ttl;   /* s a TURN credential is valid */
+    unsigned log_level;  /* enum log_level (obs/log.h): error, warn, info, debug */
+    unsigned log_format; /* enum log_format: text, json */
+    struct config_from from[CONFIG_OPTS_MAX]; /* per option, in table order */
 };
 
-enum config_result { CONFIG_RUN = 0, CONFIG_EXIT_OK = 1, CONFIG_EXIT_ERR = 2 };
+enum config_result {
+    CONFIG_RUN = 0,      /* start the tracker */
+    CONFIG_EXIT_OK = 1,  /* --help or --version was printed */
+    CONFIG_EXIT_ERR = 2, /* err says why */
+    CONFIG_CHECK = 3     /* --check-config: valid; main checks the files it names, then
+                          * prints config_print and exits */
+};
 
-/* Fill cfg from defaults, the environment and argv. Prints --help/--version
- * output itself; on an error fills err (CONFIG_ERR_LEN bytes). */
+/* How config_load reads the environment: getenv, or a test's table. */
+typedef const char *(*config_getenv_fn)(const char *name);
+
+/* Fill cfg from defaults, the --config file, the environment and argv, in
+ * that order of precedence (lowest first). Prints --help/--version output
+ * itself; on an error fills err (CONFIG_ERR_LEN bytes), naming the option and,
+ * for the file, "PATH:LINE:". */
 enum config_result config_load(struct config *cfg, int argc, char **argv, char *err);
+
+/* The same with the environment read through env (NULL: getenv). */
+enum config_result config_load_env(struct config *cfg, int argc, char **argv, config_getenv_fn env,
+                                   char *err);
+
+/* The effective settings, one line per option in table order:
+ * "name = value  # from default|file PATH:LINE|environment WSTRACKER_X|flag";
+ * the TURN secret shows as "(set)", never its value. */
+void config_print(const struct config *cfg, FILE *f);
 
 #endif

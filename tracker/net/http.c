@@ -117,6 +117,26 @@ static struct ip_addr client_ip(struct net_worker *nw, struct lws *wsi)
     return who;
 }
 
+/* A refused upgrade of class cls: logged (rate-limited per class; the
+ * client's address and, for 403, its Origin are read only for a line that
+ * is printed), then refused. Returns -1. */
+static int refuse_logged(struct net_worker *nw, struct lws *wsi, enum net_refusal cls,
+                         const struct proto_http_verdict *v)
+{
+    net_refused(nw, cls, (unsigned)v->status, v->reason);
+    if (log_limit_due(&nw->refusals, nw->w->now_ms, cls)) {
+        struct ip_addr ip = client_ip(nw, wsi);
+        char addr[REALIP_TEXT_MAX], origin[ORIGIN_MAX] = "";
+        ip_format(&ip, addr, sizeof addr);
+        if (cls == NET_REFUSED_ORIGIN &&
+            lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) < 0)
+            strcpy(origin, "?");
+        net_log_refused(nw, cls, -1, addr, (unsigned)v->status, v->reason,
+                        cls == NET_REFUSED_ORIGIN ? origin : NULL);
+    }
+    return http_refuse(nw, wsi, v);
+}
+
 /* --allow-origin: a browser's upgrade from another origin is refused; a
  * request without Origin (not a browser) is not judged by it. */
 static bool origin_ok(struct net_worker *nw, struct lws *wsi)
@@ -229,7 +249,7 @@ static int token_check(struct net_worker *nw, struct lws *wsi)
         no.status = 503;
         no.reason = "out of memory";
     }
-    return http_refuse(nw, wsi, &no);
+    return refuse_logged(nw, wsi, NET_REFUSED_TOKEN, &no);
 }
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: only websocket over HTTP/1.1 GET, with
@@ -243,11 +263,11 @@ int http_confirm_upgrade(struct net_worker *nw, struct lws *wsi)
     read_request(wsi, &b);
     proto_upgrade_check(&b.r, &v);
     if (v.status)
-        return http_refuse(nw, wsi, &v);
+        return refuse_logged(nw, wsi, NET_REFUSED_UPGRADE, &v);
     if (!origin_ok(nw, wsi)) {
         const struct proto_http_verdict no = {403, "origin not allowed", NULL, ""};
         stats_add(&nw->w->stats, STATS_ORIGIN_REFUSED, 1);
-        return http_refuse(nw, wsi, &no);
+        return refuse_logged(nw, wsi, NET_REFUSED_ORIGIN, &no);
     }
     {
         /* the address key is kept for --announce-rate even without a per-IP cap */
@@ -256,7 +276,7 @@ int http_confirm_upgrade(struct net_worker *nw, struct lws *wsi)
             const struct proto_http_verdict busy = {429, "too many connections from this address",
                                                     NULL, ""};
             stats_add(&nw->w->stats, STATS_IP_REFUSED, 1);
-            return http_refuse(nw, wsi, &busy);
+            return refuse_logged(nw, wsi, NET_REFUSED_PER_IP, &busy);
         }
     }
     if (token_check(nw, wsi) != 0)
@@ -270,7 +290,7 @@ int http_confirm_upgrade(struct net_worker *nw, struct lws *wsi)
 int http_refuse_connect(struct net_worker *nw, struct lws *wsi)
 {
     const struct proto_http_verdict v = {405, "method not allowed", "GET, HEAD", ""};
-    return http_refuse(nw, wsi, &v);
+    return refuse_logged(nw, wsi, NET_REFUSED_UPGRADE, &v);
 }
 
 /* ---- routes ---- */

@@ -86,9 +86,25 @@ static const struct lws_protocols *net_protocols(struct net_worker *nw)
 
 /* ---- net_io ---- */
 
-void net_log_init(bool debug)
+/* --log-format json: lws's own lines become log events too ("lws: ..."), so
+ * every line parses; as text they keep lws's format. */
+static void lws_emit(int level, const char *line)
 {
-    lws_set_log_level(debug ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO) : LLL_ERR, NULL);
+    char msg[LOG_TEXT_MAX];
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    snprintf(msg, sizeof msg, "lws: %.*s", (int)n, line);
+    log_event(level & LLL_ERR    ? LOG_ERROR
+              : level & LLL_WARN ? LOG_WARN
+                                 : LOG_INFO,
+              true, msg, NULL, 0);
+}
+
+void net_log_init(bool debug, bool json)
+{
+    lws_set_log_level(debug ? (LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO) : LLL_ERR,
+                      json ? lws_emit : NULL);
 }
 
 /* An lws timer, not the worker's loop's: what it does to sockets (kills,
@@ -99,6 +115,7 @@ static void on_sweep(lws_sorted_usec_list_t *sul)
     worker_clock(nw->w);
     conn_idle_sweep(nw);
     sock_sweep(nw);
+    net_log_flush(nw);
     worker_end_pass(nw->w);
     lws_sul_schedule(nw->ctx, 0, &nw->sweep, on_sweep, NET_SWEEP_MS * LWS_US_PER_MS);
 }
@@ -151,6 +168,8 @@ static int net_start(struct worker *w)
         return -1;
     w->net = nw;
     nw->w = w;
+    nw->refusals.worker = w->idx;
+    nw->refusals.interval_ms = NET_REFUSAL_LOG_MS;
     if (w->t->cfg.msg_rate) {
         /* A message costs ceil(1000 / rate) ms; the burst holds msg_burst of them. */
         uint64_t cost = (1000u + w->t->cfg.msg_rate - 1) / w->t->cfg.msg_rate;
@@ -166,7 +185,7 @@ static int net_start(struct worker *w)
         nw->listen_wsi[k] = lws_adopt_descriptor_vhost(nw->vh, LWS_ADOPT_RAW_FILE_DESC, u,
                                                        NET_PROTOCOL_LISTEN, NULL);
         if (!nw->listen_wsi[k]) {
-            fprintf(stderr, "wstracker: worker %u could not adopt its listening socket\n", w->idx);
+            log_msg(LOG_ERROR, "worker %u could not adopt its listening socket", w->idx);
             return -1;
         }
         w->listen_fds[k] = -1; /* lws closes it now */

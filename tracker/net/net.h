@@ -51,6 +51,18 @@ _Static_assert(SWARM_CLOSE_INVALID_UTF8 == LWS_CLOSE_STATUS_INVALID_PAYLOAD,
  * from naming it in Sec-WebSocket-Protocol (it is not a token). */
 #define NET_PROTOCOL_LISTEN "wstracker listen"
 
+/* The classes of refused connections, each logged at most once per
+ * NET_REFUSAL_LOG_MS per worker (with the count of those not logged). */
+enum net_refusal {
+    NET_REFUSED_UPGRADE,  /* 400/405/426: not an HTTP/1.1 GET websocket upgrade (gate) */
+    NET_REFUSED_ORIGIN,   /* 403: --allow-origin */
+    NET_REFUSED_PER_IP,   /* 429: --max-conns-per-ip */
+    NET_REFUSED_TOKEN,    /* 401: no valid access token (or 503: out of memory) */
+    NET_REFUSED_CAPACITY, /* 503 at accept: --max-connections */
+};
+#define NET_REFUSAL_CLASSES 5
+#define NET_REFUSAL_LOG_MS  1000
+
 /* A worker's network side; w->net, the lws context's user data. */
 struct net_worker {
     struct worker *w;
@@ -65,9 +77,23 @@ struct net_worker {
     uint32_t idle_cursor;         /* next slot the idle sweep looks at */
     lws_sorted_usec_list_t sweep; /* idle and handshake-deadline sweeps */
     struct rate_limit msg_rate;   /* --msg-rate, --msg-burst (msg_rate.bytes_per_s: messages) */
+    struct log_limit refusals;    /* one line per enum net_refusal per NET_REFUSAL_LOG_MS */
+    struct {
+        unsigned status;    /* of the class's last refusal, for the count's line */
+        const char *reason; /* static text */
+    } refused_last[NET_REFUSAL_CLASSES];
     struct lws_protocols protocols[NET_PROTOCOLS]; /* see net_protocols() */
     char subprotocol[64];                          /* the alias protocol's name */
 };
+
+/* Log a refusal of class cls (status, one-line reason; origin or NULL) of
+ * the socket fd's client (the peer address; or addr when not NULL). */
+void net_log_refused(struct net_worker *nw, enum net_refusal cls, int fd, const char *addr,
+                     unsigned status, const char *reason, const char *origin);
+/* Record a refusal of class cls (every one, logged or not) for the count's line. */
+void net_refused(struct net_worker *nw, enum net_refusal cls, unsigned status, const char *reason);
+/* The sweep: say how many of each class were not logged, once their interval is over. */
+void net_log_flush(struct net_worker *nw);
 
 /* One per socket (HTTP or WebSocket); allocated zeroed by lws, sized in the
  * protocol table; used by the serving worker only. */
@@ -103,8 +129,9 @@ static inline struct net_worker *net_of(struct lws *wsi)
 }
 
 /* Before any worker starts: lws logs errors only, or also warnings,
- * notices and info with debug (env WSTRACKER_LWS_DEBUG). */
-void net_log_init(bool debug);
+ * notices and info with debug (env WSTRACKER_LWS_DEBUG); with json (--log-format
+ * json) its lines go through the tracker's log (obs/log.h). */
+void net_log_init(bool debug, bool json);
 
 /* What main registers as t->io. */
 extern const struct worker_io net_io;

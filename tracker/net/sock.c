@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -156,6 +157,46 @@ void sock_sweep(struct net_worker *nw)
     }
 }
 
+void net_refused(struct net_worker *nw, enum net_refusal cls, unsigned status, const char *reason)
+{
+    nw->refused_last[cls].status = status;
+    nw->refused_last[cls].reason = reason;
+}
+
+void net_log_flush(struct net_worker *nw)
+{
+    for (unsigned k = 0; k < NET_REFUSAL_CLASSES; k++) {
+        uint64_t n = log_limit_take(&nw->refusals, nw->w->now_ms, k);
+        if (n)
+            log_refused_count(&nw->refusals, nw->refused_last[k].status, nw->refused_last[k].reason,
+                              n);
+    }
+}
+
+void net_log_refused(struct net_worker *nw, enum net_refusal cls, int fd, const char *addr,
+                     unsigned status, const char *reason, const char *origin)
+{
+    char text[REALIP_TEXT_MAX] = "?";
+    if (!addr) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        struct ip_addr a;
+        memset(&a, 0, sizeof a);
+        if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+            if (ss.ss_family == AF_INET6) {
+                memcpy(a.b, ((const struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr, 16);
+                ip_format(&a, text, sizeof text);
+            } else if (ss.ss_family == AF_INET) {
+                a.b[10] = a.b[11] = 0xff;
+                memcpy(a.b + 12, &((const struct sockaddr_in *)&ss)->sin_addr.s_addr, 4);
+                ip_format(&a, text, sizeof text);
+            }
+        }
+        addr = text;
+    }
+    log_refused(&nw->refusals, nw->w->now_ms, cls, status, addr, reason, origin);
+}
+
 /* Past the cap a new socket gets a one-line 503 and is closed: every socket
  * counts, whatever it is doing (issue 9). */
 static void refuse_full(struct net_worker *nw, int fd)
@@ -165,6 +206,10 @@ static void refuse_full(struct net_worker *nw, int fd)
     int n = proto_http_refusal(reply, sizeof reply, &v);
     if (n > 0)
         (void)send(fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    worker_clock(nw->w);
+    net_refused(nw, NET_REFUSED_CAPACITY, (unsigned)v.status, v.reason);
+    if (log_limit_due(&nw->refusals, nw->w->now_ms, NET_REFUSED_CAPACITY))
+        net_log_refused(nw, NET_REFUSED_CAPACITY, fd, NULL, v.status, v.reason, NULL);
     close(fd);
     stats_add(&nw->w->stats, STATS_CONNECTIONS_REFUSED, 1);
 }

@@ -372,6 +372,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *tm, int revents)
         return;
     }
     shard_expire_step(&w->sw.shard, w->now_ms, WORKER_EXPIRE_BUDGET);
+    swarm_log_flush(&w->sw, w->now_ms);
     worker_end_pass(w);
     publish_queues(w);
 }

@@ -15,6 +15,7 @@
 #include "write.h"
 
 _Static_assert(PROTO_STATUS_COUNT <= STATS_REASONS_MAX, "every failure reason has a counter");
+_Static_assert(PROTO_STATUS_COUNT <= LOG_CAUSES, "every failure reason has its own log cause");
 
 int swarm_create(struct swarm *s, unsigned idx, const struct route *r,
                  const struct swarm_limits *lim, struct stats *stats, uint64_t seed)
@@ -31,6 +32,19 @@ int swarm_create(struct swarm *s, unsigned idx, const struct route *r,
         ihrate_init(&s->ihrate, lim->announce_rate, lim->announce_burst, r->key) != 0)
         return -1;
     return 0;
+}
+
+void swarm_log_flush(struct swarm *s, int64_t now_ms)
+{
+    for (unsigned k = 1; k < PROTO_STATUS_COUNT; k++) {
+        uint64_t n = log_limit_take(&s->log, now_ms, k);
+        if (n) {
+            char text[160];
+            snprintf(text, sizeof text, "announce refused: %s",
+                     proto_status_reason((enum proto_status)k));
+            log_limited_count(&s->log, text, n);
+        }
+    }
 }
 
 void swarm_destroy(struct swarm *s)

@@ -151,6 +151,11 @@ int swarm_create(struct swarm *s, unsigned idx, const struct route *r,
                  const struct swarm_limits *lim, struct stats *stats, uint64_t seed);
 void swarm_destroy(struct swarm *s);
 
+/* The worker's tick: for each refusal cause whose interval is over with lines
+ * not printed, say how many (obs/log.h log_limited_count), so a burst's count
+ * is known within a tick of its interval's end. */
+void swarm_log_flush(struct swarm *s, int64_t now_ms);
+
 /* One complete message from connection c; text: it came in text frames. */
 void swarm_message(struct swarm *s, struct swarm_conn *c, const char *msg, size_t len, bool text,
                    int64_t now_ms, struct outbox *ob);
