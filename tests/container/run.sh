@@ -18,9 +18,10 @@
 # --network=host is that namespace.
 #
 # Parts: base, build, image (user, ports, healthcheck, runtime libraries only),
-# health (HEALTHCHECK passes), health-fails (the same command fails when nothing
-# listens), ws (raw announce + npm bittorrent-tracker Client over ws://, the
-# interval set through WSTRACKER_INTERVAL), metrics (Prometheus scrapes it with
+# config (a mounted --config file and the image's ENV in --check-config; a bad
+# file exits 2), health (HEALTHCHECK passes), health-fails (the same command
+# fails when nothing listens), ws (raw announce + npm bittorrent-tracker Client
+# over ws://, the interval from the mounted config file), metrics (Prometheus scrapes it with
 # deploy/prometheus.yml), nonroot, sighup, sigterm.
 # Needs root, podman, runc, mmdebstrap, node (deploy/install-deps.sh --test).
 set -u
@@ -30,7 +31,7 @@ CACHE=${WSTRACKER_CONTAINER_CACHE:-/var/cache/wstracker-test}
 IMAGE=localhost/wstracker
 BASE=docker.io/library/debian:12-slim
 NAME=wstracker-test-$$
-# Same interval in the env and in the client's check: the image reads WSTRACKER_*.
+# The interval in the mounted config file, checked in the clients' replies.
 INTERVAL=77
 export CONTAINERS_CONF=$CACHE/containers.conf
 # crun refuses this machine's hybrid cgroups (v1 + v2); runc works.
@@ -65,7 +66,8 @@ if [ "${1:-}" = --inside ]; then
     # here (no systemd): interval disabled, the test runs the check itself
     # (podman 4.3 still logs "unable to get systemd connection" to run.out).
     if ! "${PODMAN[@]}" run -d --name "$NAME" --network=host --health-interval=disable \
-        -e WSTRACKER_LISTEN="127.0.0.1:$PORT" -e WSTRACKER_INTERVAL=$INTERVAL -e WSTRACKER_THREADS=2 \
+        -e WSTRACKER_LISTEN="127.0.0.1:$PORT" -e WSTRACKER_THREADS=2 \
+        -v "$CONF:/etc/wstracker/wstracker.conf:ro" -e WSTRACKER_CONFIG=/etc/wstracker/wstracker.conf \
         "$IMAGE" >"$LOGDIR/run.out" 2>&1; then
         part health FAILED "podman run: $(tail -3 "$LOGDIR/run.out" | tr '\n' ' ')"
         exit 1
@@ -231,6 +233,28 @@ if [[ $meta == "10001:10001|map[8000/tcp:{} 8443/tcp:{}]|"[1-9]* ]] && [[ $inner
     part image ok "user, ports, healthcheck: $meta; missing libs, compilers, version: $inner"
 else
     part image FAILED "user|ports|healthcheck: '$meta'; missing libs, compilers, version: '$inner'"
+fi
+
+# config: a mounted file read with --config (the image's WSTRACKER_LISTEN from
+# its ENV, the interval from the file), checked by --check-config in the image;
+# a file with an unknown key exits 2 naming the file, line and key.
+CONF=$LOGDIR/wstracker.conf
+printf '# the container suite'"'"'s config file\ninterval = %s\n' "$INTERVAL" >"$CONF"
+printf 'intervall = 5\n' >"$LOGDIR/bad.conf"
+chmod 0644 "$CONF" "$LOGDIR/bad.conf"
+export CONF
+out=$("${PODMAN[@]}" run --rm --network=none --no-healthcheck -v "$CONF:/etc/wstracker/wstracker.conf:ro" \
+    "$IMAGE" --config /etc/wstracker/wstracker.conf --check-config 2>&1)
+rc=$?
+bad=$("${PODMAN[@]}" run --rm --network=none --no-healthcheck -v "$LOGDIR/bad.conf:/etc/wstracker/wstracker.conf:ro" \
+    -e WSTRACKER_CONFIG=/etc/wstracker/wstracker.conf "$IMAGE" --check-config 2>&1)
+badrc=$?
+if [ $rc = 0 ] && echo "$out" | grep -q "^interval = $INTERVAL  # from file /etc/wstracker/wstracker.conf:2\$" &&
+    echo "$out" | grep -q '^listen = 0.0.0.0:8000  # from environment WSTRACKER_LISTEN$' &&
+    [ $badrc = 2 ] && echo "$bad" | grep -q 'wstracker.conf:1.*intervall'; then
+    part config ok "--check-config: interval from the file, listen from the image's ENV; bad key: exit 2, '$(echo "$bad" | head -1)'"
+else
+    part config FAILED "exit $rc: $(echo "$out" | grep -E '^(interval|listen) ' | tr '\n' ' '); bad file: exit $badrc: $(echo "$bad" | head -2 | tr '\n' ' ')"
 fi
 
 # The running parts, in a network namespace with only lo.
