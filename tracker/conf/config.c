@@ -22,6 +22,7 @@ enum opt_type {
     OPT_UINT,
     OPT_BOOL,
     OPT_LISTEN,
+    OPT_LISTEN_TLS,
     OPT_SECRET,
     OPT_TURN_URL,
     OPT_CIDR,
@@ -48,6 +49,12 @@ struct opt {
 static const struct opt opts[] = {
     {"listen", "WSTRACKER_LISTEN", OPT_LISTEN, 0, 0, 0, "127.0.0.1:8000", NULL,
      "HOST:PORT to serve (repeatable; [::1]:8000 for IPv6)"},
+    {"listen-tls", "WSTRACKER_LISTEN_TLS", OPT_LISTEN_TLS, 0, 0, 0, NULL, "none",
+     "HOST:PORT to serve wss:// on, next to --listen (repeatable; needs --tls-cert and --tls-key)"},
+    {"tls-cert", "WSTRACKER_TLS_CERT", OPT_PATH, OFF(tls_cert), 0, 0, NULL, "none",
+     "PEM certificate file, chain after it, for --listen-tls (reread on SIGHUP and on change)"},
+    {"tls-key", "WSTRACKER_TLS_KEY", OPT_PATH, OFF(tls_key), 0, 0, NULL, "none",
+     "PEM private key file of --tls-cert (reread with it)"},
     {"threads", "WSTRACKER_THREADS", OPT_UINT, OFF(threads), 0, 64, "0", "cores",
      "worker threads (0: one per core)"},
     {"interval", "WSTRACKER_INTERVAL", OPT_UINT, OFF(interval), 1, 86400, "120", NULL,
@@ -164,14 +171,15 @@ static void usage(FILE *f)
         char left[64];
         const char *d = opts[k].def_text ? opts[k].def_text : opts[k].def;
         snprintf(left, sizeof left, "--%s%s", opts[k].flag,
-                 opts[k].type == OPT_BOOL       ? " [on|off]"
-                 : opts[k].type == OPT_LISTEN   ? " HOST:PORT"
-                 : opts[k].type == OPT_SECRET   ? " S"
-                 : opts[k].type == OPT_TURN_URL ? " URL"
-                 : opts[k].type == OPT_CIDR     ? " CIDR"
-                 : opts[k].type == OPT_ORIGIN   ? " ORIGIN"
-                 : opts[k].type == OPT_PATH     ? " FILE"
-                                                : " N");
+                 opts[k].type == OPT_BOOL         ? " [on|off]"
+                 : opts[k].type == OPT_LISTEN     ? " HOST:PORT"
+                 : opts[k].type == OPT_LISTEN_TLS ? " HOST:PORT"
+                 : opts[k].type == OPT_SECRET     ? " S"
+                 : opts[k].type == OPT_TURN_URL   ? " URL"
+                 : opts[k].type == OPT_CIDR       ? " CIDR"
+                 : opts[k].type == OPT_ORIGIN     ? " ORIGIN"
+                 : opts[k].type == OPT_PATH       ? " FILE"
+                                                  : " N");
         fprintf(f, "  %-30s %s (default %s)\n  %-30s   env %s\n", left, opts[k].help, d, "",
                 opts[k].env);
     }
@@ -244,6 +252,7 @@ static unsigned *list_count(struct config *cfg, enum opt_type t)
 {
     switch (t) {
     case OPT_LISTEN: return &cfg->n_listen;
+    case OPT_LISTEN_TLS: return &cfg->n_listen_tls;
     case OPT_TURN_URL: return &cfg->n_turn_urls;
     case OPT_CIDR: return &cfg->n_trust_proxy;
     case OPT_ORIGIN: return &cfg->n_allow_origin;
@@ -285,6 +294,17 @@ static int add_listen(struct config *cfg, const char *tok, char *err)
         return -1;
     }
     cfg->n_listen++;
+    return 0;
+}
+
+static int add_listen_tls(struct config *cfg, const char *tok, char *err)
+{
+    if (parse_listen(tok, &cfg->listen_tls[cfg->n_listen_tls]) != 0) {
+        snprintf(err, CONFIG_ERR_LEN,
+                 "bad --listen-tls address '%.100s' (want HOST:PORT or [V6]:PORT)", tok);
+        return -1;
+    }
+    cfg->n_listen_tls++;
     return 0;
 }
 
@@ -330,6 +350,9 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
     case OPT_LISTEN:
         return add_items(cfg, value, err, list_count(cfg, o->type), CONFIG_LISTEN_MAX,
                          "listen addresses", add_listen);
+    case OPT_LISTEN_TLS:
+        return add_items(cfg, value, err, list_count(cfg, o->type), CONFIG_LISTEN_MAX,
+                         "--listen-tls addresses", add_listen_tls);
     case OPT_TURN_URL:
         return add_items(cfg, value, err, list_count(cfg, o->type), CONFIG_TURN_URLS, "TURN URLs",
                          add_turn_url);
@@ -427,8 +450,26 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
         if (apply(cfg, o, value, "option", err) != 0)
             return CONFIG_EXIT_ERR;
     }
-    if (cfg->n_listen == 0 && apply(cfg, &opts[0], opts[0].def, "default", err) != 0)
+    /* The default ws:// address only when no address of either kind was given. */
+    if (cfg->n_listen == 0 && cfg->n_listen_tls == 0 &&
+        apply(cfg, &opts[0], opts[0].def, "default", err) != 0)
         return CONFIG_EXIT_ERR;
+    if (cfg->n_listen_tls && (!cfg->tls_cert[0] || !cfg->tls_key[0])) {
+        snprintf(err, CONFIG_ERR_LEN, "--listen-tls needs %s",
+                 !cfg->tls_cert[0] && !cfg->tls_key[0] ? "--tls-cert and --tls-key"
+                 : !cfg->tls_cert[0]                   ? "--tls-cert"
+                                                       : "--tls-key");
+        return CONFIG_EXIT_ERR;
+    }
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+        snprintf(err, CONFIG_ERR_LEN, "--tls-cert and --tls-key go together (%s is missing)",
+                 cfg->tls_cert[0] ? "--tls-key" : "--tls-cert");
+        return CONFIG_EXIT_ERR;
+    }
+    if (cfg->tls_cert[0] && !cfg->n_listen_tls) {
+        snprintf(err, CONFIG_ERR_LEN, "--tls-cert and --tls-key need a --listen-tls address");
+        return CONFIG_EXIT_ERR;
+    }
     if (cfg->outq_hard_kib < cfg->outq_soft_kib)
         cfg->outq_hard_kib = cfg->outq_soft_kib;
     if (!cfg->turn_secret[0] != !cfg->n_turn_urls) {

@@ -15,7 +15,7 @@
 #include "origin.h"
 #include "realip.h"
 
-#define CONFIG_LISTEN_MAX 8    /* --listen may repeat up to this many times */
+#define CONFIG_LISTEN_MAX 8    /* --listen, and --listen-tls, may each repeat this many times */
 #define CONFIG_ERR_LEN    256  /* size of the caller's error buffer */
 #define CONFIG_TURN_URLS  4    /* --turn-url may repeat up to this many times */
 #define CONFIG_TURN_URL   256  /* bytes of one --turn-url, NUL included */
@@ -31,6 +31,10 @@ struct config_listen {
 struct config {
     struct config_listen listen[CONFIG_LISTEN_MAX];
     unsigned n_listen;
+    struct config_listen listen_tls[CONFIG_LISTEN_MAX]; /* --listen-tls: wss:// */
+    unsigned n_listen_tls;
+    char tls_cert[CONFIG_PATH];      /* PEM certificate (chain) file; "" = none */
+    char tls_key[CONFIG_PATH];       /* PEM private key file; "" = none */
     unsigned threads;                /* worker threads, 1..64; 0 = number of cores */
     unsigned interval;               /* s, announce interval sent to clients */
     unsigned max_offers;             /* <= PROTO_OFFERS_MAX */
