@@ -56,10 +56,11 @@ _Static_assert(SWARM_CLOSE_INVALID_UTF8 == LWS_CLOSE_STATUS_INVALID_PAYLOAD,
 struct net_worker {
     struct worker *w;
     struct lws_context *ctx;
-    struct lws_vhost *vh;       /* ws:// */
-    struct lws_vhost *vh_tls;   /* wss:// (--listen-tls), NULL when TLS is off */
-    struct ssl_ctx_st *ssl_ctx; /* vh_tls's SSL_CTX, touched by this worker only (tls.c) */
-    void *foreign_loops[1];     /* { w->loop }, as lws_context_creation_info wants it */
+    struct lws_vhost *vh;          /* ws:// */
+    struct lws_vhost *vh_tls;      /* wss:// (--listen-tls), NULL when TLS is off */
+    struct ssl_ctx_st *ssl_ctx;    /* vh_tls's SSL_CTX, touched by this worker only (tls.c) */
+    struct ssl_ctx_st *client_ctx; /* an empty client SSL_CTX lent to vh_tls (net.c) */
+    void *foreign_loops[1];        /* { w->loop }, as lws_context_creation_info wants it */
     struct lws *listen_wsi[WORKER_LISTEN_MAX];
     unsigned n_listen;
     int reserve_fd;               /* closed to accept-and-drop when the fd limit is hit */
