@@ -564,6 +564,15 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     net_log_init(getenv("WSTRACKER_LWS_DEBUG") != NULL);
+    /* lws calls mktime() in every worker as it starts a TLS vhost (its
+     * certificate lifetime check). Without TZ, glibc's tzset (inside mktime)
+     * frees and copies its cached zone name on every call, under a lock of
+     * its own that TSan cannot see (it reported two workers racing there).
+     * With TZ set to what glibc reads anyway, it keeps the cache. Before any
+     * thread exists, so setenv is safe. */
+    if (!getenv("TZ"))
+        setenv("TZ", ":/etc/localtime", 0);
+    tzset();
 
     if (load_lists(&t, true) == 0 && load_auth(&t, true) == 0 && load_tls(&t, "") == 0 &&
         tracker_init(&t, ports) == 0 && tracker_start(&t) == 0) {
