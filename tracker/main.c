@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,7 +130,7 @@ static unsigned default_threads(void)
 
 /* Caps, routing, workers and their listening sockets. On failure what was made
  * stays recorded in t (n_created, listen fds) for tracker_deinit. */
-static int tracker_init(struct tracker *t, uint16_t ports[CONFIG_LISTEN_MAX])
+static int tracker_init(struct tracker *t, uint16_t ports[WORKER_LISTEN_MAX])
 {
     t->n_workers = t->cfg.threads ? t->cfg.threads : default_threads();
     t->max_connections = connection_capacity(&t->cfg);
@@ -158,11 +159,14 @@ static int tracker_init(struct tracker *t, uint16_t ports[CONFIG_LISTEN_MAX])
             return -1;
         }
     }
-    for (unsigned l = 0; l < t->cfg.n_listen; l++) {
-        ports[l] = t->cfg.listen[l].port;
+    /* ws:// addresses, then wss:// ones: the order each worker adopts them in. */
+    for (unsigned l = 0; l < t->cfg.n_listen + t->cfg.n_listen_tls; l++) {
+        const struct config_listen *cl =
+            l < t->cfg.n_listen ? &t->cfg.listen[l] : &t->cfg.listen_tls[l - t->cfg.n_listen];
+        ports[l] = cl->port;
         for (unsigned k = 0; k < t->n_workers; k++) {
             char e[256];
-            int fd = open_listener(&t->cfg.listen[l], &ports[l], e, sizeof e);
+            int fd = open_listener(cl, &ports[l], e, sizeof e);
             if (fd < 0) {
                 log_msg(LOG_ERROR, "cannot listen on %s", e);
                 return -1;
@@ -337,27 +341,160 @@ static int load_auth(struct tracker *t, bool at_start)
     return 0;
 }
 
+/* ---- TLS certificate (--tls-cert, --tls-key) ---- */
+
+#define TLS_FILE_MAX (1u << 20) /* bytes of a certificate (chain) or key file */
+#define TLS_POLL_S   2          /* seconds between checks of the files for a change */
+
+/* What a file looked like when last loaded (or tried): a change of any of
+ * these is a new file (certbot renames a new one in; Caddy rewrites in place). */
+struct file_id {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    bool exists;
+};
+
+static struct file_id file_id_of(const char *path)
+{
+    struct stat st;
+    struct file_id id;
+    memset(&id, 0, sizeof id);
+    if (stat(path, &st) == 0) {
+        id.dev = st.st_dev;
+        id.ino = st.st_ino;
+        id.size = st.st_size;
+        id.mtime = st.st_mtim;
+        id.exists = true;
+    }
+    return id;
+}
+
+static bool file_id_eq(const struct file_id *a, const struct file_id *b)
+{
+    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static struct file_id tls_cert_id, tls_key_id; /* main only */
+
+/* Wait (at most 5 s) until every running worker serves generation gen: none
+ * of them still reads the struct net_tls before it. */
+static bool workers_serve_tls(struct tracker *t, uint64_t gen)
+{
+    for (int tries = 0; tries < 500; tries++) {
+        unsigned done = 0;
+        for (unsigned k = 0; k < t->n_started; k++)
+            done += atomic_load_explicit(&t->workers[k].tls_gen, memory_order_seq_cst) == gen;
+        if (done == t->n_started)
+            return true;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    return false;
+}
+
+/* Load and check the certificate and key (at start: an error stops the
+ * tracker; later the old pair stays when either file is bad). why: "" at
+ * start, else what asked ("SIGHUP", "file change"). Returns 0 or -1. */
+static int load_tls(struct tracker *t, const char *why)
+{
+    char err[2 * CONFIG_PATH + 600], date[64];
+    const struct config *c = &t->cfg;
+    size_t cn = 0, kn = 0;
+    char *cert, *key = NULL;
+    struct net_tls *n = NULL, *old;
+    struct tm tm;
+    time_t exp;
+    if (!c->tls_cert[0])
+        return 0;
+    tls_cert_id = file_id_of(c->tls_cert);
+    tls_key_id = file_id_of(c->tls_key);
+    cert = read_file(c->tls_cert, TLS_FILE_MAX, &cn, err, sizeof err);
+    if (cert)
+        key = read_file(c->tls_key, TLS_FILE_MAX, &kn, err, sizeof err);
+    if (cert && key) {
+        char e[512];
+        if (!(n = net_tls_make(cert, cn, key, kn, e, sizeof e)))
+            snprintf(err, sizeof err, "%s, %s: %s", c->tls_cert, c->tls_key, e);
+    }
+    free(cert);
+    if (key) {
+        sodium_memzero(key, kn);
+        free(key);
+    }
+    if (!n) {
+        if (!why[0])
+            log_msg(LOG_ERROR, "TLS: %s", err);
+        else
+            log_msg(LOG_ERROR, "%s: TLS: %s; certificate unchanged", why, err);
+        return -1;
+    }
+    exp = (time_t)n->not_after;
+    gmtime_r(&exp, &tm);
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    old = atomic_exchange_explicit(&t->tls, n, memory_order_seq_cst);
+    if (!old) {
+        log_msg(LOG_INFO, "TLS certificate: %s, expires %s", n->subject, date);
+        return 0;
+    }
+    if (workers_serve_tls(t, n->gen)) {
+        net_tls_free(old);
+        log_msg(LOG_INFO, "TLS certificate reloaded: %s, expires %s", n->subject, date);
+    } else {
+        log_msg(LOG_WARN, "a worker did not take the new TLS certificate within 5 s");
+    }
+    return 0;
+}
+
+/* Every TLS_POLL_S: reload when either file changed since the last try. */
+static void poll_tls(struct tracker *t)
+{
+    struct file_id c = file_id_of(t->cfg.tls_cert), k = file_id_of(t->cfg.tls_key);
+    if (!file_id_eq(&c, &tls_cert_id) || !file_id_eq(&k, &tls_key_id))
+        (void)load_tls(t, "file change");
+}
+
 /* Say where it listens, then wait for SIGINT or SIGTERM; SIGHUP rereads
- * the info-hash lists. */
-static void tracker_serve(struct tracker *t, const uint16_t ports[CONFIG_LISTEN_MAX],
+ * the info-hash lists, token keys and TLS certificate; with TLS, the
+ * certificate files are checked for a change every TLS_POLL_S. */
+static void tracker_serve(struct tracker *t, const uint16_t ports[WORKER_LISTEN_MAX],
                           const sigset_t *sigs)
 {
+    const struct timespec poll = {TLS_POLL_S, 0};
     int sig = 0;
-    for (unsigned l = 0; l < t->cfg.n_listen; l++) {
-        const char *h = t->cfg.listen[l].host;
+    for (unsigned l = 0; l < t->cfg.n_listen + t->cfg.n_listen_tls; l++) {
+        bool tls = l >= t->cfg.n_listen;
+        const char *h = tls ? t->cfg.listen_tls[l - t->cfg.n_listen].host : t->cfg.listen[l].host;
         char url[128];
-        snprintf(url, sizeof url, strchr(h, ':') ? "ws://[%s]:%u" : "ws://%s:%u", h, ports[l]);
+        snprintf(url, sizeof url, strchr(h, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+                 tls ? "wss" : "ws", h, ports[l]);
         log_listening(url);
     }
     log_msg(LOG_INFO, "%u worker threads", t->n_workers);
-    while (sigwait(sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM) {
+    for (;;) {
+        if (t->cfg.tls_cert[0]) {
+            sig = sigtimedwait(sigs, NULL, &poll);
+            if (sig < 0) {
+                if (errno == EAGAIN)
+                    poll_tls(t);
+                continue;
+            }
+        } else if (sigwait(sigs, &sig) != 0) {
+            break;
+        }
+        if (sig == SIGINT || sig == SIGTERM)
+            break;
         if (sig != SIGHUP)
             continue;
+        if (t->cfg.tls_cert[0])
+            (void)load_tls(t, "SIGHUP");
         if (t->cfg.allow_hashes[0] || t->cfg.deny_hashes[0])
             (void)load_lists(t, false);
         if (auth_on(&t->cfg))
             (void)load_auth(t, false);
-        if (!t->cfg.allow_hashes[0] && !t->cfg.deny_hashes[0] && !auth_on(&t->cfg))
+        if (!t->cfg.allow_hashes[0] && !t->cfg.deny_hashes[0] && !auth_on(&t->cfg) &&
+            !t->cfg.tls_cert[0])
             log_msg(LOG_INFO, "SIGHUP: nothing to reload");
     }
     log_msg(LOG_INFO, "signal %d, closing connections", sig);
@@ -384,6 +521,7 @@ static void tracker_deinit(struct tracker *t)
     hashlist_free(atomic_load(&t->allow_hashes));
     hashlist_free(atomic_load(&t->deny_hashes));
     jwt_auth_free(atomic_load(&t->auth));
+    net_tls_free(atomic_load(&t->tls));
     if (t->barrier_made)
         pthread_barrier_destroy(&t->start_barrier);
 }
@@ -392,7 +530,7 @@ int main(int argc, char **argv)
 {
     static struct tracker t;
     char err[CONFIG_ERR_LEN];
-    uint16_t ports[CONFIG_LISTEN_MAX];
+    uint16_t ports[WORKER_LISTEN_MAX];
     sigset_t sigs;
     int rc = cli_main(argc, argv);
 
@@ -430,9 +568,18 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     net_log_init(getenv("WSTRACKER_LWS_DEBUG") != NULL, t.cfg.log_format == LOG_FORMAT_JSON);
+    /* lws calls mktime() in every worker as it starts a TLS vhost (its
+     * certificate lifetime check). Without TZ, glibc's tzset (inside mktime)
+     * frees and copies its cached zone name on every call, under a lock of
+     * its own that TSan cannot see (it reported two workers racing there).
+     * With TZ set to what glibc reads anyway, it keeps the cache. Before any
+     * thread exists, so setenv is safe. */
+    if (!getenv("TZ"))
+        setenv("TZ", ":/etc/localtime", 0);
+    tzset();
 
-    if (load_lists(&t, true) == 0 && load_auth(&t, true) == 0 && tracker_init(&t, ports) == 0 &&
-        tracker_start(&t) == 0) {
+    if (load_lists(&t, true) == 0 && load_auth(&t, true) == 0 && load_tls(&t, "") == 0 &&
+        tracker_init(&t, ports) == 0 && tracker_start(&t) == 0) {
         tracker_serve(&t, ports, &sigs);
         rc = 0;
     }

@@ -69,18 +69,20 @@ struct lg_config {
     enum lg_mode mode;
     struct sockaddr_storage addr; /* the tracker (loopback only) */
     socklen_t addr_len;
-    char host_hdr[128];   /* Host: header */
-    char path[256];       /* request path */
-    char url[300];        /* as given, for the report */
-    unsigned threads;     /* load threads, <= LG_THREADS_MAX */
-    unsigned connections; /* total, over all threads */
-    unsigned offers;      /* per announce, <= WORK_OFFERS_MAX */
-    unsigned hashes;      /* info hashes to draw from (load modes) */
-    unsigned swarms;      /* info hashes in idle mode */
-    double rate;          /* announces/s in total (open loop) */
-    double duration;      /* s, measured */
-    double warmup;        /* s, before measuring */
-    double hold;          /* s, idle mode */
+    char host_hdr[128];     /* Host: header */
+    char path[256];         /* request path */
+    char url[300];          /* as given, for the report */
+    struct ssl_ctx_st *tls; /* wss://: the TLS client context (no certificate check:
+                               loopback bench), shared by the threads; NULL for ws:// */
+    unsigned threads;       /* load threads, <= LG_THREADS_MAX */
+    unsigned connections;   /* total, over all threads */
+    unsigned offers;        /* per announce, <= WORK_OFFERS_MAX */
+    unsigned hashes;        /* info hashes to draw from (load modes) */
+    unsigned swarms;        /* info hashes in idle mode */
+    double rate;            /* announces/s in total (open loop) */
+    double duration;        /* s, measured */
+    double warmup;          /* s, before measuring */
+    double hold;            /* s, idle mode */
     double reannounce; /* s between idle-mode announces; <0 = the tracker's interval, 0 = never */
     double connect_timeout; /* s, to wait for every connection */
     unsigned connect_rate;  /* new connections/s in total */

@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "lg.h"
 #include "ws.h"
 
@@ -29,6 +32,7 @@
 enum conn_state {
     CONN_NEW, /* not opened yet */
     CONN_CONNECTING,
+    CONN_TLS,       /* wss://: TLS handshake in progress */
     CONN_UPGRADING, /* request sent, waiting for 101 */
     CONN_OPEN,
     CONN_DOWN, /* closed; may be reopened at reopen_ns */
@@ -44,6 +48,7 @@ struct buf {
 /* One WebSocket connection; n_conns per thread, in lg_thread.conns. */
 struct lg_conn {
     int fd;                   /* -1 when closed */
+    SSL *ssl;                 /* wss://: the TLS session on fd, else NULL */
     uint8_t state;            /* enum conn_state */
     uint8_t inflight;         /* 1 = an announce waits for its response */
     uint8_t want_out;         /* EPOLLOUT is registered */
@@ -197,13 +202,17 @@ static void idle_push(struct lg_thread *t, struct lg_conn *c)
 /* Close the socket; the connection may be reopened (CONN_DOWN) unless gone. */
 static void conn_close(struct lg_thread *t, struct lg_conn *c, int reopen)
 {
+    if (c->ssl) {
+        SSL_free(c->ssl); /* no close_notify: the socket goes now */
+        c->ssl = NULL;
+    }
     if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
     }
     if (c->state == CONN_OPEN)
         atomic_fetch_sub_explicit(&t->n_open, 1, memory_order_relaxed);
-    if (c->state == CONN_CONNECTING || c->state == CONN_UPGRADING)
+    if (c->state == CONN_CONNECTING || c->state == CONN_TLS || c->state == CONN_UPGRADING)
         t->opening--;
     if (c->inflight) {
         c->inflight = 0;
@@ -275,6 +284,46 @@ static int conn_open(struct lg_thread *t, struct lg_conn *c)
     return 0;
 }
 
+/* send() or, on wss://, SSL_write(): bytes taken, or -1 with errno (EAGAIN:
+ * try again when writable). */
+static ssize_t io_send(struct lg_conn *c, const void *p, size_t n)
+{
+    int w, e;
+    if (!c->ssl)
+        return send(c->fd, p, n, MSG_NOSIGNAL);
+    if (n == 0)
+        return 0;
+    w = SSL_write(c->ssl, p, n > (1u << 30) ? 1 << 30 : (int)n);
+    if (w > 0)
+        return w;
+    e = SSL_get_error(c->ssl, w);
+    ERR_clear_error();
+    errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : ECONNRESET;
+    return -1;
+}
+
+/* recv() or SSL_read(): bytes, 0 at EOF, or -1 with errno. */
+static ssize_t io_recv(struct lg_conn *c, void *p, size_t n)
+{
+    int r, e;
+    if (!c->ssl)
+        return recv(c->fd, p, n, 0);
+    r = SSL_read(c->ssl, p, n > (1u << 30) ? 1 << 30 : (int)n);
+    if (r > 0)
+        return r;
+    e = SSL_get_error(c->ssl, r);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
+        return 0;
+    if (e != SSL_ERROR_SYSCALL)
+        errno = ECONNRESET;
+    return -1;
+}
+
 /* Queue bytes the socket did not take; 0 or -1 (connection dropped). */
 static int out_append(struct lg_thread *t, struct lg_conn *c, const uint8_t *p, size_t n)
 {
@@ -295,7 +344,7 @@ static int conn_write(struct lg_thread *t, struct lg_conn *c, const uint8_t *p, 
     cur(t)->bytes_out += n;
     if (c->out.len || c->corked)
         return out_append(t, c, p, n);
-    ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+    ssize_t w = io_send(c, p, n);
     if (w == (ssize_t)n)
         return 0;
     if (w < 0) {
@@ -311,7 +360,7 @@ static int conn_write(struct lg_thread *t, struct lg_conn *c, const uint8_t *p, 
 static void conn_flush(struct lg_thread *t, struct lg_conn *c)
 {
     while (c->out.len) {
-        ssize_t w = send(c->fd, c->out.p, c->out.len, MSG_NOSIGNAL);
+        ssize_t w = io_send(c, c->out.p, c->out.len);
         if (w < 0) {
             if (errno == EAGAIN || errno == EINTR) {
                 set_out(t, c, 1);
@@ -824,7 +873,7 @@ static void read_batch(struct lg_thread *t, struct lg_conn *c)
             return;
         }
         size_t room = c->in.cap - c->in.len;
-        ssize_t r = recv(c->fd, c->in.p + c->in.len, room, 0);
+        ssize_t r = io_recv(c, c->in.p + c->in.len, room);
         if (r == 0) {
             conn_fail(t, c, LG_ERR_CLOSE,
                       c->state == CONN_UPGRADING ? "EOF during the upgrade"
@@ -846,6 +895,26 @@ static void read_batch(struct lg_thread *t, struct lg_conn *c)
     }
 }
 
+static void start_upgrade(struct lg_thread *t, struct lg_conn *c);
+
+/* wss://: one step of the TLS handshake; the upgrade follows it. */
+static void tls_step(struct lg_thread *t, struct lg_conn *c)
+{
+    int r = SSL_do_handshake(c->ssl), e;
+    if (r == 1) {
+        start_upgrade(t, c);
+        return;
+    }
+    e = SSL_get_error(c->ssl, r);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ)
+        set_out(t, c, 0);
+    else if (e == SSL_ERROR_WANT_WRITE)
+        set_out(t, c, 1);
+    else
+        conn_fail(t, c, LG_ERR_HANDSHAKE, "TLS handshake failed");
+}
+
 static void on_connected(struct lg_thread *t, struct lg_conn *c)
 {
     int err = 0;
@@ -855,6 +924,21 @@ static void on_connected(struct lg_thread *t, struct lg_conn *c)
         conn_fail(t, c, LG_ERR_CONNECT, strerror(err));
         return;
     }
+    if (t->cfg->tls) {
+        if (!(c->ssl = SSL_new(t->cfg->tls)) || SSL_set_fd(c->ssl, c->fd) != 1) {
+            conn_fail(t, c, LG_ERR_LOCAL, "SSL_new failed");
+            return;
+        }
+        SSL_set_connect_state(c->ssl);
+        c->state = CONN_TLS;
+        tls_step(t, c);
+        return;
+    }
+    start_upgrade(t, c);
+}
+
+static void start_upgrade(struct lg_thread *t, struct lg_conn *c)
+{
     uint8_t rnd[16];
     for (unsigned i = 0; i < 16; i += 8) {
         uint64_t v = work_rng_next(&t->rng);
@@ -880,6 +964,10 @@ static void on_event(struct lg_thread *t, struct epoll_event *ev)
     if (c->state == CONN_CONNECTING) {
         if (ev->events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
             on_connected(t, c);
+        return;
+    }
+    if (c->state == CONN_TLS) {
+        tls_step(t, c);
         return;
     }
     if (ev->events & (EPOLLIN | EPOLLERR | EPOLLHUP))
@@ -1017,7 +1105,7 @@ static void close_all(struct lg_thread *t)
             fr[hl] = 1000 >> 8;
             fr[hl + 1] = 1000 & 0xFF;
             ws_mask(fr + hl, 2, mask);
-            if (send(c->fd, fr, hl + 2, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            if (io_send(c, fr, hl + 2) < 0) {
                 /* the socket is going away either way */
             }
         }

@@ -41,6 +41,9 @@ static int clear_env(void **state)
     unsetenv("WSTRACKER_TURN_URL");
     unsetenv("WSTRACKER_RELAY");
     unsetenv("WSTRACKER_TRUST_PROXY");
+    unsetenv("WSTRACKER_LISTEN_TLS");
+    unsetenv("WSTRACKER_TLS_CERT");
+    unsetenv("WSTRACKER_TLS_KEY");
     return 0;
 }
 
@@ -247,6 +250,48 @@ static void test_log_options(void **state)
     assert_string_equal(err, "--log-level: 'loud' is not one of error, warn, info, debug");
     assert_int_equal(LOAD("--log-format", "JSON"), CONFIG_EXIT_ERR);
     assert_string_equal(err, "--log-format: 'JSON' is not one of text, json");
+}
+
+/* --listen-tls needs --tls-cert and --tls-key, each error naming what is
+ * missing; alone it adds no ws:// default address. */
+static void test_tls(void **state)
+{
+    (void)state;
+    assert_int_equal(LOAD("--listen-tls", "127.0.0.1:8443"), CONFIG_EXIT_ERR);
+    assert_string_equal(err, "--listen-tls needs --tls-cert and --tls-key");
+    assert_int_equal(LOAD("--listen-tls", "127.0.0.1:8443", "--tls-cert", "c.pem"),
+                     CONFIG_EXIT_ERR);
+    assert_string_equal(err, "--listen-tls needs --tls-key");
+    assert_int_equal(LOAD("--listen-tls", "127.0.0.1:8443", "--tls-key", "k.pem"), CONFIG_EXIT_ERR);
+    assert_string_equal(err, "--listen-tls needs --tls-cert");
+    assert_int_equal(LOAD("--tls-cert", "c.pem"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "--tls-key is missing"));
+    assert_int_equal(LOAD("--tls-cert", "c.pem", "--tls-key", "k.pem"), CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "need a --listen-tls address"));
+    assert_int_equal(LOAD("--listen-tls", "nocolon", "--tls-cert", "c", "--tls-key", "k"),
+                     CONFIG_EXIT_ERR);
+    assert_non_null(strstr(err, "bad --listen-tls address 'nocolon'"));
+
+    assert_int_equal(LOAD("--listen-tls", "[::1]:8443", "--listen-tls", ":9443", "--tls-cert",
+                          "c.pem", "--tls-key", "k.pem"),
+                     CONFIG_RUN);
+    assert_int_equal(cfg.n_listen, 0); /* no ws:// default next to wss:// only */
+    assert_int_equal(cfg.n_listen_tls, 2);
+    assert_string_equal(cfg.listen_tls[0].host, "::1");
+    assert_int_equal(cfg.listen_tls[1].port, 9443);
+    assert_string_equal(cfg.tls_cert, "c.pem");
+    assert_string_equal(cfg.tls_key, "k.pem");
+
+    setenv("WSTRACKER_LISTEN_TLS", "127.0.0.1:1,127.0.0.1:2", 1);
+    setenv("WSTRACKER_TLS_CERT", "/e/c.pem", 1);
+    setenv("WSTRACKER_TLS_KEY", "/e/k.pem", 1);
+    assert_int_equal(LOAD("--listen", "127.0.0.1:8000"), CONFIG_RUN);
+    assert_int_equal(cfg.n_listen, 1);
+    assert_int_equal(cfg.n_listen_tls, 2);
+    assert_string_equal(cfg.tls_key, "/e/k.pem");
+    assert_int_equal(LOAD("--listen-tls", "127.0.0.1:3"), CONFIG_RUN); /* flags replace the list */
+    assert_int_equal(cfg.n_listen_tls, 1);
+    assert_int_equal(cfg.listen_tls[0].port, 3);
 }
 
 static void test_outq_caps_ordered(void **state)
@@ -677,6 +722,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_syntax, file_setup, file_teardown),
         cmocka_unit_test_setup_teardown(test_file_duplicates, file_setup, file_teardown),
         cmocka_unit_test_setup_teardown(test_check_config, file_setup, file_teardown),
+        cmocka_unit_test_setup_teardown(test_tls, clear_env, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

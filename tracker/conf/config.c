@@ -29,6 +29,7 @@ enum opt_type {
     OPT_UINT,
     OPT_BOOL,
     OPT_LISTEN,
+    OPT_LISTEN_TLS,
     OPT_SECRET,
     OPT_TURN_URL,
     OPT_CIDR,
@@ -62,6 +63,12 @@ static const struct opt opts[] = {
      "INI file of options, one \"key = value\" a line, keys as the flags without \"--\""},
     {"listen", "WSTRACKER_LISTEN", OPT_LISTEN, 0, 0, 0, "127.0.0.1:8000", NULL,
      "HOST:PORT to serve (repeatable; [::1]:8000 for IPv6)"},
+    {"listen-tls", "WSTRACKER_LISTEN_TLS", OPT_LISTEN_TLS, 0, 0, 0, NULL, "none",
+     "HOST:PORT to serve wss:// on, next to --listen (repeatable; needs --tls-cert and --tls-key)"},
+    {"tls-cert", "WSTRACKER_TLS_CERT", OPT_PATH, OFF(tls_cert), 0, 0, NULL, "none",
+     "PEM certificate file, chain after it, for --listen-tls (reread on SIGHUP and on change)"},
+    {"tls-key", "WSTRACKER_TLS_KEY", OPT_PATH, OFF(tls_key), 0, 0, NULL, "none",
+     "PEM private key file of --tls-cert (reread with it)"},
     {"threads", "WSTRACKER_THREADS", OPT_UINT, OFF(threads), 0, 64, "0", "cores",
      "worker threads (0: one per core)"},
     {"interval", "WSTRACKER_INTERVAL", OPT_UINT, OFF(interval), 1, 86400, "120", NULL,
@@ -195,16 +202,17 @@ static void usage(FILE *f)
             snprintf(words + strlen(words), sizeof words - strlen(words), "%s%s",
                      w == w0 ? "" : "|", *w);
         snprintf(left, sizeof left, "--%s%s", opts[k].flag,
-                 opts[k].type == OPT_ENUM       ? words
-                 : opts[k].type == OPT_BOOL     ? " [on|off]"
-                 : opts[k].type == OPT_LISTEN   ? " HOST:PORT"
-                 : opts[k].type == OPT_SECRET   ? " S"
-                 : opts[k].type == OPT_TURN_URL ? " URL"
-                 : opts[k].type == OPT_CIDR     ? " CIDR"
-                 : opts[k].type == OPT_ORIGIN   ? " ORIGIN"
-                 : opts[k].type == OPT_PATH     ? " FILE"
-                 : opts[k].type == OPT_CONFIG   ? " FILE"
-                                                : " N");
+                 opts[k].type == OPT_ENUM         ? words
+                 : opts[k].type == OPT_BOOL       ? " [on|off]"
+                 : opts[k].type == OPT_LISTEN_TLS ? " HOST:PORT"
+                 : opts[k].type == OPT_LISTEN     ? " HOST:PORT"
+                 : opts[k].type == OPT_SECRET     ? " S"
+                 : opts[k].type == OPT_TURN_URL   ? " URL"
+                 : opts[k].type == OPT_CIDR       ? " CIDR"
+                 : opts[k].type == OPT_ORIGIN     ? " ORIGIN"
+                 : opts[k].type == OPT_PATH       ? " FILE"
+                 : opts[k].type == OPT_CONFIG     ? " FILE"
+                                                  : " N");
         fprintf(f, "  %-30s %s (default %s)\n  %-30s   env %s\n", left, opts[k].help, d, "",
                 opts[k].env);
     }
@@ -279,6 +287,7 @@ static unsigned *list_count(struct config *cfg, enum opt_type t)
 {
     switch (t) {
     case OPT_LISTEN: return &cfg->n_listen;
+    case OPT_LISTEN_TLS: return &cfg->n_listen_tls;
     case OPT_TURN_URL: return &cfg->n_turn_urls;
     case OPT_CIDR: return &cfg->n_trust_proxy;
     case OPT_ORIGIN: return &cfg->n_allow_origin;
@@ -320,6 +329,17 @@ static int add_listen(struct config *cfg, const char *tok, char *err)
         return -1;
     }
     cfg->n_listen++;
+    return 0;
+}
+
+static int add_listen_tls(struct config *cfg, const char *tok, char *err)
+{
+    if (parse_listen(tok, &cfg->listen_tls[cfg->n_listen_tls]) != 0) {
+        snprintf(err, CONFIG_ERR_LEN,
+                 "bad --listen-tls address '%.100s' (want HOST:PORT or [V6]:PORT)", tok);
+        return -1;
+    }
+    cfg->n_listen_tls++;
     return 0;
 }
 
@@ -374,6 +394,10 @@ static int apply(struct config *cfg, const struct opt *o, const char *value, con
     case OPT_LISTEN:
         rc = add_items(cfg, value, err, list_count(cfg, o->type), CONFIG_LISTEN_MAX,
                        "listen addresses", add_listen);
+        break;
+    case OPT_LISTEN_TLS:
+        rc = add_items(cfg, value, err, list_count(cfg, o->type), CONFIG_LISTEN_MAX,
+                       "--listen-tls addresses", add_listen_tls);
         break;
     case OPT_TURN_URL:
         rc = add_items(cfg, value, err, list_count(cfg, o->type), CONFIG_TURN_URLS, "TURN URLs",
@@ -690,6 +714,22 @@ static enum flag_kind next_flag(int argc, char **argv, int *i, const struct opt 
 /* What main used to check after loading: options that only make sense together. */
 static int check_together(const struct config *cfg, char *err)
 {
+    if (cfg->n_listen_tls && (!cfg->tls_cert[0] || !cfg->tls_key[0])) {
+        snprintf(err, CONFIG_ERR_LEN, "--listen-tls needs %s",
+                 !cfg->tls_cert[0] && !cfg->tls_key[0] ? "--tls-cert and --tls-key"
+                 : !cfg->tls_cert[0]                   ? "--tls-cert"
+                                                       : "--tls-key");
+        return -1;
+    }
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+        snprintf(err, CONFIG_ERR_LEN, "--tls-cert and --tls-key go together (%s is missing)",
+                 cfg->tls_cert[0] ? "--tls-key" : "--tls-cert");
+        return -1;
+    }
+    if (cfg->tls_cert[0] && !cfg->n_listen_tls) {
+        snprintf(err, CONFIG_ERR_LEN, "--tls-cert and --tls-key need a --listen-tls address");
+        return -1;
+    }
     if (!cfg->turn_secret[0] != !cfg->n_turn_urls) {
         snprintf(err, CONFIG_ERR_LEN, "--turn-secret and --turn-url go together");
         return -1;
@@ -755,7 +795,8 @@ enum config_result config_load_env(struct config *cfg, int argc, char **argv, co
         if (set_value(cfg, o, CONFIG_FROM_FLAG, 0, value, "", err) != 0)
             return CONFIG_EXIT_ERR;
     }
-    if (cfg->n_listen == 0) {
+    /* The default ws:// address only when no address of either kind was given. */
+    if (cfg->n_listen == 0 && cfg->n_listen_tls == 0) {
         if (apply(cfg, listen, listen->def, "listen", "", err) != 0)
             return CONFIG_EXIT_ERR;
         cfg->from[listen - opts] = (struct config_from){CONFIG_FROM_DEFAULT, 0};
@@ -779,10 +820,14 @@ static void print_list(const struct config *cfg, const struct opt *o, FILE *f)
     char a[REALIP_TEXT_MAX];
     switch (o->type) {
     case OPT_LISTEN:
-        for (unsigned k = 0; k < cfg->n_listen; k++)
-            fprintf(f, strchr(cfg->listen[k].host, ':') ? "%s[%s]:%u" : "%s%s:%u", k ? ", " : "",
-                    cfg->listen[k].host, cfg->listen[k].port);
+    case OPT_LISTEN_TLS: {
+        const struct config_listen *l = o->type == OPT_LISTEN ? cfg->listen : cfg->listen_tls;
+        unsigned n = o->type == OPT_LISTEN ? cfg->n_listen : cfg->n_listen_tls;
+        for (unsigned k = 0; k < n; k++)
+            fprintf(f, strchr(l[k].host, ':') ? "%s[%s]:%u" : "%s%s:%u", k ? ", " : "", l[k].host,
+                    l[k].port);
         break;
+    }
     case OPT_TURN_URL:
         for (unsigned k = 0; k < cfg->n_turn_urls; k++)
             fprintf(f, "%s%s", k ? ", " : "", cfg->turn_urls[k]);
@@ -822,6 +867,7 @@ void config_print(const struct config *cfg, FILE *f)
             fputs(words_of(o)[*(const unsigned *)(const void *)(base + o->offset)], f);
             break;
         case OPT_LISTEN:
+        case OPT_LISTEN_TLS:
         case OPT_TURN_URL:
         case OPT_CIDR:
         case OPT_ORIGIN: print_list(cfg, o, f); break;

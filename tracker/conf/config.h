@@ -18,13 +18,13 @@
 #include "origin.h"
 #include "realip.h"
 
-#define CONFIG_LISTEN_MAX 8          /* --listen may repeat up to this many times */
-#define CONFIG_ERR_LEN    1400       /* size of the caller's error buffer (a path fits) */
-#define CONFIG_TURN_URLS  4          /* --turn-url may repeat up to this many times */
-#define CONFIG_TURN_URL   256        /* bytes of one --turn-url, NUL included */
-#define CONFIG_SECRET     256        /* bytes of --turn-secret, NUL included */
-#define CONFIG_PATH       1024       /* bytes of a file path option, NUL included */
-#define CONFIG_OPTS_MAX   96         /* options in the table (config.c checks) */
+#define CONFIG_LISTEN_MAX 8    /* --listen, and --listen-tls, may each repeat this many times */
+#define CONFIG_ERR_LEN    1400 /* size of the caller's error buffer (a path fits) */
+#define CONFIG_TURN_URLS  4    /* --turn-url may repeat up to this many times */
+#define CONFIG_TURN_URL   256  /* bytes of one --turn-url, NUL included */
+#define CONFIG_SECRET     256  /* bytes of --turn-secret, NUL included */
+#define CONFIG_PATH       1024 /* bytes of a file path option, NUL included */
+#define CONFIG_OPTS_MAX   96   /* options in the table (config.c checks) */
 #define CONFIG_FILE_MAX   (1u << 20) /* bytes of the --config file */
 #define CONFIG_LINE_MAX   4096       /* bytes of one line of it, line end excluded */
 
@@ -46,6 +46,10 @@ struct config {
     char config_file[CONFIG_PATH]; /* --config: the file read; "" = none */
     struct config_listen listen[CONFIG_LISTEN_MAX];
     unsigned n_listen;
+    struct config_listen listen_tls[CONFIG_LISTEN_MAX]; /* --listen-tls: wss:// */
+    unsigned n_listen_tls;
+    char tls_cert[CONFIG_PATH];      /* PEM certificate (chain) file; "" = none */
+    char tls_key[CONFIG_PATH];       /* PEM private key file; "" = none */
     unsigned threads;                /* worker threads, 1..64; 0 = number of cores */
     unsigned interval;               /* s, announce interval sent to clients */
     unsigned max_offers;             /* <= PROTO_OFFERS_MAX */

@@ -331,9 +331,18 @@ static int write_stats(struct http_call *call, char *buf, size_t cap)
         all[k] = &t->workers[k].stats;
     for (unsigned k = 0; k < PROTO_STATUS_COUNT; k++)
         reasons[k] = k ? proto_status_reason((enum proto_status)k) : NULL;
-    return stats_write_json(buf, cap, all, t->n_workers,
-                            (uint64_t)(call->w->now_ms - t->started_ms) / 1000, reasons,
-                            PROTO_STATUS_COUNT);
+    int n = stats_write_json(buf, cap, all, t->n_workers,
+                             (uint64_t)(call->w->now_ms - t->started_ms) / 1000, reasons,
+                             PROTO_STATUS_COUNT);
+    /* With TLS: the served certificate's expiry, unix s, as the last field
+     * (tls.c: t->tls is read between this worker's sweeps, as the lists are). */
+    const struct net_tls *tls = atomic_load_explicit(&t->tls, memory_order_seq_cst);
+    if (n > 0 && tls && buf[n - 1] == '}') {
+        int m = snprintf(buf + n - 1, cap - (size_t)n + 1, ",\"tlsCertExpiry\":%lld}",
+                         (long long)tls->not_after);
+        n = m > 0 && (size_t)m < cap - (size_t)n + 1 ? n - 1 + m : -1;
+    }
+    return n;
 }
 
 #define HTTP_METRICS_FIRST 32768 /* /metrics is about 17 KiB with 2 workers */

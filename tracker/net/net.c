@@ -1,7 +1,8 @@
 /* net.c - lws on a worker's loop: context, protocols, the callback switch.
  *
  * Owns:   net_io (the network layer's struct worker_io): a worker's lws
- *         context and vhost on the worker's libev loop, its adopted listening
+ *         context and vhosts (ws://, and wss:// with --listen-tls: the same
+ *         protocols, TLS from tls.c) on the worker's libev loop, its adopted listening
  *         sockets, the sweep timer; the two lws protocols (the tracker's
  *         HTTP+WebSocket protocol, first so upgrades without
  *         Sec-WebSocket-Protocol bind to it, and the raw protocol of the
@@ -11,10 +12,13 @@
  *         http.c or sock.c.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include "net.h"
 
@@ -32,7 +36,12 @@ static int callback_tracker(struct lws *wsi, enum lws_callback_reasons reason, v
     case LWS_CALLBACK_WSI_DESTROY: sock_destroyed(nw, wsi); return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: return http_confirm_upgrade(nw, wsi);
     case LWS_CALLBACK_RAW_ADOPT: return http_refuse_connect(nw, wsi);
-    case LWS_CALLBACK_RAW_RX: return -1; /* only after a refused CONNECT */
+    case LWS_CALLBACK_RAW_RX:
+        return -1; /* only after a refused CONNECT */
+    /* The TLS vhost's SSL_CTX (user), made by lws_create_vhost. */
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: return tls_vhost_init(nw, user);
+    case LWS_CALLBACK_VHOST_CERT_AGING: /* user: lws's, not a conn */
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS: return 0;
     default: break;
     }
     /* lws calls some reasons (a connection closed before its request was
@@ -60,8 +69,8 @@ static int callback_listen(struct lws *wsi, enum lws_callback_reasons reason, vo
     (void)user;
     (void)in;
     (void)len;
-    if (reason == LWS_CALLBACK_RAW_RX_FILE)
-        sock_accept(net_of(wsi), lws_get_socket_fd(wsi));
+    if (reason == LWS_CALLBACK_RAW_RX_FILE) /* adopted into the vhost of the listener */
+        sock_accept(net_of(wsi), lws_get_vhost(wsi), lws_get_socket_fd(wsi));
     return 0;
 }
 
@@ -116,6 +125,7 @@ static void on_sweep(lws_sorted_usec_list_t *sul)
     conn_idle_sweep(nw);
     sock_sweep(nw);
     net_log_flush(nw);
+    tls_sweep(nw);
     worker_end_pass(nw->w);
     lws_sul_schedule(nw->ctx, 0, &nw->sweep, on_sweep, NET_SWEEP_MS * LWS_US_PER_MS);
 }
@@ -131,10 +141,43 @@ static const lws_retry_bo_t no_validity_timer = {
     .secs_since_valid_hangup = 0,
 };
 
-static int create_context(struct net_worker *nw)
+/* lws 4.1.6's TLS global init (every context with
+ * LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT) writes process globals (the SSL ex-data
+ * indexes) and vhost creation reads them: workers make their contexts and
+ * vhosts one at a time, all before any serves (the start barrier). */
+static pthread_mutex_t context_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The wss:// vhost: the same protocols, its own SSL_CTX (lws makes it, then
+ * calls LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: tls_vhost_init);
+ * ALPN http/1.1 only (lws would offer h2 by default). */
+static struct lws_vhost *create_tls_vhost(struct net_worker *nw)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.protocols = nw->protocols;
+    info.vhost_name = "wstracker-tls";
+    info.retry_and_idle_policy = &no_validity_timer;
+    /* lws_context_init_server_ssl checks DO_SSL_GLOBAL_INIT in the vhost's
+     * options too: without it the vhost is silently plain. */
+    info.options = LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.alpn = "http/1.1";
+    /* lws 4.1.6 also makes a client SSL_CTX for a TLS vhost, loads the OS CA
+     * store into it, and at destroy finds it again by an SSL_CTX ex-data index
+     * that the next context's TLS init has replaced: it is never freed
+     * (LeakSanitizer: 700 KB per tracker). The tracker makes no client
+     * connections: lws gets an empty one of ours, freed in net_destroy. */
+    if (!(nw->client_ctx = SSL_CTX_new(TLS_client_method())))
+        return NULL;
+    info.provided_client_ssl_ctx = nw->client_ctx;
+    return lws_create_vhost(nw->ctx, &info);
+}
+
+static int create_context_locked(struct net_worker *nw)
 {
     struct worker *w = nw->w;
     struct lws_context_creation_info info;
+    bool tls = w->t->cfg.n_listen_tls > 0;
     memset(&info, 0, sizeof info);
     /* libev (epoll) instead of lws's default poll(): poll() walks every socket
      * on every wakeup, O(connections) per event (bench/results). The loop is
@@ -144,7 +187,7 @@ static int create_context(struct net_worker *nw)
      * time (3-4 % of the server's CPU in a profile); the scanner checks every
      * string anyway, and the swarm layer checks what it rejects (1007). */
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS |
-                   LWS_SERVER_OPTION_LIBEV;
+                   LWS_SERVER_OPTION_LIBEV | (tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
     info.foreign_loops = nw->foreign_loops;
     info.user = nw;
     info.count_threads = 1;
@@ -158,7 +201,20 @@ static int create_context(struct net_worker *nw)
     info.vhost_name = "wstracker";
     info.retry_and_idle_policy = &no_validity_timer;
     nw->vh = lws_create_vhost(nw->ctx, &info);
-    return nw->vh ? 0 : -1;
+    if (!nw->vh)
+        return -1;
+    if (tls && !(nw->vh_tls = create_tls_vhost(nw)))
+        return -1;
+    return 0;
+}
+
+static int create_context(struct net_worker *nw)
+{
+    int r;
+    pthread_mutex_lock(&context_lock);
+    r = create_context_locked(nw);
+    pthread_mutex_unlock(&context_lock);
+    return r;
 }
 
 static int net_start(struct worker *w)
@@ -182,8 +238,11 @@ static int net_start(struct worker *w)
     for (unsigned k = 0; k < w->n_listen; k++) {
         lws_sock_file_fd_type u;
         u.filefd = w->listen_fds[k];
-        nw->listen_wsi[k] = lws_adopt_descriptor_vhost(nw->vh, LWS_ADOPT_RAW_FILE_DESC, u,
-                                                       NET_PROTOCOL_LISTEN, NULL);
+        /* ws:// listeners first, then wss:// (worker.h); accept adopts a
+         * socket into its listener's vhost. */
+        struct lws_vhost *vh = k < w->t->cfg.n_listen ? nw->vh : nw->vh_tls;
+        nw->listen_wsi[k] =
+            lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, NET_PROTOCOL_LISTEN, NULL);
         if (!nw->listen_wsi[k]) {
             log_msg(LOG_ERROR, "worker %u could not adopt its listening socket", w->idx);
             return -1;
@@ -230,6 +289,7 @@ static void net_destroy(struct worker *w)
         nw->ctx = NULL; /* closes in the destroy mail other workers: none wakes this one */
         lws_context_destroy(ctx);
     }
+    SSL_CTX_free(nw->client_ctx); /* after lws_context_destroy: lws only borrowed it */
     if (nw->reserve_fd >= 0)
         close(nw->reserve_fd);
     free(nw);

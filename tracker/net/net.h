@@ -9,7 +9,8 @@
  * Why:    net.c starts lws on the worker's libev loop and dispatches its
  *         callbacks; conn.c is a WebSocket connection's input and output;
  *         http.c the HTTP side of the port; sock.c accepting and the deadline
- *         of every socket that is not (yet) a WebSocket. Each callback case
+ *         of every socket that is not (yet) a WebSocket; tls.c the wss://
+ *         vhost's certificate. Each callback case
  *         is one call into one of them.
  */
 #ifndef WSTRACKER_NET_H
@@ -67,9 +68,12 @@ enum net_refusal {
 struct net_worker {
     struct worker *w;
     struct lws_context *ctx;
-    struct lws_vhost *vh;
-    void *foreign_loops[1]; /* { w->loop }, as lws_context_creation_info wants it */
-    struct lws *listen_wsi[CONFIG_LISTEN_MAX];
+    struct lws_vhost *vh;          /* ws:// */
+    struct lws_vhost *vh_tls;      /* wss:// (--listen-tls), NULL when TLS is off */
+    struct ssl_ctx_st *ssl_ctx;    /* vh_tls's SSL_CTX, touched by this worker only (tls.c) */
+    struct ssl_ctx_st *client_ctx; /* an empty client SSL_CTX lent to vh_tls (net.c) */
+    void *foreign_loops[1];        /* { w->loop }, as lws_context_creation_info wants it */
+    struct lws *listen_wsi[WORKER_LISTEN_MAX];
     unsigned n_listen;
     int reserve_fd;               /* closed to accept-and-drop when the fd limit is hit */
     struct list_node handshakes;  /* struct net_sock by deadline: sockets not yet WebSocket */
@@ -94,6 +98,14 @@ void net_log_refused(struct net_worker *nw, enum net_refusal cls, int fd, const 
 void net_refused(struct net_worker *nw, enum net_refusal cls, unsigned status, const char *reason);
 /* The sweep: say how many of each class were not logged, once their interval is over. */
 void net_log_flush(struct net_worker *nw);
+/* A loaded --tls-cert / --tls-key pair, immutable once made; t->tls (tls.c). */
+struct net_tls {
+    char *cert_pem, *key_pem; /* the files' text, NUL terminated */
+    size_t cert_len, key_len;
+    uint64_t gen;      /* 1, 2, ...: one per load */
+    int64_t not_after; /* the certificate's expiry, unix s */
+    char subject[256]; /* RFC 2253 */
+};
 
 /* One per socket (HTTP or WebSocket); allocated zeroed by lws, sized in the
  * protocol table; used by the serving worker only. */
@@ -157,8 +169,20 @@ int http_request(struct net_worker *nw, struct conn *c, struct lws *wsi, const c
 int http_writeable(struct conn *c, struct lws *wsi);
 void http_closed(struct conn *c);
 
+/* tls.c. On main: parse and check a certificate (chain) and its key as PEM
+ * text; NULL with OpenSSL's reason in err (cap bytes). */
+struct net_tls *net_tls_make(const char *cert, size_t cert_len, const char *key, size_t key_len,
+                             char *err, size_t cap);
+void net_tls_free(struct net_tls *t);
+/* On the worker, when lws made the TLS vhost's SSL_CTX: TLS 1.2+, the
+ * ciphers, t->tls's certificate. 0 or -1. */
+int tls_vhost_init(struct net_worker *nw, struct ssl_ctx_st *ctx);
+/* Each sweep: install t->tls when its generation is new to this worker. */
+void tls_sweep(struct net_worker *nw);
+
 /* sock.c: accepting, and the deadline of every socket not (yet) a WebSocket. */
-void sock_accept(struct net_worker *nw, int listen_fd);
+/* Accept on listen_fd and adopt into vh (the ws:// or the wss:// vhost). */
+void sock_accept(struct net_worker *nw, struct lws_vhost *vh, int listen_fd);
 /* The socket became a WebSocket: the idle timeout takes over. */
 void sock_established(struct net_worker *nw, struct lws *wsi);
 /* A keep-alive HTTP request: a full deadline again. */

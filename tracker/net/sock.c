@@ -214,7 +214,7 @@ static void refuse_full(struct net_worker *nw, int fd)
     stats_add(&nw->w->stats, STATS_CONNECTIONS_REFUSED, 1);
 }
 
-void sock_accept(struct net_worker *nw, int listen_fd)
+void sock_accept(struct net_worker *nw, struct lws_vhost *vh, int listen_fd)
 {
     struct worker *w = nw->w;
     for (int k = 0; k < NET_ACCEPT_BATCH; k++) {
@@ -242,7 +242,7 @@ void sock_accept(struct net_worker *nw, int listen_fd)
             refuse_full(nw, fd);
             continue;
         }
-        wsi = lws_adopt_socket_vhost(nw->vh, fd);
+        wsi = lws_adopt_socket_vhost(vh, fd); /* TLS when vh is the TLS vhost */
         if (!wsi) {
             stats_add(&w->stats, STATS_CONNECTIONS_REFUSED, 1);
             continue;

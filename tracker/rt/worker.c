@@ -87,7 +87,7 @@ int worker_create(struct worker *w, struct tracker *t, unsigned idx)
     memset(w, 0, sizeof *w);
     w->idx = idx;
     w->t = t;
-    for (unsigned k = 0; k < CONFIG_LISTEN_MAX; k++)
+    for (unsigned k = 0; k < WORKER_LISTEN_MAX; k++)
         w->listen_fds[k] = -1;
     w->loop = ev_loop_new(EVBACKEND_EPOLL);
     if (!w->loop)

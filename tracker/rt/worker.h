@@ -43,9 +43,12 @@
 #define WORKER_EXPIRE_BUDGET 2000 /* peers/swarms expired per tick */
 #define WORKER_STOP_GRACE_MS 2000 /* time allowed for close frames at shutdown */
 
+#define WORKER_LISTEN_MAX (2 * CONFIG_LISTEN_MAX) /* --listen, then --listen-tls */
+
 _Static_assert(WORKER_MAX <= ROUTE_WORKER_MAX, "a worker index fits a connection reference");
 
 struct worker;
+struct net_tls; /* the network layer's loaded certificate and key (net/net.h) */
 
 /* What the network layer does for a worker (net/net.h: net_io). */
 struct worker_io {
@@ -81,6 +84,10 @@ struct tracker {
     /* {atomic} token keys and revoked list (--auth-*, --revoked), NULL when
      * tokens are off; swapped and freed like the lists. */
     _Atomic(struct jwt_auth *) auth;
+    /* {atomic} the TLS certificate and key (--tls-cert, --tls-key), NULL when
+     * TLS is off; main swaps it on SIGHUP or a file change and frees the old
+     * one like the lists; each worker installs it in its own SSL_CTX. */
+    _Atomic(struct net_tls *) tls;
     int64_t started_ms; /* ms, monotonic */
     /* The allocator's figures for /metrics (jemalloc builds: main sets it
      * before workers start); NULL: none. Called from any worker. */
@@ -95,10 +102,12 @@ struct worker {
     unsigned idx;
     struct tracker *t;
     pthread_t thread;
-    struct ev_loop *loop;              /* libev loop (epoll): the worker's one event loop */
-    ev_timer tick;                     /* housekeeping, every WORKER_TICK_MS */
-    void *net;                         /* the network layer's part of this worker (worker_io) */
-    int listen_fds[CONFIG_LISTEN_MAX]; /* this worker's SO_REUSEPORT sockets (main) */
+    struct ev_loop *loop; /* libev loop (epoll): the worker's one event loop */
+    ev_timer tick;        /* housekeeping, every WORKER_TICK_MS */
+    void *net;            /* the network layer's part of this worker (worker_io) */
+    /* this worker's SO_REUSEPORT sockets (main): cfg.n_listen ws:// ones,
+     * then cfg.n_listen_tls wss:// ones */
+    int listen_fds[WORKER_LISTEN_MAX];
     unsigned n_listen;
 
     struct mailbox mb; /* {mailbox} pushed to by every worker */
@@ -116,8 +125,11 @@ struct worker {
 
     atomic_bool stop;       /* {atomic} set by main on SIGINT/SIGTERM */
     _Atomic uint64_t ticks; /* {atomic} ticks run: past one, no list pointer is held */
-    bool stopping;          /* closing connections */
-    bool exit_loop;         /* the tick found the worker done */
+    /* {atomic} generation of t->tls its TLS vhost serves (net/tls.c writes it,
+     * main waits for it after a reload); 0: none */
+    _Atomic uint64_t tls_gen;
+    bool stopping;  /* closing connections */
+    bool exit_loop; /* the tick found the worker done */
     int64_t stop_deadline_ms;
     int start_err; /* set before the startup barrier */
 };

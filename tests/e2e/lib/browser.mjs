@@ -3,10 +3,11 @@
 //
 //   CHROMIUM_BIN                 /usr/bin/chromium (Debian package `chromium`) or $CHROMIUM_BIN
 //   CHROMIUM_ARGS                the flags used (see below)
-//   await launchChromium({ webrtcOrigins = [] }) -> { context, close() }
+//   await launchChromium({ webrtcOrigins = [], extraArgs = [] }) -> { context, close() }
 //     a persistent context on a fresh, empty user-data-dir (removed by close()).
 //     webrtcOrigins: origins ('http://127.0.0.1:PORT') whose pages get camera and
 //     microphone permission, which WebRTC needs to offer loopback candidates (below).
+//     extraArgs: more Chromium flags (tls.test.mjs: --ignore-certificate-errors-spki-list)
 //
 // WebRTC in a network namespace that only has `lo` (checked with Chromium 156):
 //   * Chromium gathers no host candidate at all there by default: it leaves out
@@ -44,7 +45,7 @@ export const CHROMIUM_ARGS = Object.freeze([
   '--disable-features=WebRtcHideLocalIpsWithMdns'
 ])
 
-export async function launchChromium ({ webrtcOrigins = [], timeoutMs = 30000 } = {}) {
+export async function launchChromium ({ webrtcOrigins = [], timeoutMs = 30000, extraArgs = [] } = {}) {
   if (!existsSync(CHROMIUM_BIN)) {
     throw new Error(`${CHROMIUM_BIN} not found: apt-get install -y chromium (or set CHROMIUM_BIN)`)
   }
@@ -54,7 +55,7 @@ export async function launchChromium ({ webrtcOrigins = [], timeoutMs = 30000 } 
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM_BIN,
       headless: true,
-      args: [...CHROMIUM_ARGS],
+      args: [...CHROMIUM_ARGS, ...extraArgs],
       timeout: timeoutMs
     })
   } catch (e) {

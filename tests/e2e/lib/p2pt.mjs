@@ -4,7 +4,7 @@
 //
 //   await startPageServer() -> { url, close() }
 //     serves the test page and p2pt's bundle on 127.0.0.1:<random port>
-//   await p2ptBrowser(t, tracker) -> { openPage(name), startPeer(page, announceUrl, room, role, message, reply), diag(pages) }
+//   await p2ptBrowser(t, tracker, { chromiumArgs = [] }) -> { openPage(name), startPeer(page, announceUrl, room, role, message, reply), diag(pages) }
 //     the page server and Chromium (lib/browser.mjs), both closed in t.after;
 //     diag() gives the pages' states, their console and the tracker's stderr
 //   await p2ptExchange(session, { announceUrls: [url1, url2], room }) -> { id1, id2, page1, page2 }
@@ -48,11 +48,11 @@ export async function startPageServer () {
   }
 }
 
-export async function p2ptBrowser (t, tracker) {
+export async function p2ptBrowser (t, tracker, { chromiumArgs = [] } = {}) {
   const site = await startPageServer()
   t.after(() => site.close())
   // A first Chromium start on a fresh machine (font cache, profile) can be slow.
-  const browser = await launchChromium({ webrtcOrigins: [new URL(site.url).origin], timeoutMs: scaled(60_000) })
+  const browser = await launchChromium({ webrtcOrigins: [new URL(site.url).origin], timeoutMs: scaled(60_000), extraArgs: chromiumArgs })
   t.after(() => browser.close())
   const { context } = browser
 

@@ -17,8 +17,8 @@
 //     opts.listen      listen address (default '127.0.0.1:0'); false: pass no --listen
 //     opts.env         extra environment variables
 //     opts.readyTimeoutMs  how long to wait for the `listening on` lines, one per
-//                      listen address given (default scaled(10000))
-//     tracker.url      'ws://127.0.0.1:PORT' (first listener)
+//                      listen address given, --listen-tls ones included (default scaled(10000))
+//     tracker.url      'ws://127.0.0.1:PORT' (first listener; wss:// for a --listen-tls one)
 //     tracker.urls     every `listening on` URL printed
 //     tracker.port     PORT (number, first listener)
 //     tracker.httpUrl  'http://127.0.0.1:PORT'
@@ -97,7 +97,8 @@ export async function startTracker (opts = {}) {
   // The server prints one `listening on` line per listen address, all before it
   // serves: wait for as many lines as addresses were given on the command line
   // (at least one; an address from the environment counts as one).
-  const listeners = Math.max(1, [...listenArgs, ...args].filter(a => a === '--listen' || String(a).startsWith('--listen=')).length)
+  // --listen-tls addresses print `listening on wss://...` lines and count too.
+  const listeners = Math.max(1, [...listenArgs, ...args].filter(a => /^--listen(-tls)?(=|$)/.test(String(a))).length)
   let cmd, argv
   if (isReference()) {
     cmd = process.execPath
