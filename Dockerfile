@@ -32,6 +32,9 @@ COPY --from=build /src/build/wstracker /usr/local/bin/wstracker
 USER 10001:10001
 # Every option reads a WSTRACKER_* variable (README "Running"); the image only
 # sets the listener to all interfaces, so it starts with no file mounted.
+# wss:// (8443) is on when certificates are mounted and WSTRACKER_LISTEN_TLS,
+# WSTRACKER_TLS_CERT and WSTRACKER_TLS_KEY are set; a config file is mounted
+# and named with WSTRACKER_CONFIG or --config (README "Docker").
 ENV WSTRACKER_LISTEN=0.0.0.0:8000
 EXPOSE 8000 8443
 # No curl or wget in the image: bash (part of slim) speaks HTTP/1.0 to /health

@@ -21,7 +21,8 @@
 # config (a mounted --config file and the image's ENV in --check-config; a bad
 # file exits 2), health (HEALTHCHECK passes), health-fails (the same command
 # fails when nothing listens), ws (raw announce + npm bittorrent-tracker Client
-# over ws://, the interval from the mounted config file), metrics (Prometheus scrapes it with
+# over ws://, the interval from the mounted config file), wss (the same over
+# wss:// with a mounted certificate from a test CA; refused without the CA), metrics (Prometheus scrapes it with
 # deploy/prometheus.yml), nonroot, sighup, sigterm.
 # Needs root, podman, runc, mmdebstrap, node (deploy/install-deps.sh --test).
 set -u
@@ -58,15 +59,35 @@ if [ "${1:-}" = --inside ]; then
     trap cleanup EXIT
     # Every port is free in a new namespace; take one from the kernel anyway.
     PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+    TPORT=$((PORT + 2))
     # The image's HEALTHCHECK command, as podman stored it (["CMD", argv...]).
     mapfile -t HC < <("${PODMAN[@]}" image inspect --format '{{json .Config.Healthcheck.Test}}' "$IMAGE" |
         node -e 'const a=JSON.parse(require("fs").readFileSync(0,"utf8")); a.slice(1).forEach(x=>console.log(x))')
+
+    # A test CA and a certificate for 127.0.0.1 signed by it (openssl), mounted
+    # read-only at /tls; the key readable by group 10001 only (the image's user).
+    TLS=$LOGDIR/tls
+    rm -rf "$TLS" && mkdir -p "$TLS"
+    if ! {
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+            -subj /CN=wstracker-test-ca -keyout "$TLS/ca.key" -out "$TLS/ca.pem" &&
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+                -subj /CN=localhost -keyout "$TLS/key.pem" -out "$TLS/cert.csr" &&
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$TLS/ext" &&
+            openssl x509 -req -in "$TLS/cert.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" \
+                -CAcreateserial -days 2 -extfile "$TLS/ext" -out "$TLS/cert.pem"
+    } >"$LOGDIR/openssl.log" 2>&1; then
+        part wss FAILED "openssl: $(tail -2 "$LOGDIR/openssl.log" | tr '\n' ' ')"
+    fi
+    chmod 0755 "$TLS" && chmod 0644 "$TLS/cert.pem" && chgrp 10001 "$TLS/key.pem" && chmod 0640 "$TLS/key.pem"
 
     # The systemd timer podman would add for the healthcheck does not exist
     # here (no systemd): interval disabled, the test runs the check itself
     # (podman 4.3 still logs "unable to get systemd connection" to run.out).
     if ! "${PODMAN[@]}" run -d --name "$NAME" --network=host --health-interval=disable \
         -e WSTRACKER_LISTEN="127.0.0.1:$PORT" -e WSTRACKER_THREADS=2 \
+        -v "$TLS:/tls:ro" -e WSTRACKER_LISTEN_TLS="127.0.0.1:$TPORT" \
+        -e WSTRACKER_TLS_CERT=/tls/cert.pem -e WSTRACKER_TLS_KEY=/tls/key.pem \
         -v "$CONF:/etc/wstracker/wstracker.conf:ro" -e WSTRACKER_CONFIG=/etc/wstracker/wstracker.conf \
         "$IMAGE" >"$LOGDIR/run.out" 2>&1; then
         part health FAILED "podman run: $(tail -3 "$LOGDIR/run.out" | tr '\n' ' ')"
@@ -96,6 +117,20 @@ if [ "${1:-}" = --inside ]; then
         part ws ok "$(echo "$out" | tr '\n' ';')"
     else
         part ws FAILED "$(echo "$out" | tr '\n' ';')"
+    fi
+
+    # wss: the same two clients over wss:// on the mounted certificate, trusting
+    # the test CA (NODE_EXTRA_CA_CERTS); without it the handshake must fail (the
+    # certificate really is the test CA's, not anything the system trusts).
+    if out=$(NODE_EXTRA_CA_CERTS="$TLS/ca.pem" EXPECT_INTERVAL=$INTERVAL node tests/container/client.mjs "wss://127.0.0.1:$TPORT" 2>&1); then
+        if node tests/container/client.mjs "wss://127.0.0.1:$TPORT" >"$LOGDIR/wss-untrusted.log" 2>&1 ||
+            ! grep -q 'unable to verify the first certificate' "$LOGDIR/wss-untrusted.log"; then
+            part wss FAILED "without the test CA: not refused for the certificate: $(head -2 "$LOGDIR/wss-untrusted.log" | tr '\n' ' ')"
+        else
+            part wss ok "$(echo "$out" | tr '\n' ';') without the CA: refused"
+        fi
+    else
+        part wss FAILED "$(echo "$out" | tr '\n' ';') log: $(logs | tail -3 | tr '\n' ' ')"
     fi
 
     # metrics: Debian's Prometheus with deploy/prometheus.yml (the target
@@ -175,7 +210,7 @@ if [ "$(id -u)" != 0 ]; then
     part base FAILED "needs root (podman with the system store, mmdebstrap, unshare)"
     exit 1
 fi
-for tool in podman runc mmdebstrap node unshare ip curl prometheus; do
+for tool in podman runc mmdebstrap node unshare ip curl prometheus openssl; do
     if ! command -v $tool >/dev/null 2>&1; then
         part base FAILED "$tool not installed (deploy/install-deps.sh --test)"
         exit 1
