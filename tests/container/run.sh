@@ -26,7 +26,7 @@
 # deploy/prometheus.yml), nonroot, sighup, sigterm.
 # Needs root, podman, runc, mmdebstrap, node (deploy/install-deps.sh --test).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd)
 CACHE=${WSTRACKER_CONTAINER_CACHE:-/var/cache/wstracker-test}
 IMAGE=localhost/wstracker

@@ -10,7 +10,7 @@
 #
 #   sh tests/docs/deploy.sh [path/to/wstracker]      default build/wstracker
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BIN=${1:-build/wstracker}
 D=deploy
 FILES="Dockerfile $D/docker-compose.yml $D/wstracker.service $D/nginx.conf $D/Caddyfile $D/README.md"
