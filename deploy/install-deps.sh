@@ -5,7 +5,9 @@
 #   deploy/install-deps.sh --test     plus what the test suites need (cmocka, coturn, node,
 #                                     npm, chromium, clang for fuzzing, clang-format, iproute2,
 #                                     openssl for test certificates, prometheus for promtool,
-#                                     podman + mmdebstrap + runc for the container test)
+#                                     podman + mmdebstrap + runc for the container test,
+#                                     python3-yaml to parse deploy/docker-compose.yml,
+#                                     systemd for systemd-analyze verify of the unit)
 #   deploy/install-deps.sh --runtime  only the shared libraries the binary loads
 #                                     (the Dockerfile's final stage)
 #
@@ -23,7 +25,7 @@ esac
 
 runtime="libwebsockets17 libwebsockets-evlib-ev libev4 libsodium23 libjemalloc2 libck0 libinih1 ca-certificates"
 build="build-essential cmake pkg-config libssl-dev libwebsockets-dev libwebsockets-evlib-ev libev-dev uthash-dev libsodium-dev libjemalloc-dev libck-dev libinih-dev"
-test="libcmocka-dev coturn clang-14 libclang-rt-14-dev clang-format iproute2 util-linux curl procps chromium openssl prometheus podman mmdebstrap runc"
+test="libcmocka-dev coturn clang-14 libclang-rt-14-dev clang-format iproute2 util-linux curl procps chromium openssl prometheus podman mmdebstrap runc python3-yaml systemd"
 
 case "$mode" in
 runtime) want="$runtime" ;;

@@ -6,7 +6,8 @@
 # (tests/docs/options.mjs), libFuzzer targets (tests/fuzz/run.sh),
 # a loadgen smoke run (bench/smoke.sh), sanitizer runs (tests/sanitize.sh),
 # soak and fault tests (tests/soak/run.sh), end-to-end tests with real npm clients and
-# Chromium (tests/e2e/run.sh, inside a network namespace that has only lo).
+# Chromium (tests/e2e/run.sh, inside a network namespace that has only lo),
+# the Dockerfile built and run with podman (tests/container/run.sh).
 # Prints one line per suite and ends with "N passed, M failed". Exits non-zero
 # when anything failed or a suite could not run.
 set -u
@@ -91,9 +92,10 @@ else
 fi
 counted_suite format "$LOG/format.log" ': ok$' 'FAILED'
 
-# --- docs (the README's option table against --help; the layers' includes) ---
+# --- docs (the README's option table against --help; the layers' includes; deploy/ vs --help) ---
 node tests/docs/options.mjs build/wstracker >"$LOG/docs.log" 2>&1
 sh tests/docs/layers.sh >>"$LOG/docs.log" 2>&1
+sh tests/docs/deploy.sh build/wstracker >>"$LOG/docs.log" 2>&1
 counted_suite docs "$LOG/docs.log" '^docs [a-z]*: ok' '^docs [a-z]*: FAILED'
 
 # --- fuzz (libFuzzer, ASan+UBSan; FUZZ_SECONDS per target) ---
@@ -139,6 +141,10 @@ else
         grep -E "# TODO" "$LOG/e2e.log" | sed 's/^ */   /'
     suite_result e2e "$p" "$f" "${s:-0}"
 fi
+
+# --- container (the Dockerfile built with podman, the image run: health, ws, signals) ---
+timeout 600 bash tests/container/run.sh >"$LOG/container.log" 2>&1
+counted_suite container "$LOG/container.log" '^container [a-z-]*: ok' '^container [a-z-]*: FAILED'
 
 failed=$((failed + broken))
 note "logs: $LOG"
