@@ -59,6 +59,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clients.h"
+
 enum stats_counter {
 #define STATS_ENUM(name, json) STATS_##name,
     STATS_TABLE(STATS_ENUM)
@@ -72,6 +74,7 @@ enum stats_counter {
 struct stats {
     _Atomic uint64_t v[STATS_COUNT];             /* {atomic} written by the owner only */
     _Atomic uint64_t reasons[STATS_REASONS_MAX]; /* {atomic} failure replies, by reason */
+    struct stats_clients clients;                /* {atomic} current peers by client */
 };
 
 /* Owner only: count one failure reply with reason number r (< STATS_REASONS_MAX). */
@@ -102,7 +105,8 @@ uint64_t stats_sum(struct stats *const *all, unsigned n, enum stats_counter c);
 /* Write /stats.json for n workers into buf; returns bytes or -1 if cap is
  * short. reason_names[r] (n_reasons of them, plain ASCII without quotes) name
  * the failure reasons, written as "failureReasons":{name: count}, those
- * counted at least once. */
+ * counted at least once. The current peers by client are written as
+ * bittorrent-tracker's "clients":{client:{version: count}} (clients.h). */
 int stats_write_json(char *buf, size_t cap, struct stats *const *all, unsigned n, uint64_t uptime_s,
                      const char *const *reason_names, unsigned n_reasons);
 

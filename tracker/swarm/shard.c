@@ -157,6 +157,8 @@ static void remove_peer(struct shard *s, struct shard_peer *p, int64_t now_ms)
     list_del(&p->sh_link);
     count_peer(s, sw, p, -1);
     s->counts.peers--;
+    if (s->clients)
+        stats_client_drop(s->clients, p->client_slot);
     free(p);
     if (sw->n == 0) {
         s->counts.active_swarms--;
@@ -187,6 +189,8 @@ static struct shard_peer *add_peer(struct shard *s, struct shard_swarm *sw,
     list_append(&s->by_age, &p->sh_link);
     count_peer(s, sw, p, +1);
     s->counts.peers++;
+    if (s->clients)
+        p->client_slot = stats_client_add(s->clients, pid);
     return p;
 }
 
@@ -512,6 +516,12 @@ const char *shard_check(const struct shard *s)
                       s->counts.leechers == peers - seeders && s->counts.ipv6 == ipv6,
                   "counts: peers");
     SHARD_REQUIRE(swarms <= s->lim.max_swarms && peers <= s->lim.max_peers, "counts: over a cap");
+    if (s->clients) {
+        uint64_t by_client = atomic_load_explicit(&s->clients->other, memory_order_relaxed);
+        for (unsigned k = 0; k < STATS_CLIENTS_MAX; k++)
+            by_client += atomic_load_explicit(&s->clients->n[k], memory_order_relaxed);
+        SHARD_REQUIRE(by_client == peers, "counts: peers by client");
+    }
     for (const struct list_node *n = s->by_age.next; n != &s->by_age; n = n->next) {
         const struct shard_peer *p = LIST_ENTRY(n, const struct shard_peer, sh_link);
         SHARD_REQUIRE(n->next && n->next->prev == n, "shard list: broken link");

@@ -20,6 +20,7 @@
 
 #include <uthash.h>
 
+#include "clients.h"
 #include "scan.h"
 #include "write.h"
 #include "list.h"
@@ -38,6 +39,7 @@ struct shard_peer {
     bool seeder;
     bool ipv6;
     bool completed;           /* has counted its one "downloaded" */
+    uint8_t client_slot;      /* its slot in shard->clients (stats_client_add) */
     struct list_node sw_link; /* in swarm->by_age */
     struct list_node sh_link; /* in shard->by_age */
 };
@@ -83,6 +85,9 @@ struct shard {
     struct list_node by_age; /* every peer (sh_link), by last announce, oldest first */
     struct list_node empty;  /* empty swarms (empty_link), by emptied_ms, oldest first */
     struct shard_counts counts;
+    /* current peers by peer_id prefix (/stats.json "clients"), or NULL; set
+     * after shard_create by its owner, updated as peers come and go */
+    struct stats_clients *clients;
 };
 
 enum shard_delivery_kind { SHARD_OFFER, SHARD_ANSWER };
