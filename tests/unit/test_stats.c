@@ -37,12 +37,20 @@ static void test_sum_and_add(void **state)
     assert_int_equal(stats_sum(all, 1, STATS_ANNOUNCES), 5);
 }
 
-/* The value of "name" in json, or -1 when it is absent or appears twice. */
+/* The value of top-level counter "name" in json (before the nested
+ * "clients", "perWorker", ... objects), or -1 when it is absent or appears
+ * twice. */
 static long long field(const char *json, const char *name)
 {
-    char key[64];
-    const char *p;
+    char key[64], head[4096];
+    const char *p, *end = strstr(json, ",\"clients\":");
     long long v;
+    size_t n = end ? (size_t)(end - json) : strlen(json);
+    if (n >= sizeof head)
+        return -1;
+    memcpy(head, json, n);
+    head[n] = '\0';
+    json = head;
     snprintf(key, sizeof key, "\"%s\":", name);
     p = strstr(json, key);
     if (!p || strstr(p + 1, key))
@@ -206,12 +214,129 @@ static void test_json_clients(void **state)
     assert_non_null(strstr(buf, ",\"clients\":{},"));
 }
 
+static struct stats_history hist;
+static struct history_sample got[HISTORY_MAX];
+
+/* The ring holds the newest HISTORY_MAX samples, oldest first, and its JSON
+ * has one array per field with as many entries. */
+static void test_history_wrap(void **state)
+{
+    (void)state;
+    struct history_sample s;
+    static char buf[64 * 1024];
+    memset(&hist, 0, sizeof hist);
+    assert_int_equal(history_read(&hist, got), 0);
+    assert_int_equal(history_write_json(buf, sizeof buf, &hist, 10),
+                     (int)strlen("{\"interval\":10,\"max\":360,\"samples\":0,\"t\":[],"
+                                 "\"connections\":[],\"peers\":[],\"announces\":[],\"offers\":[],"
+                                 "\"relays\":[],\"rss\":[]}"));
+    for (unsigned k = 0; k < HISTORY_MAX + 25; k++) {
+        for (unsigned f = 0; f < HIST_FIELDS; f++)
+            s.v[f] = 1000 * f + k;
+        history_push(&hist, &s);
+        assert_int_equal(history_read(&hist, got), k + 1 < HISTORY_MAX ? k + 1 : HISTORY_MAX);
+    }
+    /* wrapped: the oldest kept is sample 25, the newest HISTORY_MAX + 24 */
+    for (unsigned k = 0; k < HISTORY_MAX; k++)
+        for (unsigned f = 0; f < HIST_FIELDS; f++)
+            assert_int_equal(got[k].v[f], 1000 * f + 25 + k);
+    int n = history_write_json(buf, sizeof buf, &hist, 1);
+    assert_true(n > 0 && (size_t)n == strlen(buf));
+    assert_non_null(strstr(buf, "{\"interval\":1,\"max\":360,\"samples\":360,\"t\":[25,26,"));
+    assert_non_null(strstr(buf, ",384],\"connections\":[1025,"));
+    assert_non_null(strstr(buf, ",\"rss\":[6025,"));
+    assert_int_equal(history_write_json(buf, (size_t)n, &hist, 1), -1);
+    assert_int_equal(history_write_json(buf, (size_t)n + 1, &hist, 1), n);
+}
+
+/* topRooms: the largest over every worker's published top, largest first,
+ * STATS_TOP of them; perWorker: one object per worker. */
+static void test_json_top_and_workers(void **state)
+{
+    (void)state;
+    struct stats *all[2] = {&w0, &w1};
+    struct top_entry e[STATS_TOP], back[STATS_TOP];
+    char buf[8192];
+    memset(&w0, 0, sizeof w0);
+    memset(&w1, 0, sizeof w1);
+    for (unsigned k = 0; k < STATS_TOP; k++) {
+        e[k].hash4[0] = 0xa0;
+        e[k].hash4[1] = 0;
+        e[k].hash4[2] = 0;
+        e[k].hash4[3] = (uint8_t)k;
+        e[k].peers = 100 - 2 * k; /* worker 0: 100, 98, ... 82 */
+    }
+    top_publish(&w0.top, e, STATS_TOP);
+    assert_int_equal(top_read(&w0.top, back), STATS_TOP);
+    assert_memory_equal(back, e, sizeof e);
+    for (unsigned k = 0; k < STATS_TOP; k++) {
+        e[k].hash4[0] = 0xb1;
+        e[k].peers = 99 - 2 * k; /* worker 1: 99, 97, ... 81 */
+    }
+    top_publish(&w1.top, e, 3);
+    stats_set(&w1, STATS_CONNECTIONS, 4);
+    stats_add(&w1, STATS_ANNOUNCES, 9);
+    stats_set(&w0, STATS_PEERS, 7);
+    stats_set(&w0, STATS_SWARMS, 2);
+    assert_true(stats_write_json(buf, sizeof buf, all, 2, 1, reason_names, 3) > 0);
+    assert_non_null(strstr(buf, ",\"perWorker\":[{\"connections\":0,\"announces\":0,"
+                                "\"peers\":7,\"swarms\":2},{\"connections\":4,\"announces\":9,"
+                                "\"peers\":0,\"swarms\":0}],"));
+    assert_non_null(strstr(buf, ",\"topRooms\":[{\"room\":\"a0000000\",\"peers\":100},"
+                                "{\"room\":\"b1000000\",\"peers\":99},"
+                                "{\"room\":\"a0000001\",\"peers\":98},"
+                                "{\"room\":\"b1000001\",\"peers\":97},"
+                                "{\"room\":\"a0000002\",\"peers\":96},"
+                                "{\"room\":\"b1000002\",\"peers\":95},"
+                                "{\"room\":\"a0000003\",\"peers\":94},"
+                                "{\"room\":\"a0000004\",\"peers\":92},"
+                                "{\"room\":\"a0000005\",\"peers\":90},"
+                                "{\"room\":\"a0000006\",\"peers\":88}],"));
+}
+
+/* bittorrent-tracker's HTML lines, with the numbers and escaped names. */
+static void test_summary_html(void **state)
+{
+    (void)state;
+    struct stats *all[2] = {&w0, &w1};
+    char buf[4096];
+    memset(&w0, 0, sizeof w0);
+    memset(&w1, 0, sizeof w1);
+    stats_set(&w0, STATS_SWARMS, 3);
+    stats_set(&w1, STATS_ACTIVE_SWARMS, 2);
+    stats_set(&w0, STATS_PEERS, 5);
+    stats_set(&w1, STATS_PEERS_IPV6, 1);
+    stats_set(&w0, STATS_SEEDERS, 2);
+    stats_set(&w1, STATS_LEECHERS, 3);
+    stats_client_add(&w0.clients, (const uint8_t *)"-WW0091-");
+    stats_client_add(&w1.clients, (const uint8_t *)"-WW0091-");
+    stats_client_add(&w1.clients, (const uint8_t *)"<b>&x\"yz");
+    int n = stats_write_summary_html(buf, sizeof buf, all, 2);
+    assert_true(n > 0 && (size_t)n == strlen(buf));
+    assert_string_equal(buf, "<h1>3 torrents (2 active)</h1>\n"
+                             "<h2>Connected Peers: 5</h2>\n"
+                             "<h3>Peers Seeding Only: 2</h3>\n"
+                             "<h3>Peers Leeching Only: 3</h3>\n"
+                             "<h3>Peers Seeding & Leeching: 0</h3>\n"
+                             "<h3>IPv4 Peers: 4</h3>\n"
+                             "<h3>IPv6 Peers: 1</h3>\n"
+                             "<h3>Clients:</h3>\n"
+                             "<ul>\n"
+                             "<li><strong>WebTorrent</strong> 0.91 : 2</li>\n"
+                             "<li><strong>unknown</strong> &lt;b&gt;&amp;x&quot;yz : 1</li>\n"
+                             "</ul>");
+    for (int cap = 0; cap <= n; cap += 7)
+        assert_int_equal(stats_write_summary_html(buf, (size_t)cap, all, 2), -1);
+    assert_int_equal(stats_write_summary_html(buf, (size_t)n + 1, all, 2), n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sum_and_add),  cmocka_unit_test(test_json),
-        cmocka_unit_test(test_client_name),  cmocka_unit_test(test_client_table),
-        cmocka_unit_test(test_json_clients),
+        cmocka_unit_test(test_sum_and_add),          cmocka_unit_test(test_json),
+        cmocka_unit_test(test_client_name),          cmocka_unit_test(test_client_table),
+        cmocka_unit_test(test_json_clients),         cmocka_unit_test(test_history_wrap),
+        cmocka_unit_test(test_json_top_and_workers), cmocka_unit_test(test_summary_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

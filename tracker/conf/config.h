@@ -72,7 +72,8 @@ struct config {
     char turn_secret[CONFIG_SECRET];    /* "" = GET /turn is off */
     char turn_urls[CONFIG_TURN_URLS][CONFIG_TURN_URL]; /* turn:, turns: or stun: URLs */
     unsigned n_turn_urls;
-    unsigned turn_ttl; /* s a TURN credential is valid */
+    unsigned turn_ttl;       /* s a TURN credential is valid */
+    unsigned stats_interval; /* s between /stats history samples */
 };
 
 enum config_result { CONFIG_RUN = 0, CONFIG_EXIT_OK = 1, CONFIG_EXIT_ERR = 2 };

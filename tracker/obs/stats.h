@@ -60,6 +60,7 @@
 #include <stdint.h>
 
 #include "clients.h"
+#include "history.h"
 
 enum stats_counter {
 #define STATS_ENUM(name, json) STATS_##name,
@@ -75,6 +76,7 @@ struct stats {
     _Atomic uint64_t v[STATS_COUNT];             /* {atomic} written by the owner only */
     _Atomic uint64_t reasons[STATS_REASONS_MAX]; /* {atomic} failure replies, by reason */
     struct stats_clients clients;                /* {atomic} current peers by client */
+    struct stats_top top;                        /* {atomic} largest swarms, at the tick */
 };
 
 /* Owner only: count one failure reply with reason number r (< STATS_REASONS_MAX). */
@@ -109,5 +111,13 @@ uint64_t stats_sum(struct stats *const *all, unsigned n, enum stats_counter c);
  * bittorrent-tracker's "clients":{client:{version: count}} (clients.h). */
 int stats_write_json(char *buf, size_t cap, struct stats *const *all, unsigned n, uint64_t uptime_s,
                      const char *const *reason_names, unsigned n_reasons);
+
+/* bittorrent-tracker's /stats HTML lines for n workers (its server.js, one
+ * per line: "<h1>N torrents (M active)</h1>", "<h2>Connected Peers: N</h2>",
+ * "<h3>Peers Seeding Only: N</h3>", ... "<h3>Clients:</h3>", then
+ * "<ul>" with "<li><strong>client</strong> version : N</li>" lines and
+ * "</ul>"), client names and versions HTML-escaped. Returns bytes or -1 if cap
+ * is short. */
+int stats_write_summary_html(char *buf, size_t cap, struct stats *const *all, unsigned n);
 
 #endif

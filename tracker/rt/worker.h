@@ -80,6 +80,9 @@ struct tracker {
     /* {atomic} token keys and revoked list (--auth-*, --revoked), NULL when
      * tokens are off; swapped and freed like the lists. */
     _Atomic(struct jwt_auth *) auth;
+    /* {atomic} the /stats page's samples, one every --stats-interval:
+     * written by worker 0's tick only, read under its seqlock (obs/history.h) */
+    struct stats_history history;
     int64_t started_ms;              /* ms, monotonic */
     pthread_barrier_t start_barrier; /* main + every worker: all have started */
     bool barrier_made;               /* main: start_barrier was initialised */
@@ -114,7 +117,8 @@ struct worker {
     bool stopping;          /* closing connections */
     bool exit_loop;         /* the tick found the worker done */
     int64_t stop_deadline_ms;
-    int start_err; /* set before the startup barrier */
+    int64_t next_sample_ms; /* worker 0: when the tick takes the next history sample */
+    int start_err;          /* set before the startup barrier */
 };
 
 /* The request logic's limits for one worker: the configuration, the caps
