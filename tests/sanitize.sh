@@ -2,7 +2,9 @@
 # sanitize.sh - the sanitizer runs: unit tests under ASan+UBSan, the mailbox
 # tests under TSan, the whole e2e suite against an ASan+UBSan tracker
 # (LeakSanitizer on: every tracker the suite starts is stopped with SIGTERM and
-# must exit with zero leaks), the e2e protocol suite against a TSan tracker,
+# must exit with zero leaks), the e2e protocol and stats-page suites (the
+# stats page reads other workers' counters, history ring and top rooms)
+# against a TSan tracker,
 # and a loadgen run (bench/smoke.sh: 2 workers, 200 connections announcing,
 # offering and answering across workers, then all closing with frames in
 # flight) against each.
@@ -89,7 +91,7 @@ if build build-tsan thread; then
     export TSAN_OPTIONS="log_path=$ROOT/build-tsan/reports/tsan"
     part "mailbox threads (tsan)" build-tsan mailbox ./build-tsan/tests/unit/test_mailbox
     part "e2e protocol, 2 workers (tsan)" build-tsan e2e \
-        e2e "$ROOT/build-tsan/wstracker" ./protocol.test.mjs
+        e2e "$ROOT/build-tsan/wstracker" ./protocol.test.mjs ./statspage.test.mjs
     part "load, 2 workers (tsan)" build-tsan load load "$ROOT/build-tsan/wstracker"
     unset TSAN_OPTIONS
 else
