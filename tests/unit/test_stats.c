@@ -160,6 +160,36 @@ static void test_client_name(void **state)
                                  "091-");
 }
 
+/* Every Azureus-style code of bittorrent-peerid's table is found (the
+ * lookup is a binary search: this fails if the table is out of order). */
+static void test_client_known(void **state)
+{
+    (void)state;
+    static const char *const codes[] = {
+        "#@", "7T", "AG", "AN", "AR", "AT", "AV", "AX", "AZ", "A~", "BB", "BC", "BE", "BF",
+        "BG", "BR", "BS", "BT", "BW", "BX", "CB", "CD", "CT", "DE", "DP", "EB", "ES", "FC",
+        "FG", "FT", "FX", "GR", "GS", "HL", "HN", "KG", "KT", "LC", "LH", "LK", "LP", "LT",
+        "LW", "MO", "MP", "MR", "MT", "NE", "NX", "OS", "OT", "PC", "PD", "PE", "PT", "QD",
+        "RM", "RT", "RZ", "SB", "SD", "SG", "SN", "SP", "SS", "ST", "SZ", "S~", "TG", "TN",
+        "TR", "TS", "TT", "UE", "UL", "UM", "UT", "UW", "VG", "WD", "WT", "WW", "WY", "XC",
+        "XF", "XL", "XT", "XX", "ZO", "ZT", "bk", "lt", "pX", "qB", "st"};
+    char id[9], client[CLIENT_NAME_MAX], version[CLIENT_VERSION_MAX];
+    assert_int_equal(sizeof codes / sizeof codes[0], 95);
+    for (size_t k = 0; k < sizeof codes / sizeof codes[0]; k++) {
+        snprintf(id, sizeof id, "-%s1234-", codes[k]);
+        assert_true(client_known((const uint8_t *)id));
+        client_name((const uint8_t *)id, client, version);
+        assert_string_not_equal(client, "unknown");
+    }
+    assert_true(client_known((const uint8_t *)"M4-3-6--"));
+    assert_true(client_known((const uint8_t *)"T03I----"));
+    assert_false(client_known((const uint8_t *)"-ZZ1234-"));
+    assert_false(client_known((const uint8_t *)"abcdefgh"));
+    assert_false(client_known((const uint8_t *)"\0\0\0\0\0\0\0\0")); /* STATS_CLIENT_UNKNOWN */
+    assert_false(client_known((const uint8_t *)"-WW\xff"
+                                               "091-"));
+}
+
 static void test_client_table(void **state)
 {
     (void)state;
@@ -187,6 +217,14 @@ static void test_client_table(void **state)
     assert_int_equal(stats_client_add(&t, id), 5);
     stats_client_drop(&t, STATS_CLIENT_OTHER);
     assert_int_equal(atomic_load(&t.other), 2);
+    /* prefixes of no known client share one slot, whatever their bytes */
+    memset(&t, 0, sizeof t);
+    assert_int_equal(stats_client_add(&t, (const uint8_t *)"-WW0091-"), 0);
+    assert_int_equal(stats_client_add(&t, (const uint8_t *)"abcdefgh"), 1);
+    assert_int_equal(stats_client_add(&t, (const uint8_t *)"zyxwvuts"), 1);
+    assert_int_equal(stats_client_add(&t, (const uint8_t *)"\x01\x02\x03\x04\x05\x06\x07\x08"), 1);
+    assert_int_equal(atomic_load(&t.n[1]), 3);
+    assert_true(atomic_load(&t.key[1]) == STATS_CLIENT_UNKNOWN);
 }
 
 static void test_json_clients(void **state)
@@ -201,12 +239,14 @@ static void test_json_clients(void **state)
     stats_client_add(&w1.clients, (const uint8_t *)"-WW0091-");
     stats_client_add(&w1.clients, (const uint8_t *)"-WW0100-");
     stats_client_add(&w1.clients, (const uint8_t *)"-qB4250-");
-    stats_client_add(&w1.clients, (const uint8_t *)"ab\"\\cdef"); /* escaped */
+    stats_client_add(&w1.clients, (const uint8_t *)"-WW0\"\\1-"); /* version ".\1, escaped */
+    stats_client_add(&w0.clients, (const uint8_t *)"abcdefgh");   /* unknown */
+    stats_client_add(&w1.clients, (const uint8_t *)"12345678");   /* unknown */
     atomic_store(&w1.clients.other, 2);
     assert_true(stats_write_json(buf, sizeof buf, all, 2, 1, reason_names, 3) > 0);
-    assert_non_null(strstr(buf, ",\"clients\":{\"WebTorrent\":{\"0.91\":3,\"1.0\":1},"
-                                "\"qBittorrent\":{\"4.2.5\":1},"
-                                "\"unknown\":{\"ab\\\"\\\\cdef\":1,\"other\":2}},"));
+    assert_non_null(strstr(buf, ",\"clients\":{\"WebTorrent\":{\"\\\".\\\\1\":1,\"0.91\":3,"
+                                "\"1.0\":1},\"qBittorrent\":{\"4.2.5\":1},"
+                                "\"unknown\":{\"other\":4}},"));
     /* no peers: an empty object */
     memset(&w0, 0, sizeof w0);
     memset(&w1, 0, sizeof w1);
@@ -310,7 +350,7 @@ static void test_summary_html(void **state)
     stats_set(&w1, STATS_LEECHERS, 3);
     stats_client_add(&w0.clients, (const uint8_t *)"-WW0091-");
     stats_client_add(&w1.clients, (const uint8_t *)"-WW0091-");
-    stats_client_add(&w1.clients, (const uint8_t *)"<b>&x\"yz");
+    stats_client_add(&w1.clients, (const uint8_t *)"-WW0<&1-"); /* version <.&1 */
     int n = stats_write_summary_html(buf, sizeof buf, all, 2);
     assert_true(n > 0 && (size_t)n == strlen(buf));
     assert_string_equal(buf, "<h1>3 torrents (2 active)</h1>\n"
@@ -323,7 +363,7 @@ static void test_summary_html(void **state)
                              "<h3>Clients:</h3>\n"
                              "<ul>\n"
                              "<li><strong>WebTorrent</strong> 0.91 : 2</li>\n"
-                             "<li><strong>unknown</strong> &lt;b&gt;&amp;x&quot;yz : 1</li>\n"
+                             "<li><strong>WebTorrent</strong> &lt;.&amp;1 : 1</li>\n"
                              "</ul>");
     for (int cap = 0; cap <= n; cap += 7)
         assert_int_equal(stats_write_summary_html(buf, (size_t)cap, all, 2), -1);
@@ -333,10 +373,11 @@ static void test_summary_html(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sum_and_add),          cmocka_unit_test(test_json),
-        cmocka_unit_test(test_client_name),          cmocka_unit_test(test_client_table),
-        cmocka_unit_test(test_json_clients),         cmocka_unit_test(test_history_wrap),
-        cmocka_unit_test(test_json_top_and_workers), cmocka_unit_test(test_summary_html),
+        cmocka_unit_test(test_sum_and_add),  cmocka_unit_test(test_json),
+        cmocka_unit_test(test_client_name),  cmocka_unit_test(test_client_known),
+        cmocka_unit_test(test_client_table), cmocka_unit_test(test_json_clients),
+        cmocka_unit_test(test_history_wrap), cmocka_unit_test(test_json_top_and_workers),
+        cmocka_unit_test(test_summary_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clients.h"
@@ -274,43 +275,67 @@ static void prefix_text(const uint8_t *p, char *out)
     out[n] = '\0';
 }
 
+static int az_cmp(const void *key, const void *entry)
+{
+    return memcmp(key, ((const struct az_client *)entry)->code, 2);
+}
+
+static bool all_ascii(const uint8_t *p)
+{
+    for (int i = 0; i < 8; i++)
+        if (p[i] >= 0x80)
+            return false;
+    return true;
+}
+
+/* The Azureus-style client of an id, or NULL. az_clients is sorted by code
+ * (byte order). */
+static const struct az_client *az_find(const uint8_t *p)
+{
+    if (!all_ascii(p) || !az_style(p))
+        return NULL;
+    return bsearch(p + 1, az_clients, sizeof az_clients / sizeof az_clients[0],
+                   sizeof az_clients[0], az_cmp);
+}
+
+/* The Shadow- or Mainline-style client of an id (no version), or NULL. */
+static const char *other_style(const uint8_t *p)
+{
+    static const char *const shadow[][2] = {
+        {"A", "ABC"},    {"O", "Osprey Permaseed"}, {"Q", "BTQueue"},  {"R", "Tribler"},
+        {"S", "Shad0w"}, {"T", "BitTornado"},       {"U", "UPnP NAT"},
+    };
+    if (!all_ascii(p))
+        return NULL;
+    if (shadow_style(p))
+        for (size_t k = 0; k < sizeof shadow / sizeof shadow[0]; k++)
+            if (p[0] == (uint8_t)shadow[k][0][0])
+                return shadow[k][1];
+    if (mainline_style(p) && (p[0] == 'M' || p[0] == 'Q'))
+        return p[0] == 'M' ? "Mainline" : "Queen Bee";
+    return NULL;
+}
+
+bool client_known(const uint8_t prefix[8])
+{
+    return az_find(prefix) || other_style(prefix);
+}
+
 void client_name(const uint8_t prefix[8], char client[CLIENT_NAME_MAX],
                  char version[CLIENT_VERSION_MAX])
 {
-    const char *name = NULL;
-    bool ascii = true;
-    for (int i = 0; i < 8; i++)
-        ascii = ascii && prefix[i] < 0x80;
+    const struct az_client *c = az_find(prefix);
+    const char *name = c ? NULL : other_style(prefix);
     version[0] = '\0';
-    if (ascii && az_style(prefix)) {
-        for (size_t k = 0; k < sizeof az_clients / sizeof az_clients[0]; k++) {
-            const struct az_client *c = &az_clients[k];
-            if (memcmp(prefix + 1, c->code, 2))
-                continue;
-            az_version(c->v, prefix + 3, version, CLIENT_VERSION_MAX);
-            if (!strcmp(c->name, "libTorrent (Rakshasa)"))
-                snprintf(client, CLIENT_NAME_MAX, "%s / rTorrent*", c->name);
-            else
-                snprintf(client, CLIENT_NAME_MAX, "%s", c->name);
-            if (!version[0])
-                prefix_text(prefix, version);
-            return;
-        }
-    }
-    if (ascii && shadow_style(prefix)) {
-        static const char *const shadow[][2] = {
-            {"A", "ABC"},    {"O", "Osprey Permaseed"}, {"Q", "BTQueue"},  {"R", "Tribler"},
-            {"S", "Shad0w"}, {"T", "BitTornado"},       {"U", "UPnP NAT"},
-        };
-        for (size_t k = 0; k < sizeof shadow / sizeof shadow[0] && !name; k++)
-            if (prefix[0] == (uint8_t)shadow[k][0][0])
-                name = shadow[k][1];
-    }
-    if (!name && ascii && mainline_style(prefix)) {
-        if (prefix[0] == 'M')
-            name = "Mainline";
-        else if (prefix[0] == 'Q')
-            name = "Queen Bee";
+    if (c) {
+        az_version(c->v, prefix + 3, version, CLIENT_VERSION_MAX);
+        if (!strcmp(c->name, "libTorrent (Rakshasa)"))
+            snprintf(client, CLIENT_NAME_MAX, "%s / rTorrent*", c->name);
+        else
+            snprintf(client, CLIENT_NAME_MAX, "%s", c->name);
+        if (!version[0])
+            prefix_text(prefix, version);
+        return;
     }
     snprintf(client, CLIENT_NAME_MAX, "%s", name ? name : "unknown");
     prefix_text(prefix, version);

@@ -2,9 +2,11 @@
  *
  * Owns:   struct stats_clients (one per worker, in its struct stats): a fixed
  *         table of STATS_CLIENTS_MAX peer_id prefixes (the first 8 bytes, as
- *         -WW0091-) with the number of current peers announcing each, plus
- *         "other" for peers whose prefix found no free slot; and the pure
- *         mapping of a prefix to bittorrent-peerid's {client, version}.
+ *         -WW0091-) of known clients with the number of current peers
+ *         announcing each, one more slot (key 0) for every peer whose prefix
+ *         names no known client, and "other" for peers whose prefix found no
+ *         free slot; and the pure mapping of a prefix to bittorrent-peerid's
+ *         {client, version}.
  * Thread: the owner worker writes its table (single writer: its shard adds and
  *         removes peers), relaxed atomics; any worker reads all tables to
  *         answer /stats.json (stats_write_json).
@@ -16,6 +18,7 @@
 #define WSTRACKER_CLIENTS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -38,13 +41,24 @@ struct stats_clients {
     _Atomic uint64_t other;                  /* {atomic} owner writes */
 };
 
-/* Owner only: one more peer with this peer_id (first 8 bytes read). Returns
- * the slot to give back to stats_client_drop. O(STATS_CLIENTS_MAX). */
+#define STATS_CLIENT_UNKNOWN 0 /* the key of the prefixes naming no known client */
+
+/* A prefix bittorrent-peerid names (client_name gives it a client other than
+ * "unknown"). Pure; O(log 95). No known prefix has the bytes of
+ * STATS_CLIENT_UNKNOWN (8 zero bytes). */
+bool client_known(const uint8_t prefix[8]);
+
+/* Owner only: one more peer with this peer_id (first 8 bytes read): counted
+ * under its prefix if it names a known client, else under
+ * STATS_CLIENT_UNKNOWN, so random peer_ids (p2pt, trystero) take one slot,
+ * not one each. Returns the slot to give back to stats_client_drop.
+ * O(STATS_CLIENTS_MAX). */
 static inline uint8_t stats_client_add(struct stats_clients *t, const uint8_t *peer_id)
 {
-    uint64_t k;
+    uint64_t k = STATS_CLIENT_UNKNOWN;
     unsigned free_slot = STATS_CLIENTS_MAX;
-    memcpy(&k, peer_id, sizeof k);
+    if (client_known(peer_id))
+        memcpy(&k, peer_id, sizeof k);
     for (unsigned i = 0; i < STATS_CLIENTS_MAX; i++) {
         uint32_t n = atomic_load_explicit(&t->n[i], memory_order_relaxed);
         if (!n) {

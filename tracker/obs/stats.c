@@ -71,8 +71,9 @@ static bool put_str(char *buf, size_t cap, size_t *len, const char *s)
 }
 
 /* The current peers by (client, version) merged over n workers, sorted by
- * client then version, each pair once; peers counted past a worker's table
- * are "unknown" "other". NULL when out of memory, else free() it. */
+ * client then version, each pair once; peers of no known client and peers
+ * counted past a worker's table are "unknown" "other". NULL when out of
+ * memory, else free() it. */
 static struct client_row *client_rows(struct stats *const *all, unsigned n, size_t *count)
 {
     struct client_row *rows = malloc(((size_t)n * STATS_CLIENTS_MAX + 1) * sizeof *rows);
@@ -90,7 +91,12 @@ static struct client_row *client_rows(struct stats *const *all, unsigned n, size
             if (!c)
                 continue;
             key = atomic_load_explicit(&t->key[k], memory_order_relaxed);
-            client_name((const uint8_t *)&key, rows[m].client, rows[m].version);
+            if (key == STATS_CLIENT_UNKNOWN) {
+                snprintf(rows[m].client, CLIENT_NAME_MAX, "unknown");
+                snprintf(rows[m].version, CLIENT_VERSION_MAX, "other");
+            } else {
+                client_name((const uint8_t *)&key, rows[m].client, rows[m].version);
+            }
             rows[m++].n = c;
         }
     }
