@@ -2,7 +2,8 @@
  *
  * Owns:   the worker thread's lifecycle and libev loop, mail between workers
  *         (send, park when a ring is full, drain), the drain of the swarm
- *         layer's outbox, frame delivery, the tick (expiry, stopping).
+ *         layer's outbox, frame delivery, the tick (expiry, stopping, the
+ *         /stats page's top rooms and, on worker 0, its history samples).
  * Thread: each function runs on the worker it is given, except worker_stop_all
  *         (main), the mailbox wake callback (any worker) and worker_create /
  *         worker_destroy (main, before the thread starts / after it ended).
