@@ -2,8 +2,9 @@
 # sanitize.sh - the sanitizer runs: unit tests under ASan+UBSan, the mailbox
 # tests under TSan, the whole e2e suite against an ASan+UBSan tracker
 # (LeakSanitizer on: every tracker the suite starts is stopped with SIGTERM and
-# must exit with zero leaks), the e2e protocol and TLS suites against a TSan
-# tracker (TLS: the workers' SSL_CTXs and main's reload),
+# must exit with zero leaks), the e2e protocol, TLS and stats-page suites
+# against a TSan tracker (TLS: the workers' SSL_CTXs and main's reload; the
+# stats page reads other workers' counters, history ring and top rooms),
 # and a loadgen run (bench/smoke.sh: 2 workers, 200 connections announcing,
 # offering and answering across workers, then all closing with frames in
 # flight) against each.
@@ -89,8 +90,8 @@ if build build-tsan thread; then
     mkdir -p build-tsan/reports && rm -f build-tsan/reports/*
     export TSAN_OPTIONS="log_path=$ROOT/build-tsan/reports/tsan"
     part "mailbox threads (tsan)" build-tsan mailbox ./build-tsan/tests/unit/test_mailbox
-    part "e2e protocol and tls, 2 workers (tsan)" build-tsan e2e \
-        e2e "$ROOT/build-tsan/wstracker" ./protocol.test.mjs ./tls.test.mjs
+    part "e2e protocol, tls and stats page, 2 workers (tsan)" build-tsan e2e \
+        e2e "$ROOT/build-tsan/wstracker" ./protocol.test.mjs ./tls.test.mjs ./statspage.test.mjs
     part "load, 2 workers (tsan)" build-tsan load load "$ROOT/build-tsan/wstracker"
     unset TSAN_OPTIONS
 else

@@ -47,10 +47,16 @@ static void make_id(uint8_t id[PROTO_ID_LEN], char tag, unsigned n)
     id[4] = (uint8_t)n;
 }
 
+/* Every test counts peers by client too: check_shard then checks the
+ * client table sums to the peers. */
+static struct stats_clients clients;
+
 static void reset(const struct shard_limits *lim)
 {
     shard_destroy(&sh);
     shard_create(&sh, rt.key, lim);
+    memset(&clients, 0, sizeof clients);
+    sh.clients = &clients;
 }
 
 static int setup(void **state)
@@ -58,6 +64,8 @@ static int setup(void **state)
     (void)state;
     rng = TEST_RNG_SEED;
     shard_create(&sh, rt.key, &default_lim);
+    memset(&clients, 0, sizeof clients);
+    sh.clients = &clients;
     return 0;
 }
 
@@ -946,6 +954,49 @@ static void test_two_swarms(void **state)
     check_shard();
 }
 
+/* ---- top rooms (the /stats page) ---- */
+
+static void test_top(void **state)
+{
+    (void)state;
+    struct shard_result r;
+    uint8_t h4[SHARD_TOP][4];
+    uint32_t peers[SHARD_TOP], n;
+    /* swarm k gets k peers, k = 1..15: the 10 largest are 15..6, largest first */
+    for (unsigned k = 1; k <= 15; k++)
+        for (unsigned p = 0; p < k; p++)
+            announce_left(k, 100 * k + p, 1000 + p, 0, PROTO_LEFT_NONZERO, &r);
+    check_shard();
+    n = shard_top(&sh, h4, peers);
+    assert_int_equal(n, SHARD_TOP);
+    for (unsigned k = 0; k < n; k++) {
+        assert_int_equal(peers[k], 15 - k);
+        assert_int_equal(h4[k][0], 'S');
+    }
+    /* a small swarm that grows past the smallest candidate takes its place
+     * at its next announce */
+    for (unsigned p = 1; p < 20; p++)
+        announce_left(1, 100 + p, 2000 + p, 1, PROTO_LEFT_NONZERO, &r);
+    n = shard_top(&sh, h4, peers);
+    assert_int_equal(n, SHARD_TOP);
+    assert_int_equal(peers[0], 20);
+    assert_int_equal(peers[SHARD_TOP - 1], 7);
+    /* an emptied swarm is left out; once freed it is no candidate (check_shard) */
+    for (unsigned p = 0; p < 15; p++)
+        remove_peer(15, 1500 + p, 1000 + p, 2);
+    n = shard_top(&sh, h4, peers);
+    assert_int_equal(n, SHARD_TOP - 1);
+    assert_int_equal(peers[0], 20);
+    assert_int_equal(peers[1], 14);
+    shard_expire_step(&sh, 2 + default_lim.peer_timeout_ms, 100000);
+    check_shard();
+    assert_int_equal(shard_top(&sh, h4, peers), 0);
+    assert_int_equal(sh.n_top, 9); /* empty, not yet freed (swarm 15, emptied at 2, was) */
+    shard_expire_step(&sh, 3 + 2 * default_lim.peer_timeout_ms, 100000);
+    check_shard();
+    assert_int_equal(sh.n_top, 0);
+}
+
 /* ---- process-wide caps (issue 9) ---- */
 
 static void test_peer_cap(void **state)
@@ -1217,6 +1268,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_targets_after_removals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_swarms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_top, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swarm_cap_reclaims_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_in_use_answer_not_forwarded, setup, teardown),

@@ -156,6 +156,8 @@ static const struct opt opts[] = {
      "TURN/STUN URL put in GET /turn replies (repeatable, up to 4; needs --turn-secret)"},
     {"turn-ttl", "WSTRACKER_TURN_TTL", OPT_UINT, OFF(turn_ttl), 60, 86400 * 7, "3600", NULL,
      "seconds a TURN credential from GET /turn stays valid"},
+    {"stats-interval", "WSTRACKER_STATS_INTERVAL", OPT_UINT, OFF(stats_interval), 1, 3600, "10",
+     NULL, "seconds between the samples of the /stats page's history (360 kept)"},
     {"log-level", "WSTRACKER_LOG_LEVEL", OPT_ENUM, OFF(log_level), 0, 0, "info", NULL,
      "lines logged: error, warn (and refused connections), info (start, reloads, stop) or debug"},
     {"log-format", "WSTRACKER_LOG_FORMAT", OPT_ENUM, OFF(log_format), 0, 0, "text", NULL,

@@ -91,9 +91,10 @@ struct config {
     char turn_secret[CONFIG_SECRET];    /* "" = GET /turn is off */
     char turn_urls[CONFIG_TURN_URLS][CONFIG_TURN_URL]; /* turn:, turns: or stun: URLs */
     unsigned n_turn_urls;
-    unsigned turn_ttl;   /* s a TURN credential is valid */
-    unsigned log_level;  /* enum log_level (obs/log.h): error, warn, info, debug */
-    unsigned log_format; /* enum log_format: text, json */
+    unsigned turn_ttl;       /* s a TURN credential is valid */
+    unsigned stats_interval; /* s between /stats history samples */
+    unsigned log_level;      /* enum log_level (obs/log.h): error, warn, info, debug */
+    unsigned log_format;     /* enum log_format: text, json */
     struct config_from from[CONFIG_OPTS_MAX]; /* per option, in table order */
 };
 

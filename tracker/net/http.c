@@ -8,6 +8,7 @@
  * Why:    the rules are pure (proto/gate.c); this file only copies headers in
  *         and writes the verdict or the body out.
  */
+#define _GNU_SOURCE /* strcasestr */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,6 +378,60 @@ static int write_metrics(struct http_call *call, char *buf, size_t cap)
     return metrics_write(buf, cap, &in);
 }
 
+/* The request's Accept header asks for JSON: it names application/json and
+ * not text/html (a browser's Accept names text/html; bittorrent-tracker
+ * answers JSON for exactly "application/json"). */
+static bool accept_json(struct lws *wsi)
+{
+    char accept[512];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_ACCEPT);
+    if (n <= 0 || n >= (int)sizeof accept ||
+        lws_hdr_copy(wsi, accept, sizeof accept, WSI_TOKEN_HTTP_ACCEPT) < 0)
+        return false;
+    return strcasestr(accept, "application/json") && !strcasestr(accept, "text/html");
+}
+
+#define STATS_PAGE_MARK "<!--SUMMARY-->" /* where web/stats.html takes the summary */
+
+/* GET /stats: the page (web/stats.html) with bittorrent-tracker's summary
+ * lines written in at its mark, or /stats.json's body for an Accept that asks
+ * for JSON. */
+static int write_stats_page(struct http_call *call, char *buf, size_t cap)
+{
+    const struct tracker *t = call->w->t;
+    struct stats *all[WORKER_MAX];
+    const char *page = (const char *)asset_stats_html;
+    const char *mark = strstr(page, STATS_PAGE_MARK);
+    size_t head, tail_at, tail;
+    int n;
+    if (accept_json(call->wsi)) {
+        call->type = "application/json";
+        return write_stats(call, buf, cap);
+    }
+    if (!mark)
+        return write_text(call, HTTP_STATUS_INTERNAL_SERVER_ERROR, "stats page missing", buf, cap);
+    for (unsigned k = 0; k < t->n_workers; k++)
+        all[k] = &t->workers[k].stats;
+    head = (size_t)(mark - page);
+    tail_at = head + strlen(STATS_PAGE_MARK);
+    tail = asset_stats_html_len - tail_at;
+    if (head >= cap)
+        return -1;
+    memcpy(buf, page, head);
+    n = stats_write_summary_html(buf + head, cap - head, all, t->n_workers);
+    if (n < 0 || head + (size_t)n + tail > cap)
+        return -1;
+    memcpy(buf + head + (size_t)n, page + tail_at, tail);
+    return (int)(head + (size_t)n + tail);
+}
+
+/* GET /stats/history.json: the sample ring (obs/history.h). */
+static int write_history(struct http_call *call, char *buf, size_t cap)
+{
+    struct tracker *t = call->w->t;
+    return history_write_json(buf, cap, &t->history, t->cfg.stats_interval);
+}
+
 static int write_not_found(struct http_call *call, char *buf, size_t cap)
 {
     return write_text(call, HTTP_STATUS_NOT_FOUND, "not found", buf, cap);
@@ -447,7 +502,8 @@ static const struct http_route {
 } http_routes[] = {
     {"/health", "text/plain", write_health, false, false},
     {"/stats.json", "application/json", write_stats, false, false},
-    {"/stats", "application/json", write_stats, false, false},
+    {"/stats", "text/html; charset=utf-8", write_stats_page, false, false},
+    {"/stats/history.json", "application/json", write_history, false, false},
     {"/metrics", METRICS_CONTENT_TYPE, write_metrics, false, false},
     {"/turn", "application/json", write_turn, true, true},
     {"/room.js", "text/javascript; charset=utf-8", write_room_js, true, false},
@@ -512,6 +568,9 @@ int http_request(struct net_worker *nw, struct conn *c, struct lws *wsi, const c
                                     end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      (const unsigned char *)"no-store", 8, &p, end) ||
+        (route && route->write == write_stats_page &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_VARY, (const unsigned char *)"Accept", 6,
+                                      &p, end)) ||
         (call.status == HTTP_STATUS_UNAUTHORIZED &&
          lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
                                       (const unsigned char *)"Bearer", 6, &p, end)) ||

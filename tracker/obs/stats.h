@@ -114,6 +114,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clients.h"
+#include "history.h"
+
 enum stats_counter {
 #define STATS_ENUM(name, json, metric, type, label, help) STATS_##name,
     STATS_TABLE(STATS_ENUM)
@@ -151,6 +154,8 @@ struct stats {
      * cumulative: the writer adds them up) and the sum in ns. */
     _Atomic uint64_t hist[STATS_KINDS][STATS_HIST_BUCKETS];
     _Atomic uint64_t hist_sum_ns[STATS_KINDS];
+    struct stats_clients clients; /* {atomic} current peers by client */
+    struct stats_top top;         /* {atomic} largest swarms, at the tick */
 };
 
 extern const uint64_t stats_hist_bounds[STATS_HIST_BUCKETS - 1];
@@ -196,8 +201,17 @@ uint64_t stats_sum(struct stats *const *all, unsigned n, enum stats_counter c);
 /* Write /stats.json for n workers into buf; returns bytes or -1 if cap is
  * short. reason_names[r] (n_reasons of them, plain ASCII without quotes) name
  * the failure reasons, written as "failureReasons":{name: count}, those
- * counted at least once. */
+ * counted at least once. The current peers by client are written as
+ * bittorrent-tracker's "clients":{client:{version: count}} (clients.h). */
 int stats_write_json(char *buf, size_t cap, struct stats *const *all, unsigned n, uint64_t uptime_s,
                      const char *const *reason_names, unsigned n_reasons);
+
+/* bittorrent-tracker's /stats HTML lines for n workers (its server.js, one
+ * per line: "<h1>N torrents (M active)</h1>", "<h2>Connected Peers: N</h2>",
+ * "<h3>Peers Seeding Only: N</h3>", ... "<h3>Clients:</h3>", then
+ * "<ul>" with "<li><strong>client</strong> version : N</li>" lines and
+ * "</ul>"), client names and versions HTML-escaped. Returns bytes or -1 if cap
+ * is short. */
+int stats_write_summary_html(char *buf, size_t cap, struct stats *const *all, unsigned n);
 
 #endif

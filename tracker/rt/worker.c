@@ -2,7 +2,8 @@
  *
  * Owns:   the worker thread's lifecycle and libev loop, mail between workers
  *         (send, park when a ring is full, drain), the drain of the swarm
- *         layer's outbox, frame delivery, the tick (expiry, stopping).
+ *         layer's outbox, frame delivery, the tick (expiry, stopping, the
+ *         /stats page's top rooms and, on worker 0, its history samples).
  * Thread: each function runs on the worker it is given, except worker_stop_all
  *         (main), the mailbox wake callback (any worker) and worker_create /
  *         worker_destroy (main, before the thread starts / after it ended).
@@ -352,6 +353,59 @@ void worker_stop_all(struct tracker *t)
     }
 }
 
+/* ---- the /stats page's data ---- */
+
+/* Owner, at each tick: its largest swarms, for the page's top rooms.
+ * O(SHARD_TOP^2), whatever the number of swarms. */
+static void publish_top(struct worker *w)
+{
+    uint8_t hash4[SHARD_TOP][4];
+    uint32_t peers[SHARD_TOP];
+    struct top_entry e[STATS_TOP];
+    uint32_t n = shard_top(&w->sw.shard, hash4, peers);
+    _Static_assert(SHARD_TOP == STATS_TOP, "one bound for the top rooms");
+    for (uint32_t k = 0; k < n; k++) {
+        memcpy(e[k].hash4, hash4[k], 4);
+        e[k].peers = peers[k];
+    }
+    top_publish(&w->stats.top, e, n);
+}
+
+/* Resident memory in bytes (/proc/self/statm), 0 when unreadable. */
+static uint64_t rss_bytes(void)
+{
+    unsigned long long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Worker 0, at the tick when --stats-interval has passed: one history
+ * sample of the process totals (the other workers' counters are read with
+ * relaxed loads, as /stats.json reads them). Worker 0 because main blocks in
+ * sigwait; one writer, so the ring needs no lock (obs/history.h). */
+static void take_sample(struct worker *w)
+{
+    struct tracker *t = w->t;
+    struct stats *all[WORKER_MAX];
+    struct history_sample s;
+    for (unsigned k = 0; k < t->n_workers; k++)
+        all[k] = &t->workers[k].stats;
+    s.v[HIST_T] = (uint64_t)(w->now_ms - t->started_ms) / 1000;
+    s.v[HIST_CONNECTIONS] = stats_sum(all, t->n_workers, STATS_CONNECTIONS);
+    s.v[HIST_PEERS] = stats_sum(all, t->n_workers, STATS_PEERS);
+    s.v[HIST_ANNOUNCES] = stats_sum(all, t->n_workers, STATS_ANNOUNCES);
+    s.v[HIST_OFFERS] = stats_sum(all, t->n_workers, STATS_OFFERS_FORWARDED);
+    s.v[HIST_RELAYS] = stats_sum(all, t->n_workers, STATS_RELAYS);
+    s.v[HIST_RSS] = rss_bytes();
+    history_push(&t->history, &s);
+    w->next_sample_ms = w->now_ms + (int64_t)t->cfg.stats_interval * 1000;
+}
+
 /* ---- the thread ---- */
 
 static void on_tick(struct ev_loop *loop, ev_timer *tm, int revents)
@@ -373,6 +427,9 @@ static void on_tick(struct ev_loop *loop, ev_timer *tm, int revents)
     }
     shard_expire_step(&w->sw.shard, w->now_ms, WORKER_EXPIRE_BUDGET);
     swarm_log_flush(&w->sw, w->now_ms);
+    publish_top(w);
+    if (w->idx == 0 && w->now_ms >= w->next_sample_ms)
+        take_sample(w);
     worker_end_pass(w);
     publish_queues(w);
 }

@@ -88,6 +88,9 @@ struct tracker {
      * TLS is off; main swaps it on SIGHUP or a file change and frees the old
      * one like the lists; each worker installs it in its own SSL_CTX. */
     _Atomic(struct net_tls *) tls;
+    /* {atomic} the /stats page's samples, one every --stats-interval:
+     * written by worker 0's tick only, read under its seqlock (obs/history.h) */
+    struct stats_history history;
     int64_t started_ms; /* ms, monotonic */
     /* The allocator's figures for /metrics (jemalloc builds: main sets it
      * before workers start); NULL: none. Called from any worker. */
@@ -131,7 +134,8 @@ struct worker {
     bool stopping;  /* closing connections */
     bool exit_loop; /* the tick found the worker done */
     int64_t stop_deadline_ms;
-    int start_err; /* set before the startup barrier */
+    int64_t next_sample_ms; /* worker 0: when the tick takes the next history sample */
+    int start_err;          /* set before the startup barrier */
 };
 
 /* The request logic's limits for one worker: the configuration, the caps

@@ -28,6 +28,7 @@ int swarm_create(struct swarm *s, unsigned idx, const struct route *r,
     s->log.worker = idx;
     s->rng = seed;
     shard_create(&s->shard, r->key, &lim->shard);
+    s->shard.clients = stats ? &stats->clients : NULL;
     if (lim->announce_rate &&
         ihrate_init(&s->ihrate, lim->announce_rate, lim->announce_burst, r->key) != 0)
         return -1;

@@ -94,9 +94,61 @@ static struct shard_swarm *create_swarm(struct shard *s, const uint8_t ih[PROTO_
     return sw;
 }
 
+/* sw had a peer announce: it becomes a top candidate if there is room, or in
+ * place of the smallest candidate when it is larger. O(SHARD_TOP). */
+static void top_note(struct shard *s, struct shard_swarm *sw)
+{
+    uint32_t min = 0;
+    for (uint32_t k = 0; k < s->n_top; k++) {
+        if (s->top[k] == sw)
+            return;
+        if (s->top[k]->n < s->top[min]->n)
+            min = k;
+    }
+    if (s->n_top < SHARD_TOP)
+        s->top[s->n_top++] = sw;
+    else if (sw->n > s->top[min]->n)
+        s->top[min] = sw;
+}
+
+static void top_forget(struct shard *s, struct shard_swarm *sw)
+{
+    for (uint32_t k = 0; k < s->n_top; k++) {
+        if (s->top[k] == sw) {
+            s->top[k] = s->top[--s->n_top];
+            return;
+        }
+    }
+}
+
+uint32_t shard_top(const struct shard *s, uint8_t hash4[][4], uint32_t *peers)
+{
+    const struct shard_swarm *v[SHARD_TOP];
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < s->n_top; k++) {
+        const struct shard_swarm *sw = s->top[k];
+        uint32_t at = n++;
+        if (!sw->n) {
+            n--;
+            continue;
+        }
+        while (at > 0 && v[at - 1]->n < sw->n) { /* insertion, largest first */
+            v[at] = v[at - 1];
+            at--;
+        }
+        v[at] = sw;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        memcpy(hash4[k], v[k]->info_hash, 4);
+        peers[k] = v[k]->n;
+    }
+    return n;
+}
+
 static void free_swarm(struct shard *s, struct shard_swarm *sw)
 {
     /* Only empty swarms are freed. */
+    top_forget(s, sw);
     list_del(&sw->empty_link);
     HASH_DELETE(hh, s->swarms, sw);
     s->counts.swarms--;
@@ -157,6 +209,8 @@ static void remove_peer(struct shard *s, struct shard_peer *p, int64_t now_ms)
     list_del(&p->sh_link);
     count_peer(s, sw, p, -1);
     s->counts.peers--;
+    if (s->clients)
+        stats_client_drop(s->clients, p->client_slot);
     free(p);
     if (sw->n == 0) {
         s->counts.active_swarms--;
@@ -187,6 +241,8 @@ static struct shard_peer *add_peer(struct shard *s, struct shard_swarm *sw,
     list_append(&s->by_age, &p->sh_link);
     count_peer(s, sw, p, +1);
     s->counts.peers++;
+    if (s->clients)
+        p->client_slot = stats_client_add(s->clients, pid);
     return p;
 }
 
@@ -316,6 +372,7 @@ void shard_announce(struct shard *s, const struct proto_announce *a, uint64_t co
             p->completed = true;
             sw->downloaded++;
         }
+        top_note(s, sw);
     }
     out->complete = sw->complete;
     out->incomplete = sw->incomplete;
@@ -455,6 +512,7 @@ void shard_destroy(struct shard *s)
     memset(&s->counts, 0, sizeof s->counts);
     list_init(&s->by_age);
     list_init(&s->empty);
+    s->n_top = 0;
 }
 
 /* ---- structural self-check (tests and fuzz targets) ---- */
@@ -512,6 +570,20 @@ const char *shard_check(const struct shard *s)
                       s->counts.leechers == peers - seeders && s->counts.ipv6 == ipv6,
                   "counts: peers");
     SHARD_REQUIRE(swarms <= s->lim.max_swarms && peers <= s->lim.max_peers, "counts: over a cap");
+    for (uint32_t k = 0; k < s->n_top; k++) {
+        const struct shard_swarm *f = NULL;
+        HASH_FIND_BYHASHVALUE(hh, s->swarms, s->top[k]->info_hash, PROTO_ID_LEN,
+                              table_hash(s, s->top[k]->info_hash), f);
+        SHARD_REQUIRE(f == s->top[k], "top: a candidate is not a held swarm");
+        for (uint32_t j = 0; j < k; j++)
+            SHARD_REQUIRE(s->top[j] != s->top[k], "top: a candidate twice");
+    }
+    if (s->clients) {
+        uint64_t by_client = atomic_load_explicit(&s->clients->other, memory_order_relaxed);
+        for (unsigned k = 0; k < STATS_CLIENTS_MAX; k++)
+            by_client += atomic_load_explicit(&s->clients->n[k], memory_order_relaxed);
+        SHARD_REQUIRE(by_client == peers, "counts: peers by client");
+    }
     for (const struct list_node *n = s->by_age.next; n != &s->by_age; n = n->next) {
         const struct shard_peer *p = LIST_ENTRY(n, const struct shard_peer, sh_link);
         SHARD_REQUIRE(n->next && n->next->prev == n, "shard list: broken link");

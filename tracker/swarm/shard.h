@@ -20,6 +20,7 @@
 
 #include <uthash.h>
 
+#include "clients.h"
 #include "scan.h"
 #include "write.h"
 #include "list.h"
@@ -38,6 +39,7 @@ struct shard_peer {
     bool seeder;
     bool ipv6;
     bool completed;           /* has counted its one "downloaded" */
+    uint8_t client_slot;      /* its slot in shard->clients (stats_client_add) */
     struct list_node sw_link; /* in swarm->by_age */
     struct list_node sh_link; /* in shard->by_age */
 };
@@ -64,6 +66,8 @@ struct shard_limits {
     uint64_t max_swarms; /* swarms this shard may hold, empty ones included */
 };
 
+#define SHARD_TOP 10 /* largest swarms tracked per shard (shard_top) */
+
 /* Counters published to stats by the owner. */
 struct shard_counts {
     uint64_t swarms, active_swarms;
@@ -83,6 +87,15 @@ struct shard {
     struct list_node by_age; /* every peer (sh_link), by last announce, oldest first */
     struct list_node empty;  /* empty swarms (empty_link), by emptied_ms, oldest first */
     struct shard_counts counts;
+    /* current peers by peer_id prefix (/stats.json "clients"), or NULL; set
+     * after shard_create by its owner, updated as peers come and go */
+    struct stats_clients *clients;
+    /* candidates for the largest swarms (the /stats page's top rooms): a
+     * swarm is checked against them each time one of its peers announces,
+     * O(SHARD_TOP), so a swarm is considered within one announce interval;
+     * a freed swarm leaves. Unordered; shard_top sorts a copy. */
+    struct shard_swarm *top[SHARD_TOP];
+    uint32_t n_top;
 };
 
 enum shard_delivery_kind { SHARD_OFFER, SHARD_ANSWER };
@@ -144,6 +157,11 @@ void shard_scrape(struct shard *s, const uint8_t info_hash[PROTO_ID_LEN], int64_
 
 /* Remove at most budget expired peers and empty swarms; returns how many. */
 size_t shard_expire_step(struct shard *s, int64_t now_ms, size_t budget);
+
+/* Up to SHARD_TOP of the largest non-empty swarms (among the candidates
+ * shard->top), largest first: their info hashes' first 4 bytes and peers.
+ * Returns how many. O(SHARD_TOP^2). */
+uint32_t shard_top(const struct shard *s, uint8_t hash4[][4], uint32_t *peers);
 
 /* For tests and fuzz targets: NULL when every count, hash table, dense array
  * and recency list of s agrees (and the caps hold), else the first broken
