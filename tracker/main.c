@@ -417,6 +417,12 @@ static int load_tls(struct tracker *t, const char *why)
         char e[512];
         if (!(n = net_tls_make(cert, cn, key, kn, e, sizeof e)))
             snprintf(err, sizeof err, "%s, %s: %s", c->tls_cert, c->tls_key, e);
+        else if ((old = atomic_load_explicit(&t->tls, memory_order_seq_cst)) &&
+                 net_tls_key_type_changed(old, n, e, sizeof e)) {
+            snprintf(err, sizeof err, "%s, %s: %s", c->tls_cert, c->tls_key, e);
+            net_tls_free(n);
+            n = NULL;
+        }
     }
     free(cert);
     if (key) {
@@ -552,9 +558,10 @@ int main(int argc, char **argv)
         return 1;
     }
     if (cr == CONFIG_CHECK) { /* the files it names too; no socket, no worker */
-        rc = load_lists(&t, true) == 0 && load_auth(&t, true) == 0 ? 0 : 2;
+        rc = load_lists(&t, true) == 0 && load_auth(&t, true) == 0 && load_tls(&t, "") == 0 ? 0 : 2;
         if (rc == 0)
             config_print(&t.cfg, stdout);
+        net_tls_free(atomic_load(&t.tls));
         hashlist_free(atomic_load(&t.allow_hashes));
         hashlist_free(atomic_load(&t.deny_hashes));
         jwt_auth_free(atomic_load(&t.auth));

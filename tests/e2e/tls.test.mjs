@@ -73,6 +73,11 @@ async function makeCerts () {
     })
     spki[n] = createHash('sha256').update(der).digest('base64')
   }
+  // an RSA pair (the others are P-256), for the key-type reload check
+  await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('r.key'), '-out', f('r.csr'),
+    '-subj', '/CN=localhost/O=cert-r'])
+  await openssl(['x509', '-req', '-in', f('r.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'),
+    '-set_serial', '1003', '-out', f('r.pem'), '-days', '2', '-extfile', f('ext')])
   const notAfter = {}
   for (const n of ['a', 'b']) {
     const out = await openssl(['x509', '-in', f(`${n}.pem`), '-noout', '-enddate'])
@@ -231,6 +236,47 @@ test('a bad reload (garbage PEM) keeps the old certificate and says why', { skip
   await waitFor(() => /TLS: .*private key does not match the certificate.*; certificate unchanged/.test(tracker.stderr().slice(mid)),
     { timeoutMs: scaled(10000), message: 'the mismatch refused' })
   assert.match(await servedSubject(tlsPort), /O = cert-a/, 'still cert A after a mismatched pair')
+})
+
+// OpenSSL keeps one certificate per key type in a context: an EC -> RSA swap
+// would leave the EC certificate served to clients preferring ECDSA, so it is
+// refused, and the EC certificate stays for every client.
+test('a reload to a key of another type (EC to RSA) is refused; the old certificate stays', { skip, timeout: scaled(60_000) }, async t => {
+  const { tracker, tlsPort, cert, key } = await tlsTracker(t)
+  const before = tracker.stderr().length
+  await writeFile(cert + '.new', await readFile(certs.f('r.pem')))
+  await writeFile(key + '.new', await readFile(certs.f('r.key')))
+  await rename(key + '.new', key)
+  await rename(cert + '.new', cert)
+  tracker.kill('SIGHUP')
+  await waitFor(() => /(SIGHUP|file change): TLS: .*the key type changed \(id-ecPublicKey to rsaEncryption\): restart the tracker to switch; certificate unchanged/.test(tracker.stderr().slice(before)),
+    { timeoutMs: scaled(10000), message: 'the key-type change refused' })
+  assert.match(await servedSubject(tlsPort), /O = cert-a/, 'still cert A')
+  const rsa = await run('openssl', ['s_client', '-connect', `127.0.0.1:${tlsPort}`, '-servername', 'localhost', '-tls1_2', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256'])
+  assert.doesNotMatch(rsa.stdout, /O = cert-r/, 'no RSA certificate served either')
+  assert.doesNotMatch(tracker.stderr().slice(before), /certificate reloaded/)
+})
+
+test('--check-config loads the TLS pair: a missing or mismatched file exits 2, a good pair is listed', { skip, timeout: scaled(30_000) }, async () => {
+  const bin = trackerBinary()
+  let r = await run(bin, ['--listen-tls', '127.0.0.1:0', '--tls-cert', certs.f('nothere.pem'), '--tls-key', certs.f('a.key'), '--check-config'])
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /TLS: .*nothere\.pem: No such file or directory/)
+  r = await run(bin, ['--listen-tls', '127.0.0.1:0', '--tls-cert', certs.f('a.pem'), '--tls-key', certs.f('b.key'), '--check-config'])
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /private key does not match the certificate/)
+  r = await run(bin, ['--listen-tls', '127.0.0.1:8443', '--tls-cert', certs.f('a.pem'), '--tls-key', certs.f('a.key'), '--check-config'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /^listen-tls = 127\.0\.0\.1:8443  # from flag$/m)
+})
+
+test('/metrics gives the certificate expiry as a gauge', { skip, timeout: scaled(30_000) }, async t => {
+  const { tracker } = await tlsTracker(t)
+  const res = await fetch(`${tracker.httpUrl}/metrics`)
+  const body = await res.text()
+  const m = /^wstracker_tls_cert_expiry_timestamp_seconds (\d+)$/m.exec(body)
+  assert.ok(m, 'the gauge is there')
+  assert.equal(Number(m[1]), certs.notAfter.a)
 })
 
 test('startup errors: --listen-tls without --tls-key exits 2 naming it; a mismatched key exits with OpenSSL\'s reason', { skip, timeout: scaled(30_000) }, async () => {

@@ -36,7 +36,7 @@ static int write_all(const struct metrics_process *proc, const char *const *reas
                      unsigned n_reasons)
 {
     struct stats *all[2] = {&w0, &w1};
-    struct metrics_input in = {all, 2, reasons, n_reasons, "1.2.3", 12345, proc};
+    struct metrics_input in = {all, 2, reasons, n_reasons, "1.2.3", 12345, proc, 0};
     int n = metrics_write(buf, sizeof buf, &in);
     assert_true(n > 0 && (size_t)n == strlen(buf));
     assert_true(buf[n - 1] == '\n');
@@ -230,7 +230,7 @@ static void test_short_buffer(void **state)
 {
     (void)state;
     struct stats *all[2] = {&w0, &w1};
-    struct metrics_input in = {all, 2, NULL, 0, "1", 0, NULL};
+    struct metrics_input in = {all, 2, NULL, 0, "1", 0, NULL, 0};
     int n;
     reset();
     n = metrics_write(buf, sizeof buf, &in);
@@ -241,12 +241,29 @@ static void test_short_buffer(void **state)
     assert_int_equal(metrics_write(buf, (size_t)n + 1, &in), n);
 }
 
+/* The certificate's expiry only with TLS: a gauge in Unix seconds. */
+static void test_tls_expiry(void **state)
+{
+    (void)state;
+    struct stats *all[2] = {&w0, &w1};
+    struct metrics_input in = {all, 2, NULL, 0, "1", 0, NULL, 0};
+    reset();
+    assert_true(metrics_write(buf, sizeof buf, &in) > 0);
+    assert_null(strstr(buf, "tls_cert_expiry"));
+    in.tls_cert_expiry_s = 1798761600;
+    assert_true(metrics_write(buf, sizeof buf, &in) > 0);
+    assert_int_equal(lines_equal(buf, "# TYPE wstracker_tls_cert_expiry_timestamp_seconds gauge"),
+                     1);
+    assert_int_equal(lines_equal(buf, "wstracker_tls_cert_expiry_timestamp_seconds 1798761600"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_families), cmocka_unit_test(test_every_sample_typed),
-        cmocka_unit_test(test_escaping), cmocka_unit_test(test_histogram),
-        cmocka_unit_test(test_process),  cmocka_unit_test(test_short_buffer),
+        cmocka_unit_test(test_families),   cmocka_unit_test(test_every_sample_typed),
+        cmocka_unit_test(test_escaping),   cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_process),    cmocka_unit_test(test_short_buffer),
+        cmocka_unit_test(test_tls_expiry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -375,6 +375,11 @@ static int write_metrics(struct http_call *call, char *buf, size_t cap)
     in.version = WSTRACKER_VERSION;
     in.uptime_ms = (uint64_t)(call->w->now_ms - t->started_ms);
     in.proc = &proc;
+    {
+        /* read between this worker's sweeps, as write_stats does */
+        const struct net_tls *tls = atomic_load_explicit(&t->tls, memory_order_seq_cst);
+        in.tls_cert_expiry_s = tls ? tls->not_after : 0;
+    }
     return metrics_write(buf, cap, &in);
 }
 

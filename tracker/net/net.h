@@ -72,7 +72,8 @@ struct net_worker {
     struct lws_vhost *vh_tls;      /* wss:// (--listen-tls), NULL when TLS is off */
     struct ssl_ctx_st *ssl_ctx;    /* vh_tls's SSL_CTX, touched by this worker only (tls.c) */
     struct ssl_ctx_st *client_ctx; /* an empty client SSL_CTX lent to vh_tls (net.c) */
-    void *foreign_loops[1];        /* { w->loop }, as lws_context_creation_info wants it */
+    uint64_t tls_failed_gen; /* the t->tls generation install() last failed on (logged once) */
+    void *foreign_loops[1];  /* { w->loop }, as lws_context_creation_info wants it */
     struct lws *listen_wsi[WORKER_LISTEN_MAX];
     unsigned n_listen;
     int reserve_fd;               /* closed to accept-and-drop when the fd limit is hit */
@@ -104,6 +105,7 @@ struct net_tls {
     size_t cert_len, key_len;
     uint64_t gen;      /* 1, 2, ...: one per load */
     int64_t not_after; /* the certificate's expiry, unix s */
+    int key_type;      /* EVP_PKEY_get_base_id of the key (OpenSSL keeps one slot per type) */
     char subject[256]; /* RFC 2253 */
 };
 
@@ -174,6 +176,12 @@ void http_closed(struct conn *c);
 struct net_tls *net_tls_make(const char *cert, size_t cert_len, const char *key, size_t key_len,
                              char *err, size_t cap);
 void net_tls_free(struct net_tls *t);
+/* A reload from old to n that changes the key's type (RSA, EC, Ed25519) is
+ * refused: an SSL_CTX keeps one certificate per key type, so installing n
+ * would leave old served to clients that prefer old's type. Returns true and
+ * says so in err when it changes. */
+bool net_tls_key_type_changed(const struct net_tls *old, const struct net_tls *n, char *err,
+                              size_t cap);
 /* On the worker, when lws made the TLS vhost's SSL_CTX: TLS 1.2+, the
  * ciphers, t->tls's certificate. 0 or -1. */
 int tls_vhost_init(struct net_worker *nw, struct ssl_ctx_st *ctx);

@@ -171,10 +171,27 @@ struct net_tls *net_tls_make(const char *cert, size_t cert_len, const char *key,
     }
     if (!t->subject[0])
         snprintf(t->subject, sizeof t->subject, "(no subject)");
+    t->key_type = EVP_PKEY_get_base_id(pk);
     drop(x, chain, pk);
     ERR_clear_error();
     t->gen = ++generation;
     return t;
+}
+
+static const char *key_type_name(int id)
+{
+    const char *n = OBJ_nid2sn(id);
+    return n ? n : "unknown";
+}
+
+bool net_tls_key_type_changed(const struct net_tls *old, const struct net_tls *n, char *err,
+                              size_t cap)
+{
+    if (old->key_type == n->key_type)
+        return false;
+    snprintf(err, cap, "the key type changed (%s to %s): restart the tracker to switch",
+             key_type_name(old->key_type), key_type_name(n->key_type));
+    return true;
 }
 
 /* Put t's certificate, chain and key into ctx. 0, or -1 with err. */
@@ -233,7 +250,13 @@ void tls_sweep(struct net_worker *nw)
     t = atomic_load_explicit(&w->t->tls, memory_order_seq_cst);
     if (!t || t->gen == atomic_load_explicit(&w->tls_gen, memory_order_relaxed))
         return;
-    if (install(nw->ssl_ctx, t, err, sizeof err) != 0)
+    if (t->gen == nw->tls_failed_gen)
+        return; /* failed before: main says so, and keeps the old pair for the others */
+    if (install(nw->ssl_ctx, t, err, sizeof err) != 0) {
+        /* tls_gen stays: main sees this worker did not take it (its 5 s wait) */
         log_msg(LOG_ERROR, "worker %u: TLS certificate not installed: %s", w->idx, err);
+        nw->tls_failed_gen = t->gen;
+        return;
+    }
     atomic_store_explicit(&w->tls_gen, t->gen, memory_order_seq_cst);
 }

@@ -72,11 +72,11 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return need + 1;
 }
 
-/* s (at most LOG_TEXT_MAX bytes of it) as the inside of a JSON string. */
-static void put_json_str(struct out *o, const char *s)
+/* s (at most max bytes of it) as the inside of a JSON string. */
+static void put_json_str(struct out *o, const char *s, size_t max)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t n = strnlen(s, LOG_TEXT_MAX), i = 0;
+    size_t n = strnlen(s, max), i = 0;
     char esc[8];
     while (i < n) {
         unsigned char c = u[i];
@@ -134,15 +134,15 @@ size_t log_format_line(char *buf, size_t cap, enum log_format format, enum log_l
         puts_(&o, "\",\"level\":\"");
         puts_(&o, level_names[level <= LOG_DEBUG ? level : LOG_DEBUG]);
         puts_(&o, "\",\"msg\":\"");
-        put_json_str(&o, msg);
+        put_json_str(&o, msg, LOG_LINE_MAX); /* the line bounds it */
         put(&o, "\"", 1);
         for (unsigned k = 0; k < n; k++) {
             puts_(&o, ",\"");
-            put_json_str(&o, f[k].key);
+            put_json_str(&o, f[k].key, LOG_TEXT_MAX);
             puts_(&o, "\":");
             if (f[k].str) {
                 put(&o, "\"", 1);
-                put_json_str(&o, f[k].str);
+                put_json_str(&o, f[k].str, LOG_TEXT_MAX);
                 put(&o, "\"", 1);
             } else {
                 snprintf(num, sizeof num, "%lld", f[k].num);

@@ -237,6 +237,12 @@ int metrics_write(char *buf, size_t cap, const struct metrics_input *in)
     put(&o, "\n");
     put_help(&o, PREFIX "workers", "Worker threads (--threads)", "gauge");
     put(&o, PREFIX "workers %u\n", in->n);
+    if (in->tls_cert_expiry_s) {
+        put_help(&o, PREFIX "tls_cert_expiry_timestamp_seconds",
+                 "notAfter of the certificate served on --listen-tls, Unix seconds", "gauge");
+        put(&o, PREFIX "tls_cert_expiry_timestamp_seconds %lld\n",
+            (long long)in->tls_cert_expiry_s);
+    }
     write_table(&o, in);
     write_reasons(&o, in);
     write_histograms(&o, in);

@@ -40,6 +40,7 @@ struct metrics_input {
     const char *version;                /* wstracker_build_info's label */
     uint64_t uptime_ms;                 /* wstracker_uptime_seconds */
     const struct metrics_process *proc; /* NULL: no process figures */
+    int64_t tls_cert_expiry_s;          /* the served certificate's notAfter, unix s; 0: no TLS */
 };
 
 /* Write the exposition into buf; returns its length, or -1 when cap is short

@@ -194,7 +194,7 @@ int stats_write_summary_html(char *buf, size_t cap, struct stats *const *all, un
                      "<ul>\n",
                      stats_sum(all, n, STATS_SWARMS), stats_sum(all, n, STATS_ACTIVE_SWARMS), peers,
                      stats_sum(all, n, STATS_SEEDERS), stats_sum(all, n, STATS_LEECHERS),
-                     peers - v6, v6);
+                     peers > v6 ? peers - v6 : 0, v6);
     if (r < 0 || (size_t)r >= cap)
         return -1;
     at = (size_t)r;
@@ -307,7 +307,7 @@ int stats_write_json(char *buf, size_t cap, struct stats *const *all, unsigned n
                      ",\"workers\":%u",
                      stats_sum(all, n, STATS_SWARMS), stats_sum(all, n, STATS_ACTIVE_SWARMS), peers,
                      stats_sum(all, n, STATS_SEEDERS), stats_sum(all, n, STATS_LEECHERS),
-                     peers - v6, v6, uptime_s, n);
+                     peers > v6 ? peers - v6 : 0, v6, uptime_s, n);
     if (r < 0 || (size_t)r >= cap)
         return -1;
     len = (size_t)r;
