@@ -144,7 +144,9 @@ static const lws_retry_bo_t no_validity_timer = {
 /* lws 4.1.6's TLS global init (every context with
  * LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT) writes process globals (the SSL ex-data
  * indexes) and vhost creation reads them: workers make their contexts and
- * vhosts one at a time, all before any serves (the start barrier). */
+ * vhosts one at a time, all before any serves (the start barrier). Taken once
+ * per worker, in net_start, and never while serving: the only lock of net/,
+ * and off the hot path (messages, mail and frames take none). */
 static pthread_mutex_t context_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The wss:// vhost: the same protocols, its own SSL_CTX (lws makes it, then
