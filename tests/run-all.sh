@@ -19,8 +19,21 @@ passed=0
 failed=0
 skipped=0
 broken=0
+failures="" # one short line per failed test, repeated at the very end
 
 note() { printf '%s\n' "$*"; }
+failure() { failures="$failures$*"$'\n'; }
+
+# The failed tests in a node TAP log: each non-todo "not ok" (at any depth)
+# with the first error line of its YAML block.
+tap_failures() { # log
+    awk '
+        /^ *not ok / && !/# TODO/ { if (name != "") print name; name = $0; sub(/^ */, "", name); next }
+        name != "" && /^ *error: / { e = $0; sub(/^ *error: /, "", e); print name " -- " substr(e, 1, 300); name = ""; next }
+        name != "" && /^ *(ok|not ok) / { print name; name = "" }
+        END { if (name != "") print name }
+    ' "$1"
+}
 
 suite_result() { # name pass fail skip
     local extra=""
@@ -38,10 +51,14 @@ counted_suite() { # name log ok_re fail_re
     local ok bad
     ok=$(grep -c "$3" "$2")
     bad=$(grep -c "$4" "$2")
-    [ "$bad" -gt 0 ] && cat "$2"
+    if [ "$bad" -gt 0 ]; then
+        cat "$2"
+        while IFS= read -r l; do failure "$1: $l"; done < <(grep "$4" "$2")
+    fi
     if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then
         tail -30 "$2"
         broken=$((broken + 1))
+        failure "$1: did not run (log $2)"
         note "== $1: did not run"
     else
         suite_result "$1" "$ok" "$bad"
@@ -71,9 +88,13 @@ nfail=$(sed -n 's/.*tests passed, \([0-9]*\) tests\{0,1\} failed out of \([0-9]*
 if [ -z "$total" ]; then
     cat "$LOG/unit.log"
     broken=$((broken + 1))
+    failure "unit: did not run (log $LOG/unit.log)"
     note "== unit: did not run"
 else
-    [ "$nfail" -gt 0 ] && cat "$LOG/unit.log"
+    if [ "$nfail" -gt 0 ]; then
+        cat "$LOG/unit.log"
+        while IFS= read -r l; do failure "unit: $l"; done < <(grep -E '^ *[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess)' "$LOG/unit.log")
+    fi
     suite_result unit $((total - nfail)) "$nfail"
 fi
 
@@ -108,6 +129,7 @@ if grep -q '^bench smoke: ok' "$LOG/bench-smoke.log"; then
     suite_result "bench smoke" 1 0
 else
     tail -30 "$LOG/bench-smoke.log"
+    failure "bench smoke: no 'bench smoke: ok' (log $LOG/bench-smoke.log)"
     suite_result "bench smoke" 0 1
 fi
 
@@ -130,11 +152,14 @@ todo=$(sed -n 's/^# todo \([0-9]*\)$/\1/p' "$LOG/e2e.log" | tail -1)
 if [ -z "$p" ]; then
     tail -50 "$LOG/e2e.log"
     broken=$((broken + 1))
+    failure "e2e: did not run (exit $rc, log $LOG/e2e.log)"
     note "== e2e: did not run (exit $rc)"
 else
     f=$((${f:-0} + ${c:-0}))
     if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
         grep -E "^not ok|^# Subtest|error|Error" "$LOG/e2e.log" | head -80
+        while IFS= read -r l; do failure "e2e: $l"; done < <(tap_failures "$LOG/e2e.log")
+        [ "$rc" -ne 0 ] && failure "e2e: tests/e2e/run.sh exited $rc"
     fi
     [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
     [ "${todo:-0}" -gt 0 ] && note "== e2e: ${todo} known gaps marked todo:" &&
@@ -147,6 +172,10 @@ timeout 600 bash tests/container/run.sh >"$LOG/container.log" 2>&1
 counted_suite container "$LOG/container.log" '^container [a-z-]*: ok' '^container [a-z-]*: FAILED'
 
 failed=$((failed + broken))
+if [ -n "$failures" ]; then
+    note "== failures:"
+    printf '%s' "$failures" | sed 's/^/   /'
+fi
 note "logs: $LOG"
 if [ "$skipped" -gt 0 ]; then
     note "$passed passed, $failed failed, $skipped skipped"
