@@ -9,7 +9,10 @@
 # (CPU per cycle and latency when not saturated); loadgen is pinned to
 # LOADGEN_CPU. Every run starts a fresh tracker and stops by itself. Prints one
 # table with every run and writes it, with the machine and the commands, to
-# bench/results/YYYY-MM-DD-ab-LABEL.md. Speeds are never asserted: alternating
+# bench/results/YYYY-MM-DD-ab-LABEL.md. With perf installed (and root), each run
+# also counts the tracker's system calls over DURATION-2 s inside the measured
+# phase (starting WARMUP+1 s after loadgen starts) and reports them per announce
+# cycle: all of them, and sendto. Speeds are never asserted: alternating
 # runs and the spread are what make a difference between two trees visible on a
 # shared machine.
 #
@@ -35,6 +38,8 @@ RESULTS=${RESULTS:-$ROOT/bench/results/$(date +%F)-ab-$LABEL.md}
 RUNS=$(mktemp -d)
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+[ "$DURATION" -ge 4 ] || { echo "ab: DURATION must be at least 4 s" >&2; exit 2; }
+WINDOW=$((DURATION - 2))
 for f in "$A" "$B" "$LOADGEN"; do [ -x "$f" ] || { echo "ab: $f is not executable" >&2; exit 2; }; done
 
 trap 'stop_server; rm -rf "$RUNS"' EXIT
@@ -45,14 +50,18 @@ run() {
     shift 2
     start_server "$RUNS/$name.srv" env WSTRACKER_MSG_RATE=0 WSTRACKER_ANNOUNCE_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0 taskset -c "$SERVER_CPU" "$bin" --threads 1 --listen 127.0.0.1:0 ||
         { cat "$RUNS/$name.srv"; echo "ab: $bin did not start" >&2; exit 1; }
+    syscalls_start "$SRV_PID" $((WARMUP + 1)) "$WINDOW" "$RUNS/$name.perf"
     taskset -c "$LOADGEN_CPU" "$LOADGEN" --url "ws://127.0.0.1:$PORT/" --connections "$CONNECTIONS" \
         --offers "$OFFERS" --duration "$DURATION" --warmup "$WARMUP" --seed 7 \
         --server-pid "$SRV_PID" --label "$name" --json "$RUNS/$name.json" "$@" >"$RUNS/$name.txt" 2>&1 ||
         { cat "$RUNS/$name.txt"; echo "ab: loadgen failed" >&2; exit 1; }
+    [ -z "$PERF_PID" ] || wait "$PERF_PID" || true
     stop_server
 }
 
 js() { js_file "$RUNS/$1.json" "$2"; }
+# sc NAME EVENT: EVENT per announce cycle in run NAME's perf window
+sc() { syscalls_per "$RUNS/$1.perf" "$2" "$(js "$1" "r.measured.announces_per_s * $WINDOW")"; }
 
 rows=()
 for r in $(seq "$ROUNDS"); do
@@ -62,7 +71,7 @@ for r in $(seq "$ROUNDS"); do
         [ "$who" = B ] && bin=$B
         run "r$r-$who-closed" "$bin"
         run "r$r-$who-rate" "$bin" --rate "$RATE"
-        rows+=("| $r | $who | $(js "r$r-$who-closed" 'r.measured.announces_per_s.toFixed(0)') | $(js "r$r-$who-closed" 'r.server.us_per_announce_cycle.toFixed(1)') | $(js "r$r-$who-rate" 'r.server.us_per_announce_cycle.toFixed(1)') | $(js "r$r-$who-rate" 'r.measured.latency_ms.p50.toFixed(2)+" / "+r.measured.latency_ms.p99.toFixed(2)') | $(js "r$r-$who-rate" '(100 * r.server.runq_wait_s / r.measured_s).toFixed(1)') |")
+        rows+=("| $r | $who | $(js "r$r-$who-closed" 'r.measured.announces_per_s.toFixed(0)') | $(js "r$r-$who-closed" 'r.server.us_per_announce_cycle.toFixed(1)') | $(js "r$r-$who-rate" 'r.server.us_per_announce_cycle.toFixed(1)') | $(js "r$r-$who-rate" 'r.measured.latency_ms.p50.toFixed(2)+" / "+r.measured.latency_ms.p99.toFixed(2)') | $(js "r$r-$who-rate" '(100 * r.server.runq_wait_s / r.measured_s).toFixed(1)') | $(sc "r$r-$who-closed" sys_enter) / $(sc "r$r-$who-closed" sendto) | $(sc "r$r-$who-rate" sys_enter) / $(sc "r$r-$who-rate" sendto) |")
         echo "${rows[-1]}"
     done
 done
@@ -76,8 +85,10 @@ done
     echo "Command: \`ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS OFFERS=$OFFERS RATE=$RATE bash bench/ab.sh $A $B $LABEL\`"
     echo "(each run: \`loadgen --connections $CONNECTIONS --offers $OFFERS --duration $DURATION --warmup $WARMUP --seed 7 [--rate $RATE] --server-pid PID\`)."
     echo
-    echo "| round | binary | closed loop announces/s | closed loop CPU/cycle (us) | $RATE/s CPU/cycle (us) | $RATE/s p50 / p99 (ms) | $RATE/s server waited (%) |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "Syscalls: \`perf stat -e raw_syscalls:sys_enter -e syscalls:sys_enter_sendto -p PID -- sleep $WINDOW\` from $((WARMUP + 1)) s after loadgen starts, divided by announces/s x $WINDOW s (\"-\": perf not available)."
+    echo
+    echo "| round | binary | closed loop announces/s | closed loop CPU/cycle (us) | $RATE/s CPU/cycle (us) | $RATE/s p50 / p99 (ms) | $RATE/s server waited (%) | closed loop syscalls / sendto per cycle | $RATE/s syscalls / sendto per cycle |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
 } >"$RESULTS"
 echo "ab: wrote $RESULTS"

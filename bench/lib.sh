@@ -5,6 +5,13 @@
 #                             sets SRV_PID and PORT, or returns 1 (LOG holds why)
 #   stop_server               SIGTERM, up to 5 s, then SIGKILL; clears SRV_PID
 #   js FILE EXPR              EXPR over the JSON in FILE as `r` (node)
+#   syscalls_start PID DELAY WINDOW OUT
+#                             in the background: after DELAY s, count PID's system
+#                             calls for WINDOW s with perf stat (all of them, sendto,
+#                             recvfrom, epoll_wait) into OUT; sets PERF_PID (wait on
+#                             it). Without a working perf OUT stays empty.
+#   syscalls_per OUT EVENT N  EVENT's count in OUT (sys_enter: all, or sendto, ...)
+#                             divided by N, two decimals; "-" when not counted
 SRV_PID=
 PORT=
 
@@ -35,4 +42,27 @@ stop_server() {
 
 js_file() {
     node -e "const r=require('$1'); console.log($2)"
+}
+
+PERF_PID=
+
+syscalls_start() {
+    local pid=$1 delay=$2 window=$3 out=$4
+    : >"$out"
+    if ! command -v perf >/dev/null; then
+        PERF_PID=
+        return 0
+    fi
+    (
+        sleep "$delay"
+        perf stat -x, -o "$out" -e raw_syscalls:sys_enter -e syscalls:sys_enter_sendto \
+            -e syscalls:sys_enter_recvfrom -e syscalls:sys_enter_epoll_wait -p "$pid" -- sleep "$window"
+    ) >/dev/null 2>&1 &
+    PERF_PID=$!
+}
+
+syscalls_per() {
+    awk -F, -v ev="$2" -v n="$3" '
+        $3 == "raw_syscalls:" ev || $3 == "syscalls:sys_enter_" ev { if ($1 ~ /^[0-9]+$/ && n > 0) v = $1 / n }
+        END { if (v == "") print "-"; else printf "%.2f\n", v }' "$1"
 }

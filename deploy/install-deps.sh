@@ -7,7 +7,8 @@
 #                                     openssl for test certificates, prometheus for promtool,
 #                                     podman + mmdebstrap + runc for the container test,
 #                                     python3-yaml to parse deploy/docker-compose.yml,
-#                                     systemd for systemd-analyze verify of the unit)
+#                                     systemd for systemd-analyze verify of the unit,
+#                                     linux-perf for the benchmarks' syscall counts)
 #   deploy/install-deps.sh --runtime  only the shared libraries the binary loads
 #                                     (the Dockerfile's final stage)
 #
@@ -25,7 +26,7 @@ esac
 
 runtime="libwebsockets17 libwebsockets-evlib-ev libev4 libsodium23 libjemalloc2 libck0 libinih1 ca-certificates"
 build="build-essential cmake pkg-config libssl-dev libwebsockets-dev libwebsockets-evlib-ev libev-dev uthash-dev libsodium-dev libjemalloc-dev libck-dev libinih-dev"
-test="libcmocka-dev coturn clang-14 libclang-rt-14-dev clang-format iproute2 util-linux curl procps chromium openssl prometheus podman mmdebstrap runc python3-yaml systemd"
+test="libcmocka-dev coturn clang-14 libclang-rt-14-dev clang-format iproute2 util-linux curl procps chromium openssl prometheus podman mmdebstrap runc python3-yaml systemd linux-perf"
 
 case "$mode" in
 runtime) want="$runtime" ;;

@@ -2,6 +2,7 @@
  *
  * Owns:   struct conn's WebSocket lifecycle (established, receive, writeable,
  *         closed), message reassembly, the output queue and its caps, the
+ *         end-of-pass flush (one send per connection per loop pass), the
  *         idle sweep.
  * Thread: the worker serving the connection.
  * Why:    a message is handed whole to the runtime (worker_message), which
@@ -25,8 +26,8 @@ _Static_assert(sizeof(struct conn) <= 128, "struct conn grew past 128 bytes");
 /* ---- output ---- */
 
 /* The worker's output-queue gauge (/metrics) follows every change of a
- * connection's out_bytes: one relaxed store per queued frame, none for a
- * frame written at once. */
+ * connection's out_bytes: a relaxed store when a frame is queued and one when
+ * it is sent (every frame waits at least for the end of its pass). */
 static void outq_add(struct net_worker *nw, int64_t d)
 {
     stats_add(&nw->w->stats, STATS_OUTQ_BYTES, d);
@@ -87,6 +88,85 @@ static void observe(struct worker *w, const struct frame *f)
                   now > f->m.born_ns ? now - f->m.born_ns : 0);
 }
 
+/* The unmasked server header of a text frame of len bytes (RFC 6455 5.2):
+ * 2, 4 or 10 bytes. */
+static size_t frame_header(unsigned char *h, uint32_t len)
+{
+    h[0] = 0x81; /* FIN, text */
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len < 65536) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        return 4;
+    }
+    h[1] = 127;
+    memset(h + 2, 0, 4); /* len < 2^32 */
+    h[6] = (unsigned char)(len >> 24);
+    h[7] = (unsigned char)(len >> 16);
+    h[8] = (unsigned char)(len >> 8);
+    h[9] = (unsigned char)len;
+    return 10;
+}
+
+static struct frame *pop_frame(struct net_worker *nw, struct conn *c)
+{
+    struct frame *f = (struct frame *)mail_queue_pop(&c->out);
+    c->out_bytes -= f->len;
+    outq_add(nw, -(int64_t)f->len);
+    return f;
+}
+
+/* One send of what c has queued: the frames that fit NET_TX_BATCH, framed
+ * and concatenated into the worker's buffer and handed to lws as raw bytes
+ * (LWS_WRITE_RAW on a WebSocket goes straight to the socket, or to SSL_write,
+ * lws_issue_raw in 4.1.6); a lone frame, or one too big for the batch, goes
+ * as it is (lws writes its header into the frame's headroom: no copy). If
+ * the socket takes only part, lws keeps the rest (lws_partial_buffered) and
+ * arms POLLOUT. Returns lws_write's result: < 0 means the connection is
+ * unusable. */
+static int send_some(struct net_worker *nw, struct conn *c, struct lws *wsi)
+{
+    unsigned char *buf = nw->tx + LWS_PRE;
+    struct frame *f = (struct frame *)c->out.head;
+    size_t used = 0;
+    int n;
+    if (!f->m.next || f->len + 10u > NET_TX_BATCH) {
+        f = pop_frame(nw, c);
+        n = lws_write(wsi, (unsigned char *)frame_payload(f), f->len, LWS_WRITE_TEXT);
+        mail_free(&f->m);
+        return n;
+    }
+    while ((f = (struct frame *)c->out.head) != NULL && used + f->len + 10u <= NET_TX_BATCH) {
+        f = pop_frame(nw, c);
+        used += frame_header(buf + used, f->len);
+        memcpy(buf + used, frame_payload(f), f->len);
+        used += f->len;
+        mail_free(&f->m);
+    }
+    return lws_write(wsi, buf, used, LWS_WRITE_RAW);
+}
+
+/* Write what c has queued while the socket takes it whole, at most
+ * NET_WRITES_PER_CB sends; whatever is left waits for the writeable callback.
+ * Returns -1 when the connection is unusable. */
+static int send_queued(struct net_worker *nw, struct conn *c, struct lws *wsi)
+{
+    for (int k = 0; k < NET_WRITES_PER_CB && c->out.head; k++) {
+        if (lws_partial_buffered(wsi) || (k > 0 && lws_send_pipe_choked(wsi)))
+            break;
+        if (send_some(nw, c, wsi) < 0)
+            return -1;
+    }
+    rx_pace(nw, c);
+    if (c->out.head)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
 void conn_enqueue(struct net_worker *nw, struct conn *c, struct frame *f)
 {
     struct worker *w = nw->w;
@@ -105,23 +185,55 @@ void conn_enqueue(struct net_worker *nw, struct conn *c, struct frame *f)
         conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION);
         return;
     }
-    observe(w, f); /* written now or queued: handed to lws either way */
-    if (!c->out.head && !lws_partial_buffered(c->wsi)) {
-        /* Nothing waits before this frame: write it now. Going through the
-         * writeable callback would cost two epoll_ctl calls and a loop turn
-         * per frame. If the socket takes only part of it, lws keeps the rest
-         * and arms POLLOUT; later frames then queue until it has drained. */
-        int n = lws_write(c->wsi, (unsigned char *)frame_payload(f), f->len, LWS_WRITE_TEXT);
-        mail_free(&f->m);
-        if (n < 0)
-            conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
-        return;
-    }
+    observe(w, f); /* handed to lws at the end of this pass or from the writeable callback */
     mail_queue_push(&c->out, &f->m);
     c->out_bytes += f->len;
     outq_add(nw, f->len);
     rx_pace(nw, c);
-    lws_callback_on_writable(c->wsi);
+    if (c->pending)
+        return; /* already listed for this pass's flush */
+    if (lws_partial_buffered(c->wsi) || c->out.head != &f->m) {
+        /* lws holds part of an earlier send, or frames wait for the
+         * writeable callback: this one joins them. */
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    /* The first frame for c in this pass: list c for the flush at the end
+     * of the pass (conn_flush_pass), so the frames it gets meanwhile (the
+     * reply to its announce, the answers to its offers, offers from other
+     * peers) leave together in one send. */
+    if (nw->n_pending == nw->cap_pending) {
+        uint32_t cap = nw->cap_pending ? 2 * nw->cap_pending : NET_PENDING_FIRST;
+        uint64_t *p = cap > nw->cap_pending ? realloc(nw->pending, cap * sizeof *p) : NULL;
+        if (!p) {
+            lws_callback_on_writable(c->wsi); /* no room to list it: the writeable callback sends */
+            return;
+        }
+        nw->pending = p;
+        nw->cap_pending = cap;
+    }
+    nw->pending[nw->n_pending++] = c->sc.ref;
+    c->pending = true;
+}
+
+void conn_flush_pass(struct net_worker *nw)
+{
+    struct worker *w = nw->w;
+    /* A connection closed since it was listed is no longer in the slot
+     * table (a reused slot has a new generation): its ref finds nothing. */
+    for (uint32_t k = 0; k < nw->n_pending; k++) {
+        struct swarm_conn *sc = slots_lookup(&w->slots, w->idx, nw->pending[k]);
+        struct conn *c;
+        if (!sc)
+            continue;
+        c = conn_of(sc);
+        c->pending = false;
+        if (c->close_code || !c->out.head)
+            continue;
+        if (send_queued(nw, c, c->wsi) < 0)
+            conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
+    }
+    nw->n_pending = 0;
 }
 
 int conn_writeable(struct net_worker *nw, struct conn *c, struct lws *wsi)
@@ -130,23 +242,9 @@ int conn_writeable(struct net_worker *nw, struct conn *c, struct lws *wsi)
         lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
         return -1;
     }
-    for (int k = 0; k < NET_WRITES_PER_CB && c->out.head; k++) {
-        struct frame *f;
-        int n;
-        if (k > 0 && lws_send_pipe_choked(wsi))
-            break;
-        f = (struct frame *)mail_queue_pop(&c->out);
-        c->out_bytes -= f->len;
-        outq_add(nw, -(int64_t)f->len);
-        n = lws_write(wsi, (unsigned char *)frame_payload(f), f->len, LWS_WRITE_TEXT);
-        mail_free(&f->m);
-        if (n < 0)
-            return -1;
-    }
-    rx_pace(nw, c);
-    if (c->out.head)
-        lws_callback_on_writable(wsi);
-    return 0;
+    if (c->pending)
+        return 0; /* the end of this pass sends it */
+    return send_queued(nw, c, wsi);
 }
 
 /* ---- lifecycle ---- */

@@ -79,8 +79,10 @@ static int callback_listen(struct lws *wsi, enum lws_callback_reasons reason, vo
  * echoes it, as npm ws does), and the listener's. */
 static const struct lws_protocols *net_protocols(struct net_worker *nw)
 {
+    /* tx_packet_size: the most lws_issue_raw hands the socket per call
+     * (rx_buffer_size when 0): at least a batch, so a batch leaves in one send. */
     const struct lws_protocols tracker = {
-        "wstracker", callback_tracker, sizeof(struct conn), NET_RX_CHUNK, 0, NULL, 0};
+        "wstracker", callback_tracker, sizeof(struct conn), NET_RX_CHUNK, 0, NULL, NET_TX_BATCH};
     const struct lws_protocols listen = {NET_PROTOCOL_LISTEN, callback_listen, 0, 0, 0, NULL, 0};
     _Static_assert(NET_PROTOCOLS == sizeof nw->protocols / sizeof nw->protocols[0],
                    "net_worker.protocols holds NET_PROTOCOLS entries");
@@ -219,6 +221,21 @@ static int create_context(struct net_worker *nw)
     return r;
 }
 
+/* The end of a loop pass: libev calls prepare watchers just before it waits
+ * for events, after every callback of the pass (lws's included), so frames
+ * produced anywhere in the pass (receives, mail drains, sweeps) leave
+ * together. What a failed send does (conn_close: a writeable request and a
+ * grace timeout) is taken up by lws's idle watcher, which every serviced
+ * socket starts and which re-arms lws's timer. */
+static void on_pass_end(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+    struct net_worker *nw = p->data;
+    (void)loop;
+    (void)revents;
+    if (nw->n_pending)
+        conn_flush_pass(nw);
+}
+
 static int net_start(struct worker *w)
 {
     struct net_worker *nw = calloc(1, sizeof *nw);
@@ -235,6 +252,12 @@ static int net_start(struct worker *w)
     }
     list_init(&nw->handshakes);
     nw->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    nw->tx = malloc(LWS_PRE + NET_TX_BATCH);
+    if (!nw->tx)
+        return -1;
+    ev_prepare_init(&nw->flush, on_pass_end);
+    nw->flush.data = nw;
+    ev_prepare_start(w->loop, &nw->flush);
     if (create_context(nw) != 0)
         return -1;
     for (unsigned k = 0; k < w->n_listen; k++) {
@@ -291,7 +314,10 @@ static void net_destroy(struct worker *w)
         nw->ctx = NULL; /* closes in the destroy mail other workers: none wakes this one */
         lws_context_destroy(ctx);
     }
-    SSL_CTX_free(nw->client_ctx); /* after lws_context_destroy: lws only borrowed it */
+    ev_prepare_stop(w->loop, &nw->flush); /* the worker's thread has ended */
+    SSL_CTX_free(nw->client_ctx);         /* after lws_context_destroy: lws only borrowed it */
+    free(nw->pending);
+    free(nw->tx);
     if (nw->reserve_fd >= 0)
         close(nw->reserve_fd);
     free(nw);

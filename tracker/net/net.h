@@ -34,7 +34,9 @@
  * background purge (jemalloc_conf.c). Longer messages are reassembled in
  * struct conn's rx, freed after each message. */
 #define NET_RX_CHUNK            4096
-#define NET_WRITES_PER_CB       16 /* frames written per writeable callback */
+#define NET_WRITES_PER_CB       16    /* sends per connection per flush or writeable callback */
+#define NET_TX_BATCH            65536 /* bytes of frames concatenated into one send */
+#define NET_PENDING_FIRST       1024 /* first allocation of the pass's list of connections to flush */
 #define NET_CLOSE_GRACE_S       5 /* a closing connection that cannot take its close frame is cut */
 #define NET_SWEEP_MS            100  /* period of the idle and handshake-deadline sweeps */
 #define NET_SWEEP_BUDGET        2000 /* sockets the handshake-deadline sweep closes per tick */
@@ -87,6 +89,14 @@ struct net_worker {
         unsigned status;    /* of the class's last refusal, for the count's line */
         const char *reason; /* static text */
     } refused_last[NET_REFUSAL_CLASSES];
+    /* The end of each loop pass (an ev_prepare on w->loop): the connections
+     * that got frames during the pass, each listed once (struct conn.pending),
+     * as slot refs so one closed meanwhile is skipped; <= this worker's
+     * connections, doubling from NET_PENDING_FIRST. */
+    ev_prepare flush;
+    uint64_t *pending;
+    uint32_t n_pending, cap_pending;
+    unsigned char *tx; /* LWS_PRE + NET_TX_BATCH: one send's frames (conn.c send_some) */
     struct lws_protocols protocols[NET_PROTOCOLS]; /* see net_protocols() */
     char subprotocol[64];                          /* the alias protocol's name */
 };
@@ -129,6 +139,7 @@ struct conn {
     uint32_t out_bytes;   /* payload bytes queued, <= outq_hard_kib KiB */
     uint16_t close_code;  /* nonzero: close with it at the next writeable */
     bool rx_paused;       /* reading stopped: output over the soft cap */
+    bool pending;         /* listed in net_worker.pending: sent at the end of this pass */
     struct swarm_conn sc; /* the request logic's part (ref, registrations) */
 };
 
@@ -157,8 +168,11 @@ int conn_receive(struct net_worker *nw, struct conn *c, struct lws *wsi, const c
 int conn_writeable(struct net_worker *nw, struct conn *c, struct lws *wsi);
 void conn_closed(struct net_worker *nw, struct conn *c);
 int conn_peer_close(unsigned char *payload, size_t len);
-/* Queue a frame (takes ownership; may drop it or close the connection). */
+/* Queue a frame (takes ownership; may drop it or close the connection); it
+ * leaves at the end of the pass, with the connection's other frames. */
 void conn_enqueue(struct net_worker *nw, struct conn *c, struct frame *f);
+/* The end of a loop pass: send what each listed connection got during it. */
+void conn_flush_pass(struct net_worker *nw);
 /* Close with code at the next writeable. */
 void conn_close(struct conn *c, uint16_t code);
 /* Close connections idle for idle_timeout (a bounded number of slots). */
