@@ -648,6 +648,40 @@ static void test_refusals(void **state)
     assert_int_equal(sw[0].shard.counts.peers, 0);
 }
 
+/* The peer_id cap counts only the swarm's pairs, however many other swarms
+ * the connection is in (issue 14: the count walks the swarm's uthash bucket,
+ * not every registration, so it must still see both pairs after the table
+ * has grown and been rehashed). */
+static void test_peer_ids_cap_many_regs(void **state)
+{
+    char msg[512];
+    struct outbox ob;
+    const unsigned n = 90; /* under the test shard's 100 swarms */
+    (void)state;
+    sw[0].lim.max_torrents_per_conn = 200;
+    for (unsigned k = 0; k < n; k++) {
+        snprintf(msg, sizeof msg,
+                 "{\"action\":\"announce\",\"info_hash\":\"ih-many-%012u\","
+                 "\"peer_id\":\"peer-id-A00000000000\",\"left\":1}",
+                 k);
+        send_msg(0, &c1, msg, &ob);
+        drop_all(&ob);
+    }
+    assert_int_equal(c1.n_regs, n);
+    /* A second peer_id in swarm 50 and in swarm 89: taken; a third in 50: refused. */
+    const char *more[][2] = {{"50", "B"}, {"89", "B"}, {"50", "C"}};
+    for (unsigned k = 0; k < 3; k++) {
+        snprintf(msg, sizeof msg,
+                 "{\"action\":\"announce\",\"info_hash\":\"ih-many-0000000000%s\","
+                 "\"peer_id\":\"peer-id-%s00000000000\",\"left\":1}",
+                 more[k][0], more[k][1]);
+        send_msg(0, &c1, msg, &ob);
+        drop_all(&ob);
+        assert_int_equal(atomic_load(&stats[0].v[STATS_PEER_IDS_REFUSED]), k == 2 ? 1 : 0);
+    }
+    assert_int_equal(c1.n_regs, n + 2);
+}
+
 /* ---- relay (PROTOCOL.md 10.4) ---- */
 
 static void join_at(unsigned w, struct swarm_conn *c, const char *ih, const char *pid, int64_t t)
@@ -1154,6 +1188,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_announce_for_other_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scrape_travels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_ids_cap_many_regs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay_membership, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay_evicted_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay_limits, setup, teardown),

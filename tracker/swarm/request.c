@@ -85,16 +85,20 @@ static struct frame *send_error(struct swarm *s, struct outbox *ob, uint64_t con
 
 /* Keyed with the process's SipHash key: a client choosing its own ids cannot
  * make its connection's table degrade into a list. */
-static unsigned reg_hash(const struct swarm *s, const uint8_t key[2 * PROTO_ID_LEN])
+/* A registration's uthash value: of its info_hash only, so the pairs one
+ * connection holds in one swarm share a bucket (regs_in_swarm walks that
+ * bucket). At most max_peer_ids_per_swarm pairs share a value. */
+static unsigned reg_hash(const struct swarm *s, const uint8_t ih[PROTO_ID_LEN])
 {
-    return (unsigned)route_hash(s->route->key, key, 2 * PROTO_ID_LEN);
+    return (unsigned)route_hash(s->route->key, ih, PROTO_ID_LEN);
 }
 
 static struct swarm_reg *reg_find(const struct swarm *s, const struct swarm_conn *c,
                                   const uint8_t key[2 * PROTO_ID_LEN])
 {
     struct swarm_reg *r = NULL;
-    HASH_FIND_BYHASHVALUE(hh, c->regs, key, 2 * PROTO_ID_LEN, reg_hash(s, key), r);
+    HASH_FIND_BYHASHVALUE(hh, c->regs, key, 2 * PROTO_ID_LEN, reg_hash(s, key),
+                          r); /* key: ih first */
     return r;
 }
 
@@ -105,14 +109,23 @@ static bool reg_holds(const struct swarm *s, const struct swarm_conn *c,
     return (c->has_reg0 && memcmp(c->reg0, key, 2 * PROTO_ID_LEN) == 0) || reg_find(s, c, key);
 }
 
-/* The connection's peer_ids in swarm ih: O(registrations), which
- * max_torrents_per_conn bounds; only a new registration pays it. */
-static uint32_t regs_in_swarm(const struct swarm_conn *c, const uint8_t ih[PROTO_ID_LEN])
+/* The connection's peer_ids in swarm ih (only a new registration asks): the
+ * pairs with ih are in one uthash bucket (reg_hash), so this walks that
+ * bucket's chain (uthash.h's documented UT_hash_bucket / hh_next), not every
+ * registration: it was O(registrations), up to max_torrents_per_conn, and a
+ * client announcing many torrents paid it at each new one (11 % of the
+ * server's CPU in bench/results/2026-12-03-targets.md's profile). */
+static uint32_t regs_in_swarm(const struct swarm *s, const struct swarm_conn *c,
+                              const uint8_t ih[PROTO_ID_LEN])
 {
-    const struct swarm_reg *r, *tmp;
     uint32_t n = c->has_reg0 && memcmp(c->reg0, ih, PROTO_ID_LEN) == 0;
-    HASH_ITER(hh, c->regs, r, tmp)
-        n += memcmp(r->key, ih, PROTO_ID_LEN) == 0;
+    if (c->regs) {
+        const UT_hash_table *tbl = c->regs->hh.tbl;
+        unsigned hv = reg_hash(s, ih), b;
+        HASH_TO_BKT(hv, tbl->num_buckets, b);
+        for (const UT_hash_handle *h = tbl->buckets[b].hh_head; h; h = h->hh_next)
+            n += h->hashv == hv && memcmp(h->key, ih, PROTO_ID_LEN) == 0;
+    }
     return n;
 }
 
@@ -146,7 +159,7 @@ static enum proto_status reg_note(struct swarm *s, struct swarm_conn *c,
         return PROTO_OK;
     if (c->n_regs >= s->lim.max_torrents_per_conn)
         return PROTO_ERR_TOO_MANY_TORRENTS;
-    if (c->n_regs && regs_in_swarm(c, a->info_hash) >= s->lim.max_peer_ids_per_swarm)
+    if (c->n_regs && regs_in_swarm(s, c, a->info_hash) >= s->lim.max_peer_ids_per_swarm)
         return PROTO_ERR_TOO_MANY_PEER_IDS;
     if (!c->has_reg0) {
         memcpy(c->reg0, key, sizeof key);
