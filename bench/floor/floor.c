@@ -8,16 +8,16 @@
  * loadgen writes; ids, offers and answers copied as bytes. Per epoll pass: one recv per
  * readable connection (another only if it filled the buffer), one send per connection
  * with output (all its frames of the pass), epoll_ctl only after a short send.
- * Thread: one (main). State: the static arrays below, by fd or by hash; no locks.
- * Limits, all fixed: FLOOR_FDS fds; FLOOR_IN bytes of input and FLOOR_OUT of output per
- * connection (a bigger frame or upgrade head, or more output, closes it); FLOOR_SWARMS
- * info hashes (then a new one gets replies, no offers); the last FLOOR_RING connections
- * per swarm (targets: a window from a random start; the reply counts them); FLOOR_OFFERS
- * offers per announce; ids of FLOOR_ID bytes. Not handled: fragments (closed), TLS, HTTP
- * but the upgrade (exact "Sec-WebSocket-Key: "), numwant (k = offers sent), expiry,
- * scrape, relay, any validation, look-alike keys inside strings (loadgen writes none).
+ * Thread: one (main). State: the static arrays below, by fd or by hash; no locks. Limits,
+ * all fixed: FLOOR_FDS fds; FLOOR_IN bytes of input and FLOOR_OUT of output per connection
+ * (a bigger frame or upgrade head, or more output, closes it); FLOOR_SWARMS info hashes
+ * (then a new one gets replies, no offers); the last FLOOR_RING connections per swarm
+ * (targets: a window from a random start; the reply counts them); FLOOR_OFFERS offers per
+ * announce; ids of FLOOR_ID bytes. Not handled: fragments (closed), TLS, HTTP but the
+ * upgrade (exact "Sec-WebSocket-Key: "), numwant (k = offers sent), expiry, scrape, relay,
+ * any validation, look-alike keys inside strings (loadgen writes none).
  * usage: floor [PORT] (0 = any): "listening on ws://127.0.0.1:PORT" on stderr; serves
- * 127.0.0.1 only; exits on SIGTERM, printing its counts on stderr.
+ * 127.0.0.1 only; on SIGTERM prints its counts (unroutable: answers for no peer), exits.
  */
 #include <errno.h>
 #include <signal.h>
@@ -76,18 +76,16 @@ struct span {
         sizeof((struct span[]){__VA_ARGS__}) / sizeof(struct span))
 
 static struct conn *conns[FLOOR_FDS], *dirty[FLOOR_FDS];
-static unsigned n_dirty;
 static struct swarm swarms[FLOOR_SWARMS];
 static struct ref peers[FLOOR_PEERS];
-static int ep;
+static int ep, n_dirty;
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static volatile sig_atomic_t stop;
-static unsigned long long n_conns, n_closed, n_announces, n_offers, n_answers, n_unroutable;
+static unsigned long long n_conns, n_announces, n_offers, n_answers, n_unroutable;
 
 static struct conn *conn_of(struct ref r)
 {
-    struct conn *c = r.gen ? conns[r.fd] : NULL;
-    return c && c->gen == r.gen ? c : NULL;
+    return r.gen && conns[r.fd] && conns[r.fd]->gen == r.gen ? conns[r.fd] : NULL;
 }
 
 static uint64_t hash(const char *p, size_t n) /* FNV-1a */
@@ -152,28 +150,35 @@ static void put(struct conn *c, int op, const struct span *pc, unsigned np)
     mark(c, 0);
 }
 
+/* v just after an opening quote: its closing quote (after an even run of backslashes). */
+static const char *str_end(const char *v, const char *e)
+{
+    for (const char *q = v; (q = memchr(q, '"', (size_t)(e - q))); q++) {
+        size_t bs = 0;
+        while (q - bs > v && q[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
+        if (!(bs & 1))
+            return q;
+    }
+    return NULL;
+}
+
 /* The string value after key (which ends in its opening quote): content, escapes kept. */
 static int str_val(const char *p, const char *e, const char *key, struct span *s)
 {
-    size_t kl = strlen(key), bs;
-    const char *v = memmem(p, (size_t)(e - p), key, kl), *q;
-    for (q = v ? v + kl : NULL; q && (q = memchr(q, '"', (size_t)(e - q))); q++) {
-        for (bs = 0; q - bs > v + kl && q[-1 - (ptrdiff_t)bs] == '\\';)
-            bs++;
-        if (!(bs & 1))
-            return *s = (struct span){v + kl, (size_t)(q - v - kl)}, s->n <= FLOOR_ID ? 0 : -1;
-    }
-    return -1;
+    size_t kl = strlen(key);
+    const char *v = memmem(p, (size_t)(e - p), key, kl), *q = v ? str_end(v + kl, e) : NULL;
+    *s = (struct span){q ? v + kl : NULL, q ? (size_t)(q - v - kl) : 0};
+    return q && s->n <= FLOOR_ID ? 0 : -1;
 }
 
-/* p at '{' or '[': the byte after its match, or NULL. */
+/* p at '{' or '[': the byte after its match, or NULL. Strings are skipped by memchr. */
 static const char *skip(const char *p, const char *e)
 {
     for (int depth = 0; p < e; p++) {
-        if (*p == '"')
-            for (p++; p < e && *p != '"'; p++)
-                p += *p == '\\';
-        else if (*p == '{' || *p == '[')
+        if (*p == '"' && !(p = str_end(p + 1, e)))
+            return NULL;
+        if (*p == '{' || *p == '[')
             depth++;
         else if ((*p == '}' || *p == ']') && --depth == 0)
             return p + 1;
@@ -193,7 +198,7 @@ static void on_announce(struct conn *c, const char *m, const char *e)
 {
     struct span ih, pid, oid;
     struct conn *to[FLOOR_OFFERS];
-    unsigned k = 0, seeders = 0, live = 0;
+    unsigned k = 0, seeds = 0, live = 0;
     if (str_val(m, e, "\"info_hash\":\"", &ih) || str_val(m, e, "\"peer_id\":\"", &pid))
         return;
     n_announces++;
@@ -208,7 +213,7 @@ static void on_announce(struct conn *c, const char *m, const char *e)
             if (s->m[i].fd == c->fd && s->m[i].gen == c->gen)
                 self = i;
             else if (conn_of(s->m[i]))
-                live++, seeders += s->seeder[i];
+                live++, seeds += s->seeder[i];
         }
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17; /* xorshift64 */
         start = s->n ? (uint32_t)(rng % s->n) : 0;
@@ -220,11 +225,10 @@ static void on_announce(struct conn *c, const char *m, const char *e)
         if (self == s->n) /* a new member; once full, it replaces the oldest entry */
             self = s->n < FLOOR_RING ? s->n++ : s->next++ % FLOOR_RING;
         s->m[self] = (struct ref){c->fd, c->gen}, s->seeder[self] = seeder;
-        live++, seeders += seeder;
+        live++, seeds += seeder;
     }
     char num[48];
-    int nl =
-        snprintf(num, sizeof num, ",\"complete\":%u,\"incomplete\":%u}", seeders, live - seeders);
+    int nl = snprintf(num, sizeof num, ",\"complete\":%u,\"incomplete\":%u}", seeds, live - seeds);
     PUT(c, 1, LIT("{\"action\":\"announce\",\"interval\":120,\"info_hash\":\""), ih, LIT("\""),
         {num, (size_t)nl});
     const char *p = memmem(m, (size_t)(e - m), "\"offers\":[", 10), *oe, *o, *obe;
@@ -325,19 +329,18 @@ static void on_readable(struct conn *c)
 /* The end of a pass: one send per connection with output; then the closes. */
 static void flush_all(void)
 {
-    for (unsigned i = 0; i < n_dirty; i++) {
+    for (int i = 0; i < n_dirty; i++) {
         struct conn *c = dirty[i];
         ssize_t w = c->out_len ? send(c->fd, c->out, c->out_len, MSG_NOSIGNAL) : 0;
         if (w < 0)
             c->dying |= errno != EAGAIN && errno != EINTR, w = 0;
-        memmove(c->out, c->out + w, c->out_len - (size_t)w), c->out_len -= (size_t)w;
-        c->dirty = 0;
+        memmove(c->out, c->out + w, c->out_len - (size_t)w), c->out_len -= (size_t)w, c->dirty = 0;
         uint8_t want = c->out_len && !c->dying;
         struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.fd = c->fd};
         if (want != c->want_out)
             epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev), c->want_out = want;
         if (c->dying)
-            close(c->fd), conns[c->fd] = NULL, free(c), n_closed++;
+            close(c->fd), conns[c->fd] = NULL, free(c);
     }
     n_dirty = 0;
 }
@@ -390,9 +393,7 @@ int main(int argc, char **argv)
         }
         flush_all();
     }
-    fprintf(stderr,
-            "floor: %llu connections, %llu closed, %llu announces, %llu offers and %llu answers "
-            "forwarded, %llu answers for no connection\n",
-            n_conns, n_closed, n_announces, n_offers, n_answers, n_unroutable);
+    fprintf(stderr, "floor: %llu conns %llu announces %llu offers %llu answers %llu unroutable\n",
+            n_conns, n_announces, n_offers, n_answers, n_unroutable);
     return 0;
 }
