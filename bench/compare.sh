@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# bench/compare.sh - wstracker next to bittorrent-tracker: same core, same load.
+# bench/compare.sh - wstracker next to bittorrent-tracker and the floor: same core, same load.
 #
 # Installs bittorrent-tracker@11 from npm into bench/.scratch (ignored by git),
-# runs its Server as a ws-only tracker, then wstracker --threads 1, each pinned to
-# one core (SERVER_CPU) while loadgen runs on another (LOADGEN_CPU):
-#   1. closed loop, CONNECTIONS connections, OFFERS offers, DURATION s: each tracker's max;
-#   2. open loop at half of wstracker's max: both trackers (latency at a fixed rate);
+# runs its Server as a ws-only tracker, then wstracker --threads 1, then the floor
+# (bench/floor/floor.c: the least a server does for this workload, plain epoll), each
+# pinned to one core (SERVER_CPU) while loadgen runs on another (LOADGEN_CPU):
+#   1. closed loop, CONNECTIONS connections, OFFERS offers, DURATION s: each server's max;
+#   2. open loop at half of wstracker's max: all three (latency at a fixed rate);
 #   3. open loop at half of bittorrent-tracker's own max (its latency when not overloaded).
-# Every tracker run starts a fresh server. Prints one table and writes it, with the
-# machine, the versions and the exact commands, to bench/results/YYYY-MM-DD-compare.md.
+# Every run starts a fresh server. With perf (PERF=1, the default when perf is there and
+# may trace), each run also counts the server's syscalls over the measured phase:
+# perf stat -e raw_syscalls:sys_enter and the send family (sendto, write, writev,
+# sendmsg), started disabled and switched on and off by loadgen --perf-control.
+# Prints one table and writes it, with the machine, the versions and the exact
+# commands, to bench/results/YYYY-MM-DD-compare.md.
 #
 # Environment: DURATION (15), WARMUP (3), CONNECTIONS (1000), OFFERS (5),
 # SERVER_CPU (0), LOADGEN_CPU (1), WSTRACKER (build/wstracker), RESULTS (the .md path),
-# LOADGEN_EXTRA (more loadgen flags for every run, e.g. --busy-poll).
+# LOADGEN_EXTRA (more loadgen flags for every run, e.g. --busy-poll), PERF (1/0).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
@@ -49,6 +54,7 @@ NCPU=$(nproc)
 cmake -S "$BENCH" -B "$BENCH_BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BENCH_BUILD" -j >/dev/null
 LOADGEN=$BENCH_BUILD/loadgen
+[ -x "$BENCH_BUILD/floor" ] || die "$BENCH_BUILD/floor not built"
 if [ ! -x "$WSTRACKER" ]; then
     (cd "$ROOT" && cmake -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build -j >/dev/null)
 fi
@@ -58,9 +64,20 @@ mkdir -p "$SCRATCH"
 cp "$WSTRACKER" "$SCRATCH/wstracker"
 WST_SRC=$WSTRACKER
 WSTRACKER=$SCRATCH/wstracker
+cp "$BENCH_BUILD/floor" "$SCRATCH/floor"
+FLOOR=$SCRATCH/floor
+# perf: counting tracepoints costs the server about 0.3 us per cycle (the first floor,
+# 2026-12-03: 30.2, 29.8 us without, 30.4, 30.3 with), so it runs in the measured runs.
+PERF_EVENTS="raw_syscalls:sys_enter syscalls:sys_enter_sendto syscalls:sys_enter_write syscalls:sys_enter_writev syscalls:sys_enter_sendmsg"
+if [ -z "${PERF:-}" ]; then
+    PERF=0
+    if command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter -x, -o /dev/null true 2>/dev/null; then PERF=1; fi
+fi
 WST_SHA=$(sha256sum "$WSTRACKER" | cut -c1-12)
-WST_TREE=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
-WST_DIRTY=$(git -C "$ROOT" status --short -- tracker proto CMakeLists.txt 2>/dev/null | awk '{print $2}' | paste -sd' ')
+# The tree the binary was built in (WSTRACKER may be another worktree's build).
+WST_ROOT=$(git -C "$(dirname "$WST_SRC")" rev-parse --show-toplevel 2>/dev/null || echo "$ROOT")
+WST_TREE=$(git -C "$WST_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+WST_DIRTY=$(git -C "$WST_ROOT" status --short -- tracker proto CMakeLists.txt 2>/dev/null | awk '{print $2}' | paste -sd' ')
 
 mkdir -p "$SCRATCH" "$RUNS" "$(dirname "$RESULTS")"
 BT_PKG=$SCRATCH/node_modules/bittorrent-tracker/package.json
@@ -136,6 +153,8 @@ run() {
         echo "$name try $((try + 1)): the server waited for its core ${wait_pct}% of the run" >>"$RUNS/$name.load"
         cp "$RUNS/$name.json" "$RUNS/$name.try$try.json"
         cp "$RUNS/$name.txt" "$RUNS/$name.try$try.txt"
+        rm -f "$RUNS/$name.try$try.perf"
+        if [ -f "$RUNS/$name.perf" ]; then cp "$RUNS/$name.perf" "$RUNS/$name.try$try.perf"; fi
         if [ "$wait_pct" -lt "$best" ]; then best=$wait_pct best_try=$try; fi
         [ "$wait_pct" -le "$NOISY_PCT" ] && break
         try=$((try + 1))
@@ -144,6 +163,8 @@ run() {
     done
     cp "$RUNS/$name.try$best_try.json" "$RUNS/$name.json"
     cp "$RUNS/$name.try$best_try.txt" "$RUNS/$name.txt"
+    rm -f "$RUNS/$name.perf"
+    if [ -f "$RUNS/$name.try$best_try.perf" ]; then cp "$RUNS/$name.try$best_try.perf" "$RUNS/$name.perf"; fi
     echo "$name: kept try $((best_try + 1)) (${best}% run-queue wait)" >>"$RUNS/$name.load"
 }
 
@@ -155,19 +176,57 @@ run_once() {
     echo "compare: $name: $(tail -1 "$RUNS/$name.load")" >&2
     if [ "$srv" = bt ]; then
         srv_cmd="taskset -c $SERVER_CPU node $SCRATCH/bt-server.mjs 0"
+    elif [ "$srv" = floor ]; then
+        srv_cmd="taskset -c $SERVER_CPU $FLOOR 0"
     else
         srv_cmd="env WSTRACKER_MSG_RATE=0 WSTRACKER_ANNOUNCE_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0 taskset -c $SERVER_CPU $WSTRACKER --threads 1 --listen 127.0.0.1:0"
     fi
     # shellcheck disable=SC2086 # srv_cmd is words
     start_server "$err" sh -c "cd '$SCRATCH' && exec $srv_cmd" || { cat "$err" >&2; die "$srv did not start"; }
     local lg_cmd="taskset -c $LOADGEN_CPU $LOADGEN --url ws://127.0.0.1:$PORT/ --threads 1 --connections $CONNECTIONS --offers $OFFERS --duration $DURATION --warmup $WARMUP --server-pid $SRV_PID --label $name --json $RUNS/$name.json $LOADGEN_EXTRA $*"
+    local perf_pid='' ctl=$RUNS/$name.ctl ev
     SRV_CMD[$name]=$srv_cmd
     LG_CMD[$name]=$lg_cmd
     uptime >>"$RUNS/$name.load"
     ps -eo pcpu,args --sort=-pcpu | head -4 | cut -c1-100 >>"$RUNS/$name.load"
+    rm -f "$RUNS/$name.perf" "$ctl"
+    if [ "$PERF" = 1 ]; then
+        # Counting starts disabled (-D -1); loadgen enables it for the measured phase.
+        mkfifo "$ctl"
+        # shellcheck disable=SC2046 # one -e per event
+        perf stat -D -1 --control "fifo:$ctl" -x, -o "$RUNS/$name.perf" $(for ev in $PERF_EVENTS; do echo "-e $ev"; done) \
+            -p "$SRV_PID" 2>"$RUNS/$name.perf.err" &
+        perf_pid=$!
+        # Ready once perf holds the FIFO open (up to 5 s); loadgen then opens it to write.
+        for _ in $(seq 50); do
+            for ev in /proc/"$perf_pid"/fd/*; do [ "$(readlink "$ev")" = "$ctl" ] && break 2; done 2>/dev/null
+            sleep 0.1
+        done
+        lg_cmd="$lg_cmd --perf-control $ctl"
+    fi
     timeout $((DURATION + WARMUP + 120)) $lg_cmd >"$RUNS/$name.txt" 2>&1 ||
         { cat "$RUNS/$name.txt" >&2; die "loadgen failed in $name"; }
+    if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+    fi
     stop_server
+}
+
+# sys NAME: "syscalls / send family" per announce cycle over NAME's measured phase, or "-"
+sys() {
+    local f=$RUNS/$1.perf
+    [ -s "$f" ] || { echo "-"; return; }
+    node -e "
+const r = require('$RUNS/$1.json'), n = {}
+for (const l of require('fs').readFileSync('$f', 'utf8').split('\n')) {
+  const c = l.split(','); if (c.length > 2 && /^[0-9]+$/.test(c[0])) n[c[2]] = Number(c[0])
+}
+const a = r.measured.announces, all = n['raw_syscalls:sys_enter']
+if (!a || all === undefined) { console.log('-'); process.exit(0) }
+const send = ['sendto', 'write', 'writev', 'sendmsg'].map(k => n['syscalls:sys_enter_' + k] || 0)
+const parts = ['sendto', 'write', 'writev', 'sendmsg'].map((k, i) => send[i] ? k + ' ' + (send[i] / a).toFixed(2) : '').filter(Boolean)
+console.log((all / a).toFixed(1) + ' / ' + (send.reduce((x, y) => x + y, 0) / a).toFixed(2) + (parts.length ? ' (' + parts.join(', ') + ')' : ''))"
 }
 
 # js EXPR over run NAME's JSON as `r`
@@ -177,55 +236,72 @@ js() {
 
 run bt-closed bt
 run wst-closed wst
+run floor-closed floor
 WST_MAX=$(js wst-closed 'r.measured.announces_per_s')
 BT_MAX=$(js bt-closed 'r.measured.announces_per_s')
+FLOOR_MAX=$(js floor-closed 'r.measured.announces_per_s')
 RATE=$(node -p "Math.max(1, Math.round($WST_MAX / 2))")
 BT_RATE=$(node -p "Math.max(1, Math.round($BT_MAX / 2))")
 run wst-fixed wst --rate "$RATE"
+run floor-fixed floor --rate "$RATE"
 run bt-fixed bt --rate "$RATE"
 run bt-fixed-own bt --rate "$BT_RATE"
+RUN_NAMES="bt-closed wst-closed floor-closed wst-fixed floor-fixed bt-fixed bt-fixed-own"
 
 # ---- the table ----
-row() { # row LABEL BT-EXPR WST-EXPR [bt-run] [wst-run]
-    local b w
-    b=$(js "${4:-bt-closed}" "$2")
-    w=$(js "${5:-wst-closed}" "$3")
-    printf '| %s | %s | %s |\n' "$1" "$b" "$w"
+row() { # row LABEL EXPR [SUFFIX (closed)]: EXPR over bt-SUFFIX, wst-SUFFIX, floor-SUFFIX
+    local sfx=${3:-closed}
+    printf '| %s | %s | %s | %s |\n' "$1" "$(js "bt-$sfx" "$2")" "$(js "wst-$sfx" "$2")" "$(js "floor-$sfx" "$2")"
+}
+sys_row() { # sys_row LABEL SUFFIX
+    printf '| %s | %s | %s | %s |\n' "$1" "$(sys "bt-$2")" "$(sys "wst-$2")" "$(sys "floor-$2")"
 }
 TABLE=$(
-    echo "| | bittorrent-tracker $BT_VERSION | wstracker --threads 1 |"
-    echo "|---|---|---|"
-    row "closed loop: announces/s" 'r.measured.announces_per_s.toFixed(0)' 'r.measured.announces_per_s.toFixed(0)'
-    row "closed loop: messages received/s (aquatic's responses/s)" 'r.measured.messages_in_per_s.toFixed(0)' 'r.measured.messages_in_per_s.toFixed(0)'
-    row "closed loop: offers / answers received per s" 'r.measured.offers_in_per_s.toFixed(0)+" / "+r.measured.answers_in_per_s.toFixed(0)' 'r.measured.offers_in_per_s.toFixed(0)+" / "+r.measured.answers_in_per_s.toFixed(0)'
-    row "closed loop: server CPU, % of its core" '(100*r.server.cpu_s/r.measured_s).toFixed(0)' '(100*r.server.cpu_s/r.measured_s).toFixed(0)'
-    row "closed loop: announces per second of server CPU (noise-robust throughput)" '(r.measured.announces/r.server.cpu_s).toFixed(0)' '(r.measured.announces/r.server.cpu_s).toFixed(0)'
-    row "closed loop: server CPU per announce cycle (us)" 'r.server.us_per_announce_cycle.toFixed(1)' 'r.server.us_per_announce_cycle.toFixed(1)'
-    row "closed loop: latency p50 / p99 (ms)" 'r.measured.latency_ms.p50.toFixed(1)+" / "+r.measured.latency_ms.p99.toFixed(1)' 'r.measured.latency_ms.p50.toFixed(1)+" / "+r.measured.latency_ms.p99.toFixed(1)'
-    row "fixed $RATE/s: announces/s achieved (slots missed)" 'r.measured.announces_per_s.toFixed(0)+" ("+r.measured.rate_missed+")"' 'r.measured.announces_per_s.toFixed(0)+" ("+r.measured.rate_missed+")"' bt-fixed wst-fixed
-    row "fixed $RATE/s: server CPU per announce cycle (us)" 'r.server.us_per_announce_cycle.toFixed(1)' 'r.server.us_per_announce_cycle.toFixed(1)' bt-fixed wst-fixed
-    row "fixed $RATE/s: latency p50 / p99 / p999 (ms)" '[r.measured.latency_ms.p50,r.measured.latency_ms.p99,r.measured.latency_ms.p999].map(x=>x.toFixed(2)).join(" / ")' '[r.measured.latency_ms.p50,r.measured.latency_ms.p99,r.measured.latency_ms.p999].map(x=>x.toFixed(2)).join(" / ")' bt-fixed wst-fixed
-    row "fixed $BT_RATE/s (half of BT's max): latency p50 / p99 (ms), CPU/cycle (us)" '[r.measured.latency_ms.p50,r.measured.latency_ms.p99].map(x=>x.toFixed(2)).join(" / ")+", "+r.server.us_per_announce_cycle.toFixed(1)' '"-"' bt-fixed-own wst-fixed
+    echo "| | bittorrent-tracker $BT_VERSION | wstracker --threads 1 | floor |"
+    echo "|---|---|---|---|"
+    row "closed loop: announces/s" 'r.measured.announces_per_s.toFixed(0)'
+    row "closed loop: messages received/s (aquatic's responses/s)" 'r.measured.messages_in_per_s.toFixed(0)'
+    row "closed loop: offers / answers received per s" 'r.measured.offers_in_per_s.toFixed(0)+" / "+r.measured.answers_in_per_s.toFixed(0)'
+    row "closed loop: server CPU, % of its core" '(100*r.server.cpu_s/r.measured_s).toFixed(0)'
+    row "closed loop: announces per second of server CPU (noise-robust throughput)" '(r.measured.announces/r.server.cpu_s).toFixed(0)'
+    row "closed loop: server CPU per announce cycle (us)" 'r.server.us_per_announce_cycle.toFixed(1)'
+    sys_row "closed loop: syscalls / send family (sendto+write+writev+sendmsg) per cycle" closed
+    row "closed loop: latency p50 / p99 (ms)" 'r.measured.latency_ms.p50.toFixed(1)+" / "+r.measured.latency_ms.p99.toFixed(1)'
+    row "fixed $RATE/s: announces/s achieved (slots missed)" 'r.measured.announces_per_s.toFixed(0)+" ("+r.measured.rate_missed+")"' fixed
+    row "fixed $RATE/s: server CPU per announce cycle (us)" 'r.server.us_per_announce_cycle.toFixed(1)' fixed
+    sys_row "fixed $RATE/s: syscalls / send family per cycle" fixed
+    row "fixed $RATE/s: latency p50 / p99 / p999 (ms)" '[r.measured.latency_ms.p50,r.measured.latency_ms.p99,r.measured.latency_ms.p999].map(x=>x.toFixed(2)).join(" / ")' fixed
+    printf '| %s | %s | - | - |\n' "fixed $BT_RATE/s (half of BT's max): latency p50 / p99 (ms), CPU/cycle (us)" \
+        "$(js bt-fixed-own '[r.measured.latency_ms.p50,r.measured.latency_ms.p99].map(x=>x.toFixed(2)).join(" / ")+", "+r.server.us_per_announce_cycle.toFixed(1)')"
     noise='(100*r.server.runq_wait_s/r.measured_s).toFixed(0)+" / "+r.cpu_busy_pct['$SERVER_CPU'].toFixed(0)+" / "+(100*r.server.cpu_s/r.measured_s).toFixed(0)'
-    row "noise, closed loop: server waited for its core % / core busy % / server's own %" "$noise" "$noise"
-    row "noise, fixed $RATE/s: server waited for its core % / core busy % / server's own %" "$noise" "$noise" bt-fixed wst-fixed
-    row "peak RSS, VmHWM (MiB), closed loop" '(r.server.hwm_kb/1024).toFixed(1)' '(r.server.hwm_kb/1024).toFixed(1)'
-    b=0 w=0
+    row "noise, closed loop: server waited for its core % / core busy % / server's own %" "$noise"
+    row "noise, fixed $RATE/s: server waited for its core % / core busy % / server's own %" "$noise" fixed
+    row "peak RSS, VmHWM (MiB), closed loop" '(r.server.hwm_kb/1024).toFixed(1)'
+    b=0 w=0 f=0
     for n in bt-closed bt-fixed bt-fixed-own; do b=$((b + $(js $n 'r.total.errors.total'))); done
     for n in wst-closed wst-fixed; do w=$((w + $(js $n 'r.total.errors.total'))); done
-    printf '| errors (every run: failures, closes, connect, protocol) | %s | %s |\n' "$b" "$w"
-    row "loadgen CPU, % of its thread (closed loop)" 'r.loadgen_cpu_pct.toFixed(0)' 'r.loadgen_cpu_pct.toFixed(0)'
+    for n in floor-closed floor-fixed; do f=$((f + $(js $n 'r.total.errors.total'))); done
+    printf '| errors (every run: failures, closes, connect, protocol) | %s | %s | %s |\n' "$b" "$w" "$f"
+    row "loadgen CPU, % of its thread (closed loop)" 'r.loadgen_cpu_pct.toFixed(0)'
 )
 RATIO=$(node -p "($WST_MAX / $BT_MAX).toFixed(1)")
 CPU_RATIO=$(node -p "($(js bt-closed 'r.server.us_per_announce_cycle') / $(js wst-closed 'r.server.us_per_announce_cycle')).toFixed(1)")
+FLOOR_RATIO=$(node -p "($(js wst-closed 'r.server.us_per_announce_cycle') / $(js floor-closed 'r.server.us_per_announce_cycle')).toFixed(2)")
+FLOOR_FIXED_RATIO=$(node -p "($(js wst-fixed 'r.server.us_per_announce_cycle') / $(js floor-fixed 'r.server.us_per_announce_cycle')).toFixed(2)")
+FLOOR_SPEED=$(node -p "($FLOOR_MAX / $WST_MAX).toFixed(1)")
+met() { node -p "$1 ? 'met' : 'not met'"; }
+T1=$(met "$WST_MAX / $BT_MAX >= 6")
+T2=$(met "$FLOOR_RATIO <= 1.5")
 echo
 echo "$TABLE"
 echo
 echo "wstracker / bittorrent-tracker, closed loop: ${RATIO}x the announces/s, ${CPU_RATIO}x fewer server CPU us per announce cycle"
+echo "target 1, wstracker / bittorrent-tracker announces/s >= 6x: ${RATIO}x ($T1)"
+echo "target 2, wstracker / floor server CPU per cycle <= 1.5x: ${FLOOR_RATIO}x closed loop ($T2), ${FLOOR_FIXED_RATIO}x at $RATE/s"
 
 # ---- the results file ----
 {
-    echo "# wstracker vs bittorrent-tracker, $(date +%F)"
+    echo "# wstracker vs bittorrent-tracker and the floor, $(date +%F)"
     echo
     echo "Same load on the same pinned core (server on CPU $SERVER_CPU, loadgen on CPU $LOADGEN_CPU):"
     echo "$CONNECTIONS connections, $OFFERS offers per announce, aquatic_ws_load_test mix (10000"
@@ -238,12 +314,25 @@ echo "wstracker / bittorrent-tracker, closed loop: ${RATIO}x the announces/s, ${
     echo "(/proc/PID/task/*/schedstat; other processes on its core), that core's busy %,"
     echo "and the server's own CPU %. A run with more than $NOISY_PCT % waiting was repeated"
     echo "(up to $RETRIES times); the tries are listed under \"Load on the machine\"."
+    echo "The floor is bench/floor/floor.c: the least a server does for this workload (plain"
+    echo "epoll, one recv per readable connection and one send per connection per pass)."
+    if [ "$PERF" = 1 ]; then
+        echo "Syscall rows: perf stat -e raw_syscalls:sys_enter (every syscall) and the send family"
+        echo "(syscalls:sys_enter_sendto, _write, _writev, _sendmsg; the parts in brackets) of the"
+        echo "server's threads over the measured phase only (loadgen --perf-control), / announces."
+    else
+        echo "Syscall rows: not measured (PERF=0: no perf, or it may not trace here)."
+    fi
     echo
     echo "$TABLE"
     echo
     echo "wstracker / bittorrent-tracker, closed loop: **${RATIO}x** the announces/s;"
     echo "**${CPU_RATIO}x** fewer server CPU microseconds per announce cycle (the figure that"
     echo "does not depend on how much of its core each server got; see the noise rows)."
+    echo
+    echo "- target 1, wstracker / bittorrent-tracker announces/s >= 6x: **${RATIO}x** ($T1)"
+    echo "- target 2, wstracker / floor server CPU per cycle <= 1.5x: **${FLOOR_RATIO}x** in the closed"
+    echo "  loop ($T2), ${FLOOR_FIXED_RATIO}x at $RATE/s; the floor carries ${FLOOR_SPEED}x wstracker's announces/s"
     echo
     echo "## Machine"
     echo
@@ -257,27 +346,34 @@ echo "wstracker / bittorrent-tracker, closed loop: ${RATIO}x the announces/s, ${
     echo
     echo "- node $(node --version), bittorrent-tracker $BT_VERSION (npm, --ignore-scripts)"
     echo "- $("$WSTRACKER" --version 2>&1 | head -1): ${WST_SRC#$ROOT/} (sha256 $WST_SHA, built $(date -r "$WST_SRC" '+%F %T' 2>/dev/null)), tree at $WST_TREE${WST_DIRTY:+ with local changes in $WST_DIRTY}"
-    echo "- loadgen: bench/loadgen at the same tree"
+    echo "- loadgen and the floor: bench/loadgen, bench/floor at the same tree"
+    if [ "$PERF" = 1 ]; then echo "- $(perf version)"; fi
     echo
     echo "## Commands"
     echo
     echo '```'
     echo "DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS OFFERS=$OFFERS${LOADGEN_EXTRA:+ LOADGEN_EXTRA=\"$LOADGEN_EXTRA\"} bench/compare.sh"
-    for n in bt-closed wst-closed wst-fixed bt-fixed bt-fixed-own; do
+    for n in $RUN_NAMES; do
         echo "# $n"
         echo "${SRV_CMD[$n]} &" | sed "s|$ROOT/||g"
         echo "${LG_CMD[$n]}" | sed "s|$ROOT/||g; s|--server-pid [0-9]*|--server-pid \$!|; s|127.0.0.1:[0-9]*/|127.0.0.1:PORT/|"
     done
+    if [ "$PERF" = 1 ]; then
+        echo "# every run: started before loadgen (after the server), stopped with SIGINT after it;"
+        echo "# loadgen gets --perf-control bench/.scratch/runs/NAME.ctl"
+        echo "mkfifo bench/.scratch/runs/NAME.ctl"
+        echo "perf stat -D -1 --control fifo:bench/.scratch/runs/NAME.ctl -x, -o bench/.scratch/runs/NAME.perf$(for ev in $PERF_EVENTS; do printf ' -e %s' "$ev"; done) -p \$! &"
+    fi
     echo '```'
     echo
     echo "## Load on the machine before each run (uptime, top processes)"
     echo
     echo '```'
-    for n in bt-closed wst-closed wst-fixed bt-fixed bt-fixed-own; do echo "[$n]"; cat "$RUNS/$n.load"; done
+    for n in $RUN_NAMES; do echo "[$n]"; cat "$RUNS/$n.load"; done
     echo '```'
     echo
     echo "## loadgen reports"
-    for n in bt-closed wst-closed wst-fixed bt-fixed bt-fixed-own; do
+    for n in $RUN_NAMES; do
         echo
         echo "### $n"
         echo

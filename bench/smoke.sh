@@ -6,6 +6,8 @@
 # was correct (no thresholds): announces > 0, every announce answered (within the
 # ones in flight at the end), offers and answers received, no failure reason, no
 # unexpected close, and loadgen's counts equal the tracker's /stats.json counts.
+# Then the floor (bench/floor, compare.sh's third server): 2 s, 50 connections,
+# judged the same way (loadgen --check, no /stats.json), about 3 s.
 # The last line is "bench smoke: ok" or "bench smoke: FAILED: <reason>".
 #
 # Environment: WSTRACKER (binary, default build/wstracker), BENCH_BUILD (loadgen
@@ -19,19 +21,25 @@ DURATION=${SMOKE_DURATION:-10}
 CONNECTIONS=${SMOKE_CONNECTIONS:-200}
 TMP=$(mktemp -d)
 SRV_PID=
+FLOOR_PID=
 
 fail() {
     echo "bench smoke: FAILED: $*"
     exit 1
 }
 
-cleanup() {
-    if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
-        kill "$SRV_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$SRV_PID" 2>/dev/null
-        wait "$SRV_PID" 2>/dev/null
+stop_pid() {
+    if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+        kill "$1" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$1" 2>/dev/null
+        wait "$1" 2>/dev/null
     fi
+}
+
+cleanup() {
+    stop_pid "$SRV_PID"
+    stop_pid "$FLOOR_PID"
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -66,10 +74,33 @@ RC=$?
 cat "$TMP/loadgen.out"
 kill -0 "$SRV_PID" 2>/dev/null || fail "wstracker died during the run"
 
-if [ $RC -eq 0 ] && grep -q '^check: ok' "$TMP/loadgen.out"; then
-    echo "bench smoke: ok"
-    exit 0
+if [ $RC -ne 0 ] || ! grep -q '^check: ok' "$TMP/loadgen.out"; then
+    WHY=$(sed -n 's/^check: FAILED: //p' "$TMP/loadgen.out" | head -1)
+    [ -n "$WHY" ] || WHY="loadgen exited with status $RC"
+    fail "$WHY"
 fi
-WHY=$(sed -n 's/^check: FAILED: //p' "$TMP/loadgen.out" | head -1)
-[ -n "$WHY" ] || WHY="loadgen exited with status $RC"
-fail "$WHY"
+
+# The floor: does it still serve the workload (compare.sh measures against it)?
+FLOOR=$BENCH_BUILD/floor
+[ -x "$FLOOR" ] || fail "$FLOOR not built"
+"$FLOOR" 0 2>"$TMP/floor.err" &
+FLOOR_PID=$!
+FPORT=
+for _ in $(seq 100); do
+    FPORT=$(sed -n 's|^listening on ws://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$TMP/floor.err" | head -1)
+    [ -n "$FPORT" ] && break
+    kill -0 "$FLOOR_PID" 2>/dev/null || break
+    sleep 0.1
+done
+[ -n "$FPORT" ] || { cat "$TMP/floor.err"; fail "the floor did not start"; }
+timeout 60 "$LOADGEN" --url "ws://127.0.0.1:$FPORT/" --connections 50 --duration 2 --warmup 0 \
+    --offers 5 --check --label smoke-floor >"$TMP/floor.out" 2>&1
+RC=$?
+if [ $RC -ne 0 ] || ! grep -q '^check: ok' "$TMP/floor.out"; then
+    cat "$TMP/floor.out"
+    WHY=$(sed -n 's/^check: FAILED: //p' "$TMP/floor.out" | head -1)
+    fail "floor: ${WHY:-loadgen exited with status $RC}"
+fi
+grep '^check:' "$TMP/floor.out" | sed 's/^/floor: /'
+echo "bench smoke: ok"
+exit 0

@@ -92,6 +92,7 @@ struct lg_config {
     uint32_t src_first;     /* first source address (host order), 0 = let the kernel pick */
     unsigned per_source;    /* connections per source address */
     pid_t server_pid;       /* 0 = none */
+    const char *perf_ctl;   /* --perf-control FIFO, or NULL */
     int tracker_stats;      /* 1 = read the tracker's /stats.json around the run */
     int check;              /* 1 = judge the run (smoke) and exit non-zero if wrong */
     const char *json_path;  /* NULL, "-" (stdout) or a file */

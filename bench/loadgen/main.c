@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -75,6 +76,8 @@ static void usage(FILE *f)
         "                        which a remote client's kernel would pay\n"
         "  --no-reconnect        do not reopen connections the server closed\n"
         "  --server-pid PID      report the server's CPU per announce cycle and its memory\n"
+        "  --perf-control FIFO   write \"enable\" to FIFO when the measured phase starts and\n"
+        "                        \"disable\" when it ends (perf stat -D -1 --control fifo:FIFO)\n"
         "  --tracker-stats       read wstracker's /stats.json before and after, cross-check\n"
         "  --check               judge the run (smoke); exit 1 with the reason if wrong\n"
         "  --json PATH           also write the report as JSON to PATH ('-' = stdout)\n"
@@ -209,6 +212,7 @@ enum {
     OPT_BUSY_POLL,
     OPT_NO_RECONNECT,
     OPT_SERVER_PID,
+    OPT_PERF_CONTROL,
     OPT_TRACKER_STATS,
     OPT_CHECK,
     OPT_JSON,
@@ -245,6 +249,7 @@ static const struct option options[] = {
     {"busy-poll", no_argument, 0, OPT_BUSY_POLL},
     {"no-reconnect", no_argument, 0, OPT_NO_RECONNECT},
     {"server-pid", required_argument, 0, OPT_SERVER_PID},
+    {"perf-control", required_argument, 0, OPT_PERF_CONTROL},
     {"tracker-stats", no_argument, 0, OPT_TRACKER_STATS},
     {"check", no_argument, 0, OPT_CHECK},
     {"json", required_argument, 0, OPT_JSON},
@@ -337,6 +342,7 @@ static int parse_args(int argc, char **argv, struct lg_config *cfg)
             bad = parse_uint(optarg, 1u << 30, &u);
             cfg->server_pid = (pid_t)u;
             break;
+        case OPT_PERF_CONTROL: cfg->perf_ctl = optarg; break;
         case OPT_TRACKER_STATS: cfg->tracker_stats = 1; break;
         case OPT_CHECK: cfg->check = 1; break;
         case OPT_JSON: cfg->json_path = optarg; break;
@@ -546,6 +552,18 @@ static void run_idle(const struct lg_config *cfg, struct lg_thread *th, struct r
     r->open_at_end = s.open;
 }
 
+/* --perf-control: one command ("enable\n" or "disable\n") to perf's control FIFO. */
+static void perf_control(const struct lg_config *cfg, const char *cmd)
+{
+    if (!cfg->perf_ctl)
+        return;
+    int fd = open(cfg->perf_ctl, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 || write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
+        fprintf(stderr, "loadgen: --perf-control %s: %s\n", cfg->perf_ctl, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
 static void run_load(const struct lg_config *cfg, struct lg_thread *th, struct report *r)
 {
     struct lg_run *run = th[0].run;
@@ -567,6 +585,7 @@ static void run_load(const struct lg_config *cfg, struct lg_thread *th, struct r
     int64_t srv0 = pid ? probe_cpu_ns(pid) : -1;
     int64_t wait0 = pid ? probe_runq_wait_ns(pid) : -1;
     int64_t self0 = probe_self_cpu_ns();
+    perf_control(cfg, "enable\n");
     uint64_t t0 = lg_now_ns();
     atomic_store(&run->phase, LG_PHASE_MEASURE);
     r->open_at_start = sum_threads(th, cfg->threads).open;
@@ -575,6 +594,7 @@ static void run_load(const struct lg_config *cfg, struct lg_thread *th, struct r
 
     atomic_store(&run->phase, LG_PHASE_DRAIN);
     uint64_t t1 = lg_now_ns();
+    perf_control(cfg, "disable\n");
     int64_t srv1 = pid ? probe_cpu_ns(pid) : -1;
     int64_t wait1 = pid ? probe_runq_wait_ns(pid) : -1;
     r->server_wait_ns = (wait0 >= 0 && wait1 >= 0) ? wait1 - wait0 : -1;
