@@ -12,6 +12,17 @@
 
 #include "shard.h"
 
+/* A new uthash table (a swarm's peers, the shard's swarms) starts with 8
+ * buckets, 128 bytes, instead of uthash 2.3.0's 32 (512 bytes, its own
+ * allocation per swarm): most swarms hold a few peers (issue 14, target 5:
+ * memory per idle connection). uthash doubles a table when a chain reaches 10
+ * items either way. uthash.h defines these unconditionally; they expand where
+ * HASH_ADD is used, so this affects the tables of this file only. */
+#undef HASH_INITIAL_NUM_BUCKETS
+#undef HASH_INITIAL_NUM_BUCKETS_LOG2
+#define HASH_INITIAL_NUM_BUCKETS      8U
+#define HASH_INITIAL_NUM_BUCKETS_LOG2 3U
+
 #define SWARM_ARR_MIN 4 /* first allocation of a swarm's peer array */
 
 uint64_t shard_rand(uint64_t *state)
