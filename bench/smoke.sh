@@ -52,18 +52,24 @@ LOADGEN=$BENCH_BUILD/loadgen
 "$LOADGEN" --self-test || fail "loadgen self-test"
 
 [ -x "$WSTRACKER" ] || fail "$WSTRACKER not found (build the tracker first)"
+# port_of LOG PID: the port of LOG's "listening on ws://127.0.0.1:PORT" line, waiting
+# up to 10 s; empty when PID exits first or the time is up.
+port_of() {
+    local p
+    for _ in $(seq 100); do
+        p=$(sed -n 's|^listening on ws://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$1" | head -1)
+        [ -n "$p" ] && { echo "$p"; return 0; }
+        kill -0 "$2" 2>/dev/null || return 0
+        sleep 0.1
+    done
+}
+
 # WSTRACKER_MSG_RATE=0 WSTRACKER_ANNOUNCE_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0: the smoke checks counts;
 # loadgen connections send faster than the default message budget, and all
 # 200 come from 127.0.0.1 (older binaries ignore the variables).
 WSTRACKER_MSG_RATE=0 WSTRACKER_ANNOUNCE_RATE=0 WSTRACKER_MAX_CONNS_PER_IP=0 "$WSTRACKER" --threads 2 --listen 127.0.0.1:0 2>"$TMP/tracker.err" &
 SRV_PID=$!
-PORT=
-for _ in $(seq 100); do
-    PORT=$(sed -n 's|^listening on ws://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$TMP/tracker.err" | head -1)
-    [ -n "$PORT" ] && break
-    kill -0 "$SRV_PID" 2>/dev/null || break
-    sleep 0.1
-done
+PORT=$(port_of "$TMP/tracker.err" "$SRV_PID")
 [ -n "$PORT" ] || { cat "$TMP/tracker.err"; fail "wstracker did not start"; }
 
 # Bounded twice: loadgen stops by itself; timeout is the backstop.
@@ -85,13 +91,7 @@ FLOOR=$BENCH_BUILD/floor
 [ -x "$FLOOR" ] || fail "$FLOOR not built"
 "$FLOOR" 0 2>"$TMP/floor.err" &
 FLOOR_PID=$!
-FPORT=
-for _ in $(seq 100); do
-    FPORT=$(sed -n 's|^listening on ws://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$TMP/floor.err" | head -1)
-    [ -n "$FPORT" ] && break
-    kill -0 "$FLOOR_PID" 2>/dev/null || break
-    sleep 0.1
-done
+FPORT=$(port_of "$TMP/floor.err" "$FLOOR_PID")
 [ -n "$FPORT" ] || { cat "$TMP/floor.err"; fail "the floor did not start"; }
 timeout 60 "$LOADGEN" --url "ws://127.0.0.1:$FPORT/" --connections 50 --duration 2 --warmup 0 \
     --offers 5 --check --label smoke-floor >"$TMP/floor.out" 2>&1
