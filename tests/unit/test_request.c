@@ -680,6 +680,9 @@ static void test_peer_ids_cap_many_regs(void **state)
         assert_int_equal(atomic_load(&stats[0].v[STATS_PEER_IDS_REFUSED]), k == 2 ? 1 : 0);
     }
     assert_int_equal(c1.n_regs, n + 2);
+    swarm_conn_closed(&sw[0], &c1, now, &ob); /* frees the registrations */
+    drop_all(&ob);
+    assert_int_equal(c1.n_regs, 0);
 }
 
 /* ---- relay (PROTOCOL.md 10.4) ---- */
